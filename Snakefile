@@ -1,0 +1,20 @@
+# alpacaflow: evaluate instruction-tuned models on AlpacaEval 2.0.
+# DAG: download_prompts -> generate_{model} -> (annotate_{model} -> leaderboard -> report)
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+# common.smk validates the config against schemas/config.schema.yaml.
+include: "rules/common.smk"
+include: "rules/download.smk"
+include: "rules/generate.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

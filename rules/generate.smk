@@ -1,0 +1,27 @@
+# generate_{model}: one job per model, independent of each other (parallel).
+
+
+rule generate:
+    input:
+        unpack(generate_inputs),
+    output:
+        outputs=f"{RESULTS}/{{model}}/model_outputs.json",
+        generations=f"{RESULTS}/{{model}}/generations.parquet",
+        throughput=f"{RESULTS}/{{model}}/throughput.json",
+    params:
+        settings=settings_json,
+        out_dir=lambda wildcards, output: str(Path(output.outputs).parent),
+    log:
+        f"{RESULTS}/logs/generate/{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/generate/{{model}}.tsv"
+    threads: 1
+    resources:
+        gpu=generate_gpus,
+    conda:
+        "../envs/generate.yaml"
+    shell:
+        "python -m alpacaflow generate --settings {params.settings:q}"
+        " --prompts {input.prompts} --prompts-meta {input.meta}"
+        " --out-dir {params.out_dir} --threads {threads}"
+        " > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"

@@ -1,0 +1,187 @@
+"""Generation backends behind one small interface: vLLM and transformers.
+
+Both take prompts as token ids (see `formatting`) and return, per prompt, the
+generated token ids with the stop token removed, the number of tokens the
+engine generated (stop token included), a finish reason (``stop`` or
+``length``) and the seconds attributed to it (wall time of the batch it ran
+in divided by the batch size). Decoding settings mean the same in both:
+temperature 0 is greedy, top-k is off, generation stops at any stop token id.
+
+vLLM code must run under ``if __name__ == "__main__":`` (it spawns workers);
+the command-line entry point takes care of that.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .errors import AlpacaflowError
+
+
+@dataclass(frozen=True)
+class Request:
+    """One prompt to complete."""
+
+    token_ids: list[int]
+    max_new_tokens: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a backend produced for one request."""
+
+    token_ids: list[int]
+    generated_tokens: int
+    finish_reason: str
+    seconds: float
+
+
+class Backend(Protocol):
+    """A loaded model that completes requests."""
+
+    def generate(self, requests: list[Request]) -> list[Completion]:
+        """Complete `requests`, returning one `Completion` each, in order."""
+        ...
+
+
+def torch_dtype_name(generation: dict[str, Any]) -> str:
+    """Resolve ``dtype: auto``: bfloat16 on cuda, float32 on cpu."""
+    if generation["dtype"] != "auto":
+        return generation["dtype"]
+    return "bfloat16" if generation["device"] == "cuda" else "float32"
+
+
+def split_at_stop(token_ids: list[int], stop_ids: set[int]) -> tuple[list[int], int, str]:
+    """Cut `token_ids` at the first stop token: (kept ids, generated count, finish reason)."""
+    for i, tok in enumerate(token_ids):
+        if tok in stop_ids:
+            return token_ids[:i], i + 1, "stop"
+    return list(token_ids), len(token_ids), "length"
+
+
+class VLLMBackend:
+    """All prompts in one `LLM.generate` call; per-request seeds."""
+
+    def __init__(self, path: str, generation: dict[str, Any], stop_ids: list[int]) -> None:
+        from vllm import LLM
+
+        self.generation = generation
+        self.stop_ids = stop_ids
+        self.llm = LLM(
+            model=path,
+            tokenizer=path,
+            dtype=torch_dtype_name(generation),
+            seed=generation["seed"],
+            max_model_len=generation["max_model_len"],
+            gpu_memory_utilization=generation["gpu_memory_utilization"],
+            enforce_eager=generation["enforce_eager"],
+            trust_remote_code=generation["trust_remote_code"],
+        )
+
+    def _params(self, request: Request) -> Any:
+        from vllm import SamplingParams
+
+        greedy = self.generation["temperature"] == 0
+        return SamplingParams(
+            temperature=self.generation["temperature"],
+            top_p=1.0 if greedy else self.generation["top_p"],
+            top_k=0,
+            max_tokens=request.max_new_tokens,
+            seed=request.seed,
+            stop_token_ids=self.stop_ids,
+            detokenize=False,
+        )
+
+    def generate(self, requests: list[Request]) -> list[Completion]:
+        from vllm.inputs import TokensPrompt
+
+        prompts = [TokensPrompt(prompt_token_ids=r.token_ids) for r in requests]
+        start = time.perf_counter()
+        outputs = self.llm.generate(prompts, [self._params(r) for r in requests], use_tqdm=True)
+        share = (time.perf_counter() - start) / max(len(requests), 1)
+        stop = set(self.stop_ids)
+        completions = []
+        for out in outputs:
+            ids, n, reason = split_at_stop(list(out.outputs[0].token_ids), stop)
+            completions.append(Completion(ids, n, reason, share))
+        return completions
+
+
+class TransformersBackend:
+    """Batched `generate`: prompts sorted by length, left padding."""
+
+    def __init__(self, path: str, generation: dict[str, Any], stop_ids: list[int], pad_id: int) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        self.torch = torch
+        self.generation = generation
+        self.stop_ids = stop_ids
+        self.pad_id = pad_id
+        self.device = "cuda" if generation["device"] == "cuda" else "cpu"
+        model = AutoModelForCausalLM.from_pretrained(
+            path,
+            dtype=getattr(torch, torch_dtype_name(generation)),
+            trust_remote_code=generation["trust_remote_code"],
+        )
+        self.model = model.to(self.device).eval()
+
+    def _generation_config(self, max_new_tokens: int) -> Any:
+        from transformers import GenerationConfig
+
+        sample = self.generation["temperature"] > 0
+        extra = {"temperature": self.generation["temperature"], "top_p": self.generation["top_p"]} if sample else {}
+        return GenerationConfig(
+            max_new_tokens=max_new_tokens,
+            do_sample=sample,
+            top_k=0 if sample else None,
+            eos_token_id=self.stop_ids,
+            pad_token_id=self.pad_id,
+            **extra,
+        )
+
+    def _run_batch(self, batch: list[Request]) -> list[Completion]:
+        torch = self.torch
+        width = max(len(r.token_ids) for r in batch)
+        ids = [[self.pad_id] * (width - len(r.token_ids)) + r.token_ids for r in batch]
+        mask = [[0] * (width - len(r.token_ids)) + [1] * len(r.token_ids) for r in batch]
+        torch.manual_seed(batch[0].seed)
+        start = time.perf_counter()
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=torch.tensor(ids, device=self.device),
+                attention_mask=torch.tensor(mask, device=self.device),
+                generation_config=self._generation_config(max(r.max_new_tokens for r in batch)),
+            )
+        share = (time.perf_counter() - start) / len(batch)
+        stop = set(self.stop_ids)
+        results = []
+        for row, request in zip(out[:, width:].tolist(), batch, strict=True):
+            kept, n, reason = split_at_stop(row[: request.max_new_tokens], stop)
+            results.append(Completion(kept, n, reason, share))
+        return results
+
+    def generate(self, requests: list[Request]) -> list[Completion]:
+        from tqdm import tqdm
+
+        order = sorted(range(len(requests)), key=lambda i: -len(requests[i].token_ids))
+        size = self.generation["batch_size"]
+        results: dict[int, Completion] = {}
+        batches = [order[i : i + size] for i in range(0, len(order), size)]
+        for batch in tqdm(batches, desc="Generating (batches)", unit="batch"):
+            for i, completion in zip(batch, self._run_batch([requests[i] for i in batch]), strict=True):
+                results[i] = completion
+        return [results[i] for i in range(len(requests))]
+
+
+def load_backend(path: str, generation: dict[str, Any], stop_ids: list[int], pad_id: int) -> Backend:
+    """Instantiate the configured backend (this loads the model)."""
+    backend = generation["backend"]
+    if backend == "vllm":
+        return VLLMBackend(path, generation, stop_ids)
+    if backend == "transformers":
+        return TransformersBackend(path, generation, stop_ids, pad_id)
+    raise AlpacaflowError(f"unknown generation backend '{backend}' (use 'vllm' or 'transformers')")

@@ -1,0 +1,131 @@
+"""Configuration: schema validation with one-line errors, defaults, per-model settings.
+
+The Snakefile calls `check_config` once at load time; rules then pass each
+model's fully resolved settings (`model_settings`) to the step they run as
+Snakemake params, so that changing one model's settings reruns only that
+model's jobs.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .errors import AlpacaflowError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+
+GENERATION_DEFAULTS: dict[str, Any] = {
+    "backend": "vllm",
+    "device": "cuda",
+    "temperature": 0.7,
+    "top_p": 0.9,
+    "max_new_tokens": 512,
+    "seed": 42,
+    "dtype": "auto",
+    "batch_size": 16,
+    "max_model_len": 4096,
+    "gpu_memory_utilization": 0.9,
+    "enforce_eager": False,
+    "trust_remote_code": False,
+}
+
+
+def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
+    """Read the config JSON schema (YAML syntax)."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _set_defaults(validator_class: type) -> type:
+    """Extend a jsonschema validator so that it fills `default` values in."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema) -> Iterator[Any]:  # noqa: ANN001
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub:
+                    instance.setdefault(name, copy.deepcopy(sub["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def validate_config(config: dict[str, Any], schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validate `config` in place against the schema and fill defaults.
+
+    Raises `AlpacaflowError` with one line naming the offending key.
+    """
+    if not isinstance(config, dict):
+        raise AlpacaflowError("config error: the config must be a mapping")
+    schema = schema if schema is not None else load_schema()
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator = _set_defaults(validator_class)(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is not None:
+        raise AlpacaflowError(f"config error at '{_key_path(error)}': {error.message}")
+    return config
+
+
+def looks_local(path: str) -> bool:
+    """True when `path` names a local folder rather than a hub model id."""
+    if path.startswith(("/", "./", "../", "~")) or Path(path).expanduser().exists():
+        return True
+    return path.count("/") > 1
+
+
+def check_models(config: dict[str, Any]) -> None:
+    """Each model names exactly one of `path` / `outputs`, and local files exist."""
+    for key, entry in config["models"].items():
+        has_path, has_outputs = "path" in entry, "outputs" in entry
+        if has_path == has_outputs:
+            raise AlpacaflowError(
+                f"config error at 'models.{key}': give exactly one of 'path' (a model) "
+                "or 'outputs' (existing model_outputs.json)"
+            )
+        if has_outputs and not Path(entry["outputs"]).is_file():
+            raise AlpacaflowError(f"config error at 'models.{key}.outputs': file not found: {entry['outputs']}")
+        if has_path and looks_local(entry["path"]) and not Path(entry["path"]).expanduser().is_dir():
+            raise AlpacaflowError(f"config error at 'models.{key}.path': model folder not found: {entry['path']}")
+
+
+def check_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Full load-time check: schema, defaults, model entries."""
+    validate_config(config)
+    check_models(config)
+    return config
+
+
+def model_settings(config: dict[str, Any], model: str) -> dict[str, Any]:
+    """Everything that determines a model's generations, fully resolved.
+
+    For an `outputs` entry this is just the outputs path.
+    """
+    if model not in config["models"]:
+        known = ", ".join(sorted(config["models"]))
+        raise AlpacaflowError(f"unknown model '{model}'; configured models: {known}")
+    entry = config["models"][model]
+    if "outputs" in entry:
+        return {"model": model, "outputs": entry["outputs"]}
+    generation = {**GENERATION_DEFAULTS, **config.get("generation", {}), **entry.get("generation", {})}
+    return {
+        "model": model,
+        "path": entry["path"],
+        "prompt_format": entry.get("prompt_format", "chat"),
+        "generation": generation,
+    }
+
+
+def gpus_for(settings: dict[str, Any]) -> int:
+    """GPUs a generate job needs: 1 for a CUDA backend, 0 on CPU or for imported outputs."""
+    generation = settings.get("generation")
+    return 1 if generation is not None and generation["device"] == "cuda" else 0

@@ -1,0 +1,196 @@
+"""The generate step: one model's responses to the prompt set, with timings.
+
+Writes three files into the model's folder:
+
+* ``model_outputs.json``: AlpacaEval format (`instruction`, `output`,
+  `generator` = the model's config key, `dataset`);
+* ``generations.parquet``: per prompt: index, prompt tokens, output tokens,
+  finish reason (stop / length), seconds, the formatted prompt and output;
+* ``throughput.json``: model load seconds apart from generation wall
+  seconds, examples/s and output tokens/s.
+
+A model entry with ``outputs:`` skips generation: its existing
+AlpacaEval file is checked against the prompt set and written in the same
+format, with no timings.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import __version__
+from .backends import Completion, Request, load_backend
+from .errors import AlpacaflowError
+from .formatting import FormattedPrompt, format_prompt, stop_token_ids
+from .io import is_blank, read_records, write_json, write_parquet
+from .prompts import load_prompt_table
+
+
+def load_tokenizer(path: str, trust_remote_code: bool = False) -> Any:
+    """Load a model's tokenizer, turning every failure into one clear line."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AlpacaflowError(f"cannot load a tokenizer from '{path}': {first}") from exc
+
+
+def generation_eos(path: str) -> int | list[int] | None:
+    """EOS ids from the model's generation_config.json, if it has one."""
+    from transformers import GenerationConfig
+
+    try:
+        return GenerationConfig.from_pretrained(path).eos_token_id
+    except OSError:
+        return None
+
+
+def build_requests(prompts: list[FormattedPrompt], indices: list[int], generation: dict[str, Any]) -> list[Request]:
+    """One request per prompt, output budget capped by the context length, seed = base + index."""
+    requests = []
+    for prompt, index in zip(prompts, indices, strict=True):
+        room = generation["max_model_len"] - len(prompt.token_ids)
+        if room < 1:
+            raise AlpacaflowError(
+                f"prompt {index} has {len(prompt.token_ids)} tokens, no room left in "
+                f"max_model_len={generation['max_model_len']}"
+            )
+        requests.append(Request(prompt.token_ids, min(generation["max_new_tokens"], room), generation["seed"] + index))
+    return requests
+
+
+def _versions(backend: str) -> dict[str, str]:
+    import torch
+    import transformers
+
+    versions = {"alpacaflow": __version__, "torch": torch.__version__, "transformers": transformers.__version__}
+    if backend == "vllm":
+        import vllm
+
+        versions["vllm"] = vllm.__version__
+    return versions
+
+
+def throughput_summary(
+    model: str, settings: dict[str, Any], table: pd.DataFrame, load_s: float, wall_s: float
+) -> dict[str, Any]:
+    """The numbers in throughput.json, from the per-example table."""
+    generation = settings["generation"]
+    n = len(table)
+    out_tokens = int(table["output_tokens"].sum())
+    return {
+        "model": model,
+        "path": settings["path"],
+        "backend": generation["backend"],
+        "device": generation["device"],
+        "n_examples": n,
+        "prompt_tokens": int(table["prompt_tokens"].sum()),
+        "output_tokens": out_tokens,
+        "load_seconds": round(load_s, 3),
+        "generate_seconds": round(wall_s, 3),
+        "seconds_per_example": wall_s / n,
+        "examples_per_second": n / wall_s,
+        "output_tokens_per_second": out_tokens / wall_s,
+        "finished_by_stop": int((table["finish_reason"] == "stop").sum()),
+        "hit_max_new_tokens": int((table["finish_reason"] == "length").sum()),
+        "host": platform.node(),
+        "versions": _versions(generation["backend"]),
+    }
+
+
+def _write_outputs(model: str, prompts: pd.DataFrame, outputs: list[str], out_dir: Path) -> None:
+    records = [
+        {"instruction": instr, "output": out, "generator": model, "dataset": ds}
+        for instr, out, ds in zip(prompts["instruction"], outputs, prompts["dataset"], strict=True)
+    ]
+    write_json(out_dir / "model_outputs.json", records)
+
+
+def run_generation(settings: dict[str, Any], prompts_path: Path, out_dir: Path) -> dict[str, Any]:
+    """Generate one model's outputs for the prompt table and write all three files."""
+    model, generation = settings["model"], settings["generation"]
+    prompts = load_prompt_table(prompts_path)
+    tokenizer = load_tokenizer(settings["path"], generation["trust_remote_code"])
+    formatted = [format_prompt(tokenizer, text, settings["prompt_format"]) for text in prompts["instruction"]]
+    requests = build_requests(formatted, prompts["index"].tolist(), generation)
+    stop_ids = stop_token_ids(tokenizer, generation_eos(settings["path"]))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
+
+    start = time.perf_counter()
+    backend = load_backend(settings["path"], generation, stop_ids, pad_id)
+    load_s = time.perf_counter() - start
+    start = time.perf_counter()
+    completions: list[Completion] = backend.generate(requests)
+    wall_s = time.perf_counter() - start
+
+    texts = [tokenizer.decode(c.token_ids, skip_special_tokens=True) for c in completions]
+    table = pd.DataFrame(
+        {
+            "index": prompts["index"],
+            "instruction": prompts["instruction"],
+            "prompt": [p.text for p in formatted],
+            "prompt_tokens": [len(p.token_ids) for p in formatted],
+            "output": texts,
+            "output_token_ids": [c.token_ids for c in completions],
+            "output_tokens": [c.generated_tokens for c in completions],
+            "finish_reason": [c.finish_reason for c in completions],
+            "seconds": [c.seconds for c in completions],
+        }
+    )
+    summary = throughput_summary(model, settings, table, load_s, wall_s)
+    write_parquet(out_dir / "generations.parquet", table)
+    _write_outputs(model, prompts, texts, out_dir)
+    write_json(out_dir / "throughput.json", summary)
+    return summary
+
+
+def _match_outputs(records: list[Any], source: str, prompts: pd.DataFrame, subset: bool) -> list[str]:
+    """Outputs of `records` in prompt-table order; any order is accepted."""
+    by_instruction: dict[str, str] = {}
+    for i, record in enumerate(records):
+        if not isinstance(record, dict) or "instruction" not in record or "output" not in record:
+            raise AlpacaflowError(f"{source}: row {i}: needs 'instruction' and 'output'")
+        instruction, output = record["instruction"], record["output"]
+        if not isinstance(instruction, str):
+            raise AlpacaflowError(f"{source}: row {i}: 'instruction' must be a string")
+        if not isinstance(output, str) and not is_blank(output):
+            raise AlpacaflowError(f"{source}: row {i}: 'output' must be a string, got {type(output).__name__}")
+        if instruction in by_instruction:
+            raise AlpacaflowError(f"{source}: row {i}: duplicate instruction {instruction[:60]!r}")
+        by_instruction[instruction] = "" if is_blank(output) else output
+    wanted = set(prompts["instruction"])
+    missing = [s for s in prompts["instruction"] if s not in by_instruction]
+    if missing:
+        raise AlpacaflowError(
+            f"{source}: {len(missing)} prompt(s) of the prompt set have no output, e.g. {missing[0][:60]!r}"
+        )
+    extra = [s for s in by_instruction if s not in wanted]
+    if extra and not subset:
+        raise AlpacaflowError(f"{source}: {len(extra)} output(s) for instructions not in the prompt set, e.g. {extra[0][:60]!r}")
+    return [by_instruction[s] for s in prompts["instruction"]]
+
+
+def import_outputs(settings: dict[str, Any], prompts_path: Path, meta: dict[str, Any], out_dir: Path) -> None:
+    """Check an existing AlpacaEval outputs file against the prompts and write it in our layout."""
+    model, source = settings["model"], settings["outputs"]
+    prompts = load_prompt_table(prompts_path)
+    subset = meta.get("rows_kept", len(prompts)) < meta.get("rows_in_source", len(prompts))
+    outputs = _match_outputs(read_records(source), source, prompts, subset)
+    table = pd.DataFrame(
+        {
+            "index": prompts["index"],
+            "instruction": prompts["instruction"],
+            "output": outputs,
+            "output_chars": [len(o) for o in outputs],
+        }
+    )
+    write_parquet(out_dir / "generations.parquet", table)
+    _write_outputs(model, prompts, outputs, out_dir)
+    write_json(out_dir / "throughput.json", {"model": model, "imported_from": source, "n_examples": len(prompts)})

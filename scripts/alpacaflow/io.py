@@ -1,0 +1,96 @@
+"""Atomic file writes and readers for the AlpacaEval JSON interchange format.
+
+Every output is written to a temporary file in the destination folder and
+renamed into place, so a killed job never leaves a truncated file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import AlpacaflowError
+
+
+@contextmanager
+def atomic_path(dest: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to `dest`; rename it onto `dest` on success."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, dest)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_json(dest: str | Path, data: Any) -> None:
+    """Write `data` as indented UTF-8 JSON, atomically."""
+    with atomic_path(dest) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def write_text(dest: str | Path, text: str) -> None:
+    """Write `text` as UTF-8, atomically."""
+    with atomic_path(dest) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_parquet(dest: str | Path, frame: pd.DataFrame) -> None:
+    """Write `frame` as Parquet (pyarrow), atomically."""
+    with atomic_path(dest) as tmp:
+        frame.to_parquet(tmp, engine="pyarrow", index=False)
+
+
+def read_records(path: str | Path) -> list[dict[str, Any]]:
+    """Read a list of records from JSON (a list), JSON Lines or Parquet.
+
+    Raises `AlpacaflowError` with the file name for anything unreadable.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AlpacaflowError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        try:
+            return pd.read_parquet(path).to_dict(orient="records")
+        except Exception as exc:  # pyarrow raises several types
+            raise AlpacaflowError(f"{path}: not a readable Parquet file ({exc})") from exc
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise AlpacaflowError(f"{path}: not valid UTF-8 (byte {exc.start})") from exc
+    if suffix == ".jsonl":
+        return [_parse_json(path, line, n) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    data = _parse_json(path, text, None)
+    if not isinstance(data, list):
+        raise AlpacaflowError(f"{path}: expected a JSON list of records, got {type(data).__name__}")
+    return data
+
+
+def _parse_json(path: Path, text: str, line: int | None) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {line}" if line is not None else f"line {exc.lineno} column {exc.colno}"
+        raise AlpacaflowError(f"{path}: malformed JSON at {where}: {exc.msg}") from exc
+
+
+def is_blank(value: Any) -> bool:
+    """True for None, NaN and strings that are empty after stripping."""
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()

@@ -1,0 +1,170 @@
+"""The prompt set: download from the Hugging Face dataset or import a local file, then validate.
+
+`datasets` >= 4 cannot load ``tatsu-lab/alpaca_eval`` (it is a loading
+script), so the raw files are fetched with ``huggingface_hub`` instead:
+``alpaca_eval_gpt4_baseline.json`` (805 instructions and GPT-4 Turbo
+reference outputs) and ``df_gamed.csv`` (used by the length-controlled win
+rate, fetched now so that no later step needs the network).
+
+The table written here, ``prompts.parquet``, has one row per prompt:
+``index`` (position in the full source set, kept through ``max_instances``),
+``instruction``, ``dataset``, ``reference_output``, ``reference_generator``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import AlpacaflowError
+from .io import atomic_path, is_blank, read_records, write_json, write_parquet
+
+PROMPT_COLUMNS = ["index", "instruction", "dataset", "reference_output", "reference_generator"]
+HF_SOURCE = "huggingface"
+
+
+def hf_download(repo_id: str, filename: str, revision: str) -> Path:
+    """Fetch one file of a Hugging Face dataset repo (honours HF_HOME / HF_HUB_OFFLINE)."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        path = hf_hub_download(repo_id=repo_id, filename=filename, repo_type="dataset", revision=revision)
+    except LocalEntryNotFoundError as exc:
+        raise AlpacaflowError(
+            f"cannot fetch {filename} from dataset {repo_id}@{revision}: not in the local "
+            "Hugging Face cache and the hub is unreachable (set prompts.source to a local file "
+            "on air-gapped machines)"
+        ) from exc
+    except HfHubHTTPError as exc:
+        raise AlpacaflowError(f"cannot fetch {filename} from dataset {repo_id}@{revision}: {exc}") from exc
+    return Path(path)
+
+
+def resolved_commit(path: Path) -> str | None:
+    """The commit a hub cache path belongs to (``.../snapshots/<commit>/file``)."""
+    parts = path.parts
+    if "snapshots" in parts:
+        i = parts.index("snapshots")
+        if i + 1 < len(parts):
+            return parts[i + 1]
+    return None
+
+
+def _text_field(source: str, row: int, record: dict[str, Any], key: str) -> str:
+    if key not in record:
+        raise AlpacaflowError(f"{source}: row {row}: missing '{key}'")
+    value = record[key]
+    if not isinstance(value, str) and not is_blank(value):
+        raise AlpacaflowError(f"{source}: row {row}: '{key}' must be a string, got {type(value).__name__}")
+    if is_blank(value):
+        raise AlpacaflowError(f"{source}: row {row}: empty '{key}'")
+    return value
+
+
+def records_to_table(records: list[Any], source: str) -> pd.DataFrame:
+    """Validate prompt records and turn them into the prompt table.
+
+    Every record needs a non-empty `instruction` and `output` (the reference
+    answer); instructions must be unique. Row numbers in errors count from 0,
+    as the `index` column does.
+    """
+    if not records:
+        raise AlpacaflowError(f"{source}: the prompt set is empty")
+    rows = []
+    first_seen: dict[str, int] = {}
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise AlpacaflowError(f"{source}: row {i}: expected an object, got {type(record).__name__}")
+        instruction = _text_field(source, i, record, "instruction")
+        reference = _text_field(source, i, record, "output")
+        if instruction in first_seen:
+            raise AlpacaflowError(
+                f"{source}: rows {first_seen[instruction]} and {i} have the same instruction: {instruction[:60]!r}"
+            )
+        first_seen[instruction] = i
+        rows.append(
+            {
+                "index": i,
+                "instruction": instruction,
+                "dataset": str(record.get("dataset") or "custom"),
+                "reference_output": reference,
+                "reference_generator": str(record.get("generator") or "reference"),
+            }
+        )
+    return pd.DataFrame(rows, columns=PROMPT_COLUMNS)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _check_df_gamed(path: Path) -> None:
+    try:
+        columns = set(pd.read_csv(path, nrows=5).columns)
+    except Exception as exc:  # pandas raises several parser errors
+        raise AlpacaflowError(f"{path}: not a readable df_gamed CSV ({exc})") from exc
+    missing = {"index", "instruction_difficulty", "preference"} - columns
+    if missing:
+        raise AlpacaflowError(f"{path}: df_gamed file lacks columns {sorted(missing)}")
+
+
+def prepare_prompts(cfg: dict[str, Any], out_table: Path, out_gamed: Path, out_meta: Path) -> pd.DataFrame:
+    """Fetch or import the prompt set and df_gamed; validate; write all three outputs.
+
+    `cfg` is the `prompts` section of the config, defaults filled in.
+    """
+    if cfg["source"] == HF_SOURCE:
+        source_path = hf_download(cfg["repo_id"], cfg["filename"], cfg["revision"])
+        if not cfg.get("df_gamed"):
+            raise AlpacaflowError("config error at 'prompts.df_gamed': a file name is required")
+        gamed_path = hf_download(cfg["repo_id"], cfg["df_gamed"], cfg["revision"])
+        source_name = f"{cfg['repo_id']}/{cfg['filename']}"
+    else:
+        source_path = Path(cfg["source"])
+        if not cfg.get("df_gamed"):
+            raise AlpacaflowError(
+                "config error at 'prompts.df_gamed': a local df_gamed CSV is required with a local prompts.source"
+            )
+        gamed_path = Path(cfg["df_gamed"])
+        if not gamed_path.is_file():
+            raise AlpacaflowError(f"config error at 'prompts.df_gamed': file not found: {gamed_path}")
+        source_name = str(source_path)
+    table = records_to_table(read_records(source_path), source_name)
+    expected = cfg.get("expected_rows")
+    if cfg["source"] == HF_SOURCE and expected is not None and len(table) != expected:
+        raise AlpacaflowError(f"{source_name}: expected {expected} prompts, found {len(table)}")
+    _check_df_gamed(gamed_path)
+    total = len(table)
+    if cfg.get("max_instances"):
+        table = table.head(cfg["max_instances"]).reset_index(drop=True)
+    meta = {
+        "source": source_name,
+        "revision_requested": cfg["revision"] if cfg["source"] == HF_SOURCE else None,
+        "revision_resolved": resolved_commit(source_path) if cfg["source"] == HF_SOURCE else None,
+        "sha256": _sha256(source_path),
+        "df_gamed_sha256": _sha256(gamed_path),
+        "rows_in_source": total,
+        "rows_kept": len(table),
+        "max_instances": cfg.get("max_instances"),
+    }
+    with atomic_path(out_gamed) as tmp:
+        shutil.copyfile(gamed_path, tmp)
+    write_parquet(out_table, table)
+    write_json(out_meta, meta)
+    return table
+
+
+def load_prompt_table(path: str | Path) -> pd.DataFrame:
+    """Read ``prompts.parquet`` written by `prepare_prompts`."""
+    table = pd.read_parquet(path)
+    missing = set(PROMPT_COLUMNS) - set(table.columns)
+    if missing:
+        raise AlpacaflowError(f"{path}: prompt table lacks columns {sorted(missing)}")
+    if table.empty:
+        raise AlpacaflowError(f"{path}: the prompt set is empty")
+    return table
