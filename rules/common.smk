@@ -1,14 +1,16 @@
 # Config validation, config lookups and input functions shared by all rules.
 import json
-import os
+import shlex
 import sys
 from pathlib import Path
 
 SCRIPTS_DIR = str(Path(workflow.basedir) / "scripts")
 sys.path.insert(0, SCRIPTS_DIR)
-# Jobs (local, conda or cluster) import the alpacaflow package from the repo.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (SCRIPTS_DIR, os.environ.get("PYTHONPATH")) if p
+# Every job (local, conda or cluster) imports the alpacaflow package from this
+# checkout, whatever is installed; bash strict mode as Snakemake's default.
+shell.prefix(
+    "set -euo pipefail; "
+    "export PYTHONPATH=" + shlex.quote(SCRIPTS_DIR) + "${{PYTHONPATH:+:$PYTHONPATH}}; "
 )
 
 from alpacaflow.config import check_config, gpus_for, looks_local, model_settings

@@ -12,14 +12,14 @@ rule download_prompts:
         table=f"{RESULTS}/prompts.parquet",
         gamed=f"{RESULTS}/df_gamed.csv",
         meta=f"{RESULTS}/prompts_meta.json",
-    params:
-        prompts=lambda wildcards: json.dumps(config["prompts"], sort_keys=True),
     log:
         f"{RESULTS}/logs/download_prompts.log",
     benchmark:
         f"{RESULTS}/benchmarks/download_prompts.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        prompts=lambda wildcards: json.dumps(config["prompts"], sort_keys=True),
     shell:
         "python -m alpacaflow download-prompts --prompts-config {params.prompts:q}"
         " --out-table {output.table} --out-gamed {output.gamed} --out-meta {output.meta}"

@@ -8,18 +8,18 @@ rule generate:
         outputs=f"{RESULTS}/{{model}}/model_outputs.json",
         generations=f"{RESULTS}/{{model}}/generations.parquet",
         throughput=f"{RESULTS}/{{model}}/throughput.json",
-    params:
-        settings=settings_json,
-        out_dir=lambda wildcards, output: str(Path(output.outputs).parent),
     log:
         f"{RESULTS}/logs/generate/{{model}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/generate/{{model}}.tsv"
+    conda:
+        "../envs/generate.yaml"
     threads: 1
     resources:
         gpu=generate_gpus,
-    conda:
-        "../envs/generate.yaml"
+    params:
+        settings=settings_json,
+        out_dir=lambda wildcards, output: str(Path(output.outputs).parent),
     shell:
         "python -m alpacaflow generate --settings {params.settings:q}"
         " --prompts {input.prompts} --prompts-meta {input.meta}"

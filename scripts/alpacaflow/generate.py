@@ -93,8 +93,8 @@ def throughput_summary(
         "n_examples": n,
         "prompt_tokens": int(table["prompt_tokens"].sum()),
         "output_tokens": out_tokens,
-        "load_seconds": round(load_s, 3),
-        "generate_seconds": round(wall_s, 3),
+        "load_seconds": load_s,
+        "generate_seconds": wall_s,
         "seconds_per_example": wall_s / n,
         "examples_per_second": n / wall_s,
         "output_tokens_per_second": out_tokens / wall_s,
@@ -173,7 +173,9 @@ def _match_outputs(records: list[Any], source: str, prompts: pd.DataFrame, subse
         )
     extra = [s for s in by_instruction if s not in wanted]
     if extra and not subset:
-        raise AlpacaflowError(f"{source}: {len(extra)} output(s) for instructions not in the prompt set, e.g. {extra[0][:60]!r}")
+        raise AlpacaflowError(
+            f"{source}: {len(extra)} output(s) for instructions not in the prompt set, e.g. {extra[0][:60]!r}"
+        )
     return [by_instruction[s] for s in prompts["instruction"]]
 
 

@@ -53,8 +53,7 @@ TINY_ARCH = {
 
 #: A few sentences besides the prompts, so that common words get merged.
 _EXTRA_TEXT = [
-    "Below is an instruction that describes a task. "
-    "Write a response that appropriately completes the request.",
+    "Below is an instruction that describes a task. Write a response that appropriately completes the request.",
     "### Instruction:",
     "### Response:",
     "The quick brown fox jumps over the lazy dog.",

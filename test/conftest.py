@@ -1,0 +1,63 @@
+"""Shared fixtures: tiny local models, the demo prompts, and a runner for the workflow.
+
+Nothing here touches the network: models are random-weight Llamas built by
+`alpacaflow.tiny`, prompts are the demo set shipped in test/demo/.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "test" / "demo"
+DEMO_PROMPTS = DEMO / "prompts.json"
+DEMO_GAMED = DEMO / "df_gamed_demo.csv"
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from alpacaflow.tiny import build_tiny_model
+
+    root = tmp_path_factory.mktemp("tiny_models")
+    return {
+        "base": build_tiny_model(root / "base", chat=False, corpus_file=DEMO_PROMPTS),
+        "chat": build_tiny_model(root / "chat", chat=True, corpus_file=DEMO_PROMPTS),
+    }
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The test's environment with this interpreter's bin/ first on PATH (the rules call `python`)."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["PYTHONPATH"] = str(REPO / "scripts")
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str, cwd: Path = REPO, **env: str) -> subprocess.CompletedProcess:
+    """Run `python -m alpacaflow ARGS` and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "alpacaflow", *args],
+        cwd=cwd,
+        env=subprocess_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def run_snakemake(*args: str, cwd: Path = REPO, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run snakemake on the repo's Snakefile, with this venv's python on PATH."""
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), *args],
+        cwd=cwd,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

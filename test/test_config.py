@@ -1,0 +1,111 @@
+"""The config schema: bad configs fail with one line naming the key; defaults are filled."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from alpacaflow.config import GENERATION_DEFAULTS, check_config, gpus_for, model_settings, validate_config
+from alpacaflow.errors import AlpacaflowError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def real_config() -> dict:
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def test_shipped_configs_are_valid():
+    check_config(real_config())
+    demo = yaml.safe_load((REPO / "test" / "demo" / "config.yaml").read_text())
+    validate_config(demo)
+
+
+def test_defaults_are_filled():
+    config = validate_config({"models": {"m": {"path": "org/model"}}})
+    assert config["results_dir"] == "results"
+    assert config["prompts"]["source"] == "huggingface"
+    assert config["prompts"]["expected_rows"] == 805
+    assert config["models"]["m"]["prompt_format"] == "chat"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key", "words"),
+    [
+        (lambda c: c.update(typo_key=1), "(top level)", "typo_key"),
+        (lambda c: c["generation"].update(temperature=3), "generation.temperature", "maximum"),
+        (lambda c: c["generation"].update(max_new_tokens=-5), "generation.max_new_tokens", "minimum"),
+        (lambda c: c["generation"].update(max_new_tokens="many"), "generation.max_new_tokens", "integer"),
+        (lambda c: c["generation"].update(backend="llamacpp"), "generation.backend", "llamacpp"),
+        (lambda c: c["models"]["sft"].update(generation={"top_p": 0}), "models.sft.generation.top_p", "0"),
+        (lambda c: c["models"]["sft"].update(prompt_format="vicuna"), "models.sft.prompt_format", "vicuna"),
+        (lambda c: c["models"]["sft"].update(pth="x"), "models.sft", "pth"),
+        (lambda c: c["prompts"].update(max_instances=0), "prompts.max_instances", "minimum"),
+        (lambda c: c.update(models={}), "models", "non-empty"),
+    ],
+)
+def test_schema_errors_name_the_key(mutate, key, words):
+    config = copy.deepcopy(real_config())
+    mutate(config)
+    with pytest.raises(AlpacaflowError) as err:
+        validate_config(config)
+    message = str(err.value)
+    assert "\n" not in message
+    assert f"'{key}'" in message
+    assert words in message
+
+
+def test_bad_model_key_is_rejected():
+    with pytest.raises(AlpacaflowError, match="models"):
+        validate_config({"models": {"bad/key": {"path": "x"}}})
+
+
+def test_model_needs_exactly_one_of_path_or_outputs(tmp_path):
+    with pytest.raises(AlpacaflowError, match="models.m.*exactly one"):
+        check_config({"models": {"m": {}}})
+    outputs = tmp_path / "o.json"
+    outputs.write_text("[]")
+    with pytest.raises(AlpacaflowError, match="exactly one"):
+        check_config({"models": {"m": {"path": "org/x", "outputs": str(outputs)}}})
+
+
+def test_missing_local_model_folder_is_named(tmp_path):
+    missing = tmp_path / "no_such_model"
+    with pytest.raises(AlpacaflowError, match=r"models\.m\.path.*no_such_model"):
+        check_config({"models": {"m": {"path": str(missing)}}})
+
+
+def test_missing_outputs_file_is_named(tmp_path):
+    with pytest.raises(AlpacaflowError, match=r"models\.m\.outputs.*nope\.json"):
+        check_config({"models": {"m": {"outputs": str(tmp_path / "nope.json")}}})
+
+
+def test_model_settings_merge_defaults_and_overrides():
+    config = validate_config(
+        {
+            "generation": {"temperature": 0.5, "device": "cpu"},
+            "models": {"a": {"path": "org/a"}, "b": {"path": "org/b", "generation": {"temperature": 0.0}}},
+        }
+    )
+    a, b = model_settings(config, "a"), model_settings(config, "b")
+    assert a["generation"]["temperature"] == 0.5
+    assert b["generation"]["temperature"] == 0.0
+    assert a["generation"]["max_new_tokens"] == GENERATION_DEFAULTS["max_new_tokens"]
+    assert gpus_for(a) == 0
+
+
+def test_real_config_defaults_match_the_issue():
+    settings = model_settings(check_config(real_config()), "sft")
+    gen = settings["generation"]
+    assert (gen["backend"], gen["temperature"], gen["top_p"], gen["max_new_tokens"]) == ("vllm", 0.7, 0.9, 512)
+    assert gpus_for(settings) == 1
+    zero_shot = model_settings(real_config(), "zero_shot")
+    assert zero_shot["path"] == "meta-llama/Llama-3.2-1B"
+    assert zero_shot["prompt_format"] == "alpaca"
+
+
+def test_unknown_model_names_the_known_ones():
+    with pytest.raises(AlpacaflowError, match="unknown model 'nope'; configured models: sft, zero_shot"):
+        model_settings(real_config(), "nope")

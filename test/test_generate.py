@@ -1,0 +1,135 @@
+"""generate: backend parity (vLLM vs transformers), output files, imported outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from alpacaflow.config import GENERATION_DEFAULTS
+from alpacaflow.errors import AlpacaflowError
+from alpacaflow.generate import import_outputs
+from alpacaflow.prompts import prepare_prompts
+from conftest import DEMO_GAMED, DEMO_PROMPTS, run_cli
+
+N_PROMPTS = 8
+
+
+@pytest.fixture(scope="module")
+def prompt_table(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("prompts")
+    cfg = {"source": str(DEMO_PROMPTS), "df_gamed": str(DEMO_GAMED), "revision": "main", "max_instances": N_PROMPTS}
+    prepare_prompts(cfg, out / "prompts.parquet", out / "df_gamed.csv", out / "prompts_meta.json")
+    return out / "prompts.parquet"
+
+
+def settings(model: str, path: Path, prompt_format: str, backend: str) -> dict:
+    generation = {
+        **GENERATION_DEFAULTS,
+        "backend": backend,
+        "device": "cpu",
+        "dtype": "float32",
+        "temperature": 0.0,
+        "max_new_tokens": 24,
+        "max_model_len": 512,
+        "gpu_memory_utilization": 0.2,
+        "enforce_eager": True,
+        "batch_size": 3,
+    }
+    return {"model": model, "path": str(path), "prompt_format": prompt_format, "generation": generation}
+
+
+def generate(out_dir: Path, prompts: Path, s: dict) -> pd.DataFrame:
+    result = run_cli("generate", "--settings", json.dumps(s), "--prompts", str(prompts), "--out-dir", str(out_dir))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return pd.read_parquet(out_dir / "generations.parquet")
+
+
+@pytest.mark.parametrize(("variant", "prompt_format"), [("chat", "chat"), ("base", "alpaca")])
+def test_vllm_and_transformers_agree_token_for_token(tmp_path, tiny_models, prompt_table, variant, prompt_format):
+    """Greedy decoding from the same token ids gives the same output ids in both backends.
+
+    This checks that prompt formatting, stop tokens and decoding settings agree.
+    """
+    path = tiny_models[variant]
+    hf = generate(tmp_path / "hf", prompt_table, settings("m", path, prompt_format, "transformers"))
+    vl = generate(tmp_path / "vllm", prompt_table, settings("m", path, prompt_format, "vllm"))
+    assert len(hf) == len(vl) == N_PROMPTS
+    assert hf["prompt"].tolist() == vl["prompt"].tolist()
+    for i in range(N_PROMPTS):
+        assert list(hf["output_token_ids"][i]) == list(vl["output_token_ids"][i]), f"prompt {i} differs"
+    assert hf["finish_reason"].tolist() == vl["finish_reason"].tolist()
+    assert hf["output_tokens"].tolist() == vl["output_tokens"].tolist()
+    assert hf["output"].tolist() == vl["output"].tolist()
+    assert set(hf["finish_reason"]) <= {"stop", "length"}
+
+    for out_dir, backend in ((tmp_path / "hf", "transformers"), (tmp_path / "vllm", "vllm")):
+        records = json.loads((out_dir / "model_outputs.json").read_text())
+        assert [sorted(r) for r in records] == [["dataset", "generator", "instruction", "output"]] * N_PROMPTS
+        assert {r["generator"] for r in records} == {"m"}
+        throughput = json.loads((out_dir / "throughput.json").read_text())
+        assert throughput["backend"] == backend
+        assert throughput["n_examples"] == N_PROMPTS
+        assert throughput["output_tokens"] == int(vl["output_tokens"].sum())
+        assert throughput["load_seconds"] > 0 and throughput["generate_seconds"] > 0
+        expected_rate = throughput["output_tokens"] / throughput["generate_seconds"]
+        assert throughput["output_tokens_per_second"] == pytest.approx(expected_rate, rel=1e-6)
+
+
+def test_missing_model_folder_is_one_line(tmp_path, prompt_table):
+    s = settings("m", tmp_path / "nowhere", "chat", "transformers")
+    result = run_cli(
+        "generate", "--settings", json.dumps(s), "--prompts", str(prompt_table), "--out-dir", str(tmp_path)
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: cannot load a tokenizer from")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "model_outputs.json").exists()
+
+
+def _outputs_file(tmp_path: Path, records: list[dict]) -> Path:
+    path = tmp_path / "model_outputs.json"
+    path.write_text(json.dumps(records))
+    return path
+
+
+def test_imported_outputs_any_order(tmp_path, prompt_table):
+    prompts = pd.read_parquet(prompt_table)
+    records = [{"instruction": s, "output": f"answer {i}"} for i, s in enumerate(prompts["instruction"])][::-1]
+    source = _outputs_file(tmp_path, records)
+    out = tmp_path / "out"
+    import_outputs({"model": "mine", "outputs": str(source)}, prompt_table, {}, out)
+    written = json.loads((out / "model_outputs.json").read_text())
+    assert [r["instruction"] for r in written] == prompts["instruction"].tolist()
+    assert [r["output"] for r in written] == [f"answer {i}" for i in range(N_PROMPTS)]
+    assert {r["generator"] for r in written} == {"mine"}
+
+
+@pytest.mark.parametrize(
+    ("edit", "meta", "pattern"),
+    [
+        (lambda rs: rs[1:], {}, "1 prompt\\(s\\) of the prompt set have no output"),
+        (lambda rs: [*rs, {"instruction": "extra", "output": "x"}], {}, "1 output\\(s\\) for instructions not in"),
+        (lambda rs: [*rs, rs[0]], {}, "duplicate instruction"),
+        (lambda rs: [{"instruction": rs[0]["instruction"]}, *rs[1:]], {}, "row 0: needs 'instruction' and 'output'"),
+        (lambda rs: [{**rs[0], "output": 3}, *rs[1:]], {}, "'output' must be a string"),
+    ],
+)
+def test_imported_outputs_must_match_prompts(tmp_path, prompt_table, edit, meta, pattern):
+    prompts = pd.read_parquet(prompt_table)
+    records = [{"instruction": s, "output": "x"} for s in prompts["instruction"]]
+    source = _outputs_file(tmp_path, edit(records))
+    with pytest.raises(AlpacaflowError, match=pattern):
+        import_outputs({"model": "mine", "outputs": str(source)}, prompt_table, meta, tmp_path / "out")
+    assert not (tmp_path / "out" / "model_outputs.json").exists()
+
+
+def test_imported_outputs_may_cover_more_than_a_subset(tmp_path, prompt_table):
+    prompts = pd.read_parquet(prompt_table)
+    records = [{"instruction": s, "output": "x"} for s in prompts["instruction"]]
+    records.append({"instruction": "from the full set", "output": "y"})
+    source = _outputs_file(tmp_path, records)
+    meta = {"rows_kept": N_PROMPTS, "rows_in_source": 30}
+    import_outputs({"model": "mine", "outputs": str(source)}, prompt_table, meta, tmp_path / "out")
+    assert len(json.loads((tmp_path / "out" / "model_outputs.json").read_text())) == N_PROMPTS
