@@ -109,3 +109,16 @@ def test_real_config_defaults_match_the_issue():
 def test_unknown_model_names_the_known_ones():
     with pytest.raises(AlpacaflowError, match="unknown model 'nope'; configured models: sft, zero_shot"):
         model_settings(real_config(), "nope")
+
+
+def test_strings_from_snakemake_cli_are_coerced():
+    """`--config 'generation={temperature: 0.5}'` arrives as strings; they become numbers."""
+    config = {"generation": {"temperature": "0.5", "max_new_tokens": "64", "enforce_eager": "true"}}
+    config["models"] = {"m": {"path": "org/m", "generation": {"seed": "7"}}}
+    validate_config(config)
+    assert config["generation"] == {"temperature": 0.5, "max_new_tokens": 64, "enforce_eager": True}
+    assert config["models"]["m"]["generation"]["seed"] == 7
+    with pytest.raises(AlpacaflowError, match="'generation.temperature'.*maximum"):
+        validate_config({"generation": {"temperature": "5"}, "models": {"m": {"path": "org/m"}}})
+    with pytest.raises(AlpacaflowError, match="'generation.max_new_tokens'.*'many' is not of type 'integer'"):
+        validate_config({"generation": {"max_new_tokens": "many"}, "models": {"m": {"path": "org/m"}}})

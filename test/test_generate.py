@@ -133,3 +133,19 @@ def test_imported_outputs_may_cover_more_than_a_subset(tmp_path, prompt_table):
     meta = {"rows_kept": N_PROMPTS, "rows_in_source": 30}
     import_outputs({"model": "mine", "outputs": str(source)}, prompt_table, meta, tmp_path / "out")
     assert len(json.loads((tmp_path / "out" / "model_outputs.json").read_text())) == N_PROMPTS
+
+
+def test_vllm_sampling_does_not_depend_on_batch_composition(tmp_path, tiny_models, prompt_table):
+    """Per-request seeds: a prompt's sampled output is the same alone in a small set or in a larger one."""
+    full = settings("m", tiny_models["chat"], "chat", "vllm")
+    full["generation"].update(temperature=0.7, top_p=0.9)
+    subset_dir = tmp_path / "subset"
+    subset_dir.mkdir()
+    table = pd.read_parquet(prompt_table)
+    table.iloc[[5, 2]].to_parquet(subset_dir / "prompts.parquet")
+    big = generate(tmp_path / "all", prompt_table, full)
+    small = generate(tmp_path / "some", subset_dir / "prompts.parquet", full)
+    assert small["index"].tolist() == [5, 2]
+    for _, row in small.iterrows():
+        assert list(row["output_token_ids"]) == list(big.loc[big["index"] == row["index"], "output_token_ids"].iloc[0])
+    assert len({tuple(ids) for ids in big["output_token_ids"]}) > 1

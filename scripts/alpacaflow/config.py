@@ -60,6 +60,29 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(parts) if parts else "(top level)"
 
 
+def _coerce_cli_strings(config: dict[str, Any], validator: Any) -> None:
+    """Turn strings into the numbers/booleans the schema wants, where they parse as such.
+
+    Snakemake parses nested ``--config key={a: 1}`` values with YAML's base
+    loader, so every scalar inside arrives as a string ('1', 'true').
+    """
+    for _ in range(1000):  # bounded: each pass fixes one value
+        for error in validator.iter_errors(config):
+            if error.validator != "type" or not isinstance(error.instance, str) or not error.absolute_path:
+                continue
+            value = yaml.safe_load(error.instance)
+            if isinstance(value, str) or not validator.evolve(schema={"type": error.validator_value}).is_valid(value):
+                continue
+            *parents, last = error.absolute_path
+            target = config
+            for part in parents:
+                target = target[part]
+            target[last] = value
+            break
+        else:
+            return
+
+
 def validate_config(config: dict[str, Any], schema: dict[str, Any] | None = None) -> dict[str, Any]:
     """Validate `config` in place against the schema and fill defaults.
 
@@ -70,6 +93,7 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any] | None = None
     schema = schema if schema is not None else load_schema()
     validator_class = jsonschema.validators.validator_for(schema)
     validator = _set_defaults(validator_class)(schema)
+    _coerce_cli_strings(config, validator)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         raise AlpacaflowError(f"config error at '{_key_path(error)}': {error.message}")

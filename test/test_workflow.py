@@ -1,0 +1,138 @@
+"""The Snakemake workflow on the tiny models: DAG shape, rerun triggers, bad targets and configs.
+
+Each test works in its own folder with the repo's Snakefile, so the
+developer's results/ and .snakemake/ are never touched.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import DEMO_GAMED, DEMO_PROMPTS, run_snakemake
+
+
+def write_config(workdir: Path, tiny_models: dict[str, Path], **generation) -> Path:
+    config = {
+        "results_dir": "results",
+        "prompts": {"source": str(DEMO_PROMPTS), "df_gamed": str(DEMO_GAMED), "max_instances": 6},
+        "generation": {
+            "backend": "vllm",
+            "device": "cpu",
+            "dtype": "float32",
+            "max_new_tokens": 16,
+            "max_model_len": 512,
+            "gpu_memory_utilization": 0.2,
+            "enforce_eager": True,
+            **generation,
+        },
+        "models": {
+            "zero_shot": {"path": str(tiny_models["base"]), "prompt_format": "alpaca"},
+            "sft": {"path": str(tiny_models["chat"]), "prompt_format": "chat"},
+        },
+    }
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def smk(workdir: Path, *args: str, timeout: int = 900):
+    return run_snakemake("--configfile", "config.yaml", "--cores", "2", *args, cwd=workdir, timeout=timeout)
+
+
+def scheduled(output: str) -> list[tuple[str, str]]:
+    """(rule, model) of every job a dry run lists."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
+        rule = re.match(r"(?:local)?rule (\w+):", block.strip())
+        if rule:
+            model = re.search(r"wildcards: model=(\S+)", block)
+            jobs.append((rule.group(1), model.group(1) if model else ""))
+    return jobs
+
+
+def test_generate_jobs_do_not_depend_on_each_other(tmp_path, tiny_models):
+    write_config(tmp_path, tiny_models)
+    result = smk(tmp_path, "--dag")
+    assert result.returncode == 0, result.stderr
+    dot = result.stdout
+    nodes = dict(re.findall(r'(\d+)\[label = "([^"]+)"', dot))
+    edges = re.findall(r"(\d+) -> (\d+)", dot)
+    generate = {n for n, label in nodes.items() if label.startswith("generate")}
+    download = {n for n, label in nodes.items() if label.startswith("download_prompts")}
+    assert len(generate) == 2 and len(download) == 1
+    assert not [(a, b) for a, b in edges if a in generate and b in generate]
+    assert {(d, g) for d in download for g in generate} <= set(edges)
+
+
+def test_demo_run_is_complete_up_to_date_and_reruns_only_changed_model(tmp_path, tiny_models):
+    write_config(tmp_path, tiny_models)
+    run = smk(tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for model in ("zero_shot", "sft"):
+        for name in ("model_outputs.json", "generations.parquet", "throughput.json"):
+            assert (tmp_path / "results" / model / name).stat().st_size > 0
+        assert (tmp_path / "results" / "logs" / "generate" / f"{model}.log").exists()
+        assert (tmp_path / "results" / "benchmarks" / "generate" / f"{model}.tsv").exists()
+
+    again = smk(tmp_path, "-n")
+    assert again.returncode == 0
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    config["models"]["sft"]["generation"] = {"temperature": 0.3}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    changed = smk(tmp_path, "-n")
+    assert changed.returncode == 0, changed.stderr
+    assert set(scheduled(changed.stdout)) == {("generate", "sft"), ("all", "")}
+
+
+def test_new_checkpoint_from_the_command_line(tmp_path, tiny_models):
+    """A model given with --config joins the configured ones, with no file edits."""
+    write_config(tmp_path, tiny_models)
+    entry = f"models={{ckpt: {{path: {tiny_models['chat']}, generation: {{temperature: 0.2}}}}}}"
+    result = smk(tmp_path, "-n", "--config", entry)
+    assert result.returncode == 0, result.stderr
+    assert ("generate", "ckpt") in scheduled(result.stdout)
+    assert "results/ckpt/throughput.json" in result.stdout
+
+
+def test_unknown_model_target_names_it(tmp_path, tiny_models):
+    write_config(tmp_path, tiny_models)
+    result = smk(tmp_path, "-n", "results/nope/model_outputs.json")
+    assert result.returncode != 0
+    assert "unknown model 'nope'; configured models: sft, zero_shot" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c["generation"].update(temperature=5), "config error at 'generation.temperature'"),
+        (lambda c: c["models"]["sft"].update(path="/no/such/model"), "model folder not found: /no/such/model"),
+        (lambda c: c.update(unknown_key=1), "'unknown_key' was unexpected"),
+    ],
+)
+def test_bad_config_stops_before_any_job(tmp_path, tiny_models, edit, message):
+    path = write_config(tmp_path, tiny_models)
+    config = yaml.safe_load(path.read_text())
+    edit(config)
+    path.write_text(yaml.safe_dump(config))
+    result = smk(tmp_path)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_bad_prompt_file_fails_the_rule_with_one_line(tmp_path, tiny_models):
+    write_config(tmp_path, tiny_models)
+    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    bad = tmp_path / "prompts.json"
+    bad.write_text('[{"instruction": "a", "output": "b"}, {"instruction": "a", "output": "c"}]')
+    config["prompts"]["source"] = str(bad)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = smk(tmp_path)
+    assert result.returncode != 0
+    assert f"error: {bad}: rows 0 and 1 have the same instruction: 'a'" in result.stderr
+    assert not (tmp_path / "results" / "prompts.parquet").exists()
