@@ -15,14 +15,20 @@ shell.prefix(
 
 from alpacaflow.config import check_config, gpus_for, looks_local, model_settings
 from alpacaflow.errors import AlpacaflowError
+from alpacaflow.judge import check_judge, judge_gpus, judge_name, settings_hash
 
 try:
     check_config(config)
+    check_judge(config["judge"])
 except AlpacaflowError as exc:
     raise WorkflowError(str(exc)) from None
 
 RESULTS = config["results_dir"]
 MODELS = list(config["models"])
+JUDGE = config["judge"]
+# Everything that changes a judgment; secrets are never part of the config.
+JUDGE_JSON = json.dumps(JUDGE, sort_keys=True)
+JUDGE_CACHE = f"judge_cache/{judge_name(JUDGE)}-{settings_hash(JUDGE)}.json"
 
 
 wildcard_constraints:
@@ -67,9 +73,10 @@ def prompt_source_inputs(wildcards):
     return [prompts["source"], prompts["df_gamed"]]
 
 
+def per_model(name):
+    """The file `name` of every configured model, in config order."""
+    return [f"{RESULTS}/{model}/{name}" for model in MODELS]
+
+
 def all_targets():
-    return expand(
-        f"{RESULTS}/{{model}}/{{name}}",
-        model=MODELS,
-        name=["model_outputs.json", "throughput.json"],
-    )
+    return [f"{RESULTS}/report.md"]

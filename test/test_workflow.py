@@ -28,13 +28,25 @@ def write_config(workdir: Path, tiny_models: dict[str, Path], **generation) -> P
             "enforce_eager": True,
             **generation,
         },
+        "judge": {
+            "backend": "vllm",
+            "method": "weighted",
+            "model": str(tiny_models["chat"]),
+            "device": "cpu",
+            "tensor_parallel_size": 1,
+            "max_model_len": 1024,
+            "dtype": "float32",
+            "gpu_memory_utilization": 0.2,
+            "enforce_eager": True,
+        },
+        "error_sample": {"n": 3},
         "models": {
             "zero_shot": {"path": str(tiny_models["base"]), "prompt_format": "alpaca"},
             "sft": {"path": str(tiny_models["chat"]), "prompt_format": "chat"},
         },
     }
     path = workdir / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
 
@@ -65,17 +77,36 @@ def test_generate_jobs_do_not_depend_on_each_other(tmp_path, tiny_models):
     assert len(generate) == 2 and len(download) == 1
     assert not [(a, b) for a, b in edges if a in generate and b in generate]
     assert {(d, g) for d in download for g in generate} <= set(edges)
+    rules = sorted({label.split("\\n")[0] for label in nodes.values()})
+    assert rules == ["all", "annotate", "download_prompts", "error_sample", "generate", "leaderboard", "report"]
 
 
 def test_demo_run_is_complete_up_to_date_and_reruns_only_changed_model(tmp_path, tiny_models):
     write_config(tmp_path, tiny_models)
     run = smk(tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
+    results = tmp_path / "results"
     for model in ("zero_shot", "sft"):
-        for name in ("model_outputs.json", "generations.parquet", "throughput.json"):
-            assert (tmp_path / "results" / model / name).stat().st_size > 0
-        assert (tmp_path / "results" / "logs" / "generate" / f"{model}.log").exists()
-        assert (tmp_path / "results" / "benchmarks" / "generate" / f"{model}.tsv").exists()
+        for name in ("model_outputs.json", "generations.parquet", "throughput.json", "annotations.json"):
+            assert (results / model / name).stat().st_size > 0
+        assert len((results / model / "error_sample.jsonl").read_text().splitlines()) <= 3
+        for rule in ("generate", "annotate", "error_sample"):
+            assert (results / "logs" / rule / f"{model}.log").exists()
+            assert (results / "benchmarks" / rule / f"{model}.tsv").exists()
+    board = (results / "leaderboard.csv").read_text()
+    assert board.startswith("model,win_rate,standard_error,length_controlled_winrate,lc_standard_error,")
+    report = (results / "report.md").read_text()
+    for text in (
+        "## Leaderboard",
+        "zero_shot",
+        "sft",
+        "LC win rate",
+        "## Generation speed",
+        "## Against zero_shot",
+        "## Error samples",
+        "losses to the reference",
+    ):
+        assert text in report
 
     again = smk(tmp_path, "-n")
     assert again.returncode == 0
@@ -83,10 +114,25 @@ def test_demo_run_is_complete_up_to_date_and_reruns_only_changed_model(tmp_path,
 
     config = yaml.safe_load((tmp_path / "config.yaml").read_text())
     config["models"]["sft"]["generation"] = {"temperature": 0.3}
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     changed = smk(tmp_path, "-n")
     assert changed.returncode == 0, changed.stderr
-    assert set(scheduled(changed.stdout)) == {("generate", "sft"), ("all", "")}
+    assert set(scheduled(changed.stdout)) == {
+        ("generate", "sft"),
+        ("annotate", "sft"),
+        ("error_sample", "sft"),
+        ("leaderboard", ""),
+        ("report", ""),
+        ("all", ""),
+    }
+
+    config["judge"]["seed"] = 1
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    rejudge = smk(tmp_path, "-n")
+    assert {job for job in scheduled(rejudge.stdout) if job[0] == "annotate"} == {
+        ("annotate", "sft"),
+        ("annotate", "zero_shot"),
+    }
 
 
 def test_new_checkpoint_from_the_command_line(tmp_path, tiny_models):
@@ -96,7 +142,7 @@ def test_new_checkpoint_from_the_command_line(tmp_path, tiny_models):
     result = smk(tmp_path, "-n", "--config", entry)
     assert result.returncode == 0, result.stderr
     assert ("generate", "ckpt") in scheduled(result.stdout)
-    assert "results/ckpt/throughput.json" in result.stdout
+    assert ("annotate", "ckpt") in scheduled(result.stdout)
 
 
 def test_unknown_model_target_names_it(tmp_path, tiny_models):
@@ -118,7 +164,7 @@ def test_bad_config_stops_before_any_job(tmp_path, tiny_models, edit, message):
     path = write_config(tmp_path, tiny_models)
     config = yaml.safe_load(path.read_text())
     edit(config)
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     result = smk(tmp_path)
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
@@ -131,7 +177,7 @@ def test_bad_prompt_file_fails_the_rule_with_one_line(tmp_path, tiny_models):
     bad = tmp_path / "prompts.json"
     bad.write_text('[{"instruction": "a", "output": "b"}, {"instruction": "a", "output": "c"}]')
     config["prompts"]["source"] = str(bad)
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     result = smk(tmp_path)
     assert result.returncode != 0
     assert f"error: {bad}: rows 0 and 1 have the same instruction: 'a'" in result.stderr

@@ -177,6 +177,17 @@ class TransformersBackend:
         return [results[i] for i in range(len(requests))]
 
 
+def shutdown_llm(llm: Any) -> None:
+    """Stop a `vllm.LLM`'s engine processes now.
+
+    Without this, an engine still referenced at interpreter exit (by a
+    library global, say) keeps multiprocessing's exit handler waiting forever.
+    """
+    core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+    if core is not None:
+        core.shutdown()
+
+
 def load_backend(path: str, generation: dict[str, Any], stop_ids: list[int], pad_id: int) -> Backend:
     """Instantiate the configured backend (this loads the model)."""
     backend = generation["backend"]

@@ -42,6 +42,45 @@ def _generate(args: argparse.Namespace) -> None:
     print(json.dumps(summary, indent=2))
 
 
+def _annotate(args: argparse.Namespace) -> None:
+    from .judge import run_annotation
+
+    run_annotation(json.loads(args.judge), args.model, args.prompts, args.outputs, args.cache, args.out)
+
+
+def _leaderboard(args: argparse.Namespace) -> None:
+    from .metrics import build_leaderboard, write_leaderboard
+
+    table = build_leaderboard(args.models, args.annotations, args.throughputs, args.df_gamed)
+    write_leaderboard(table, args.out_csv, args.out_md)
+    print(table.to_string(index=False))
+
+
+def _error_sample(args: argparse.Namespace) -> None:
+    from .report import write_error_sample
+
+    sample = write_error_sample(
+        args.annotations, args.model, args.discrete, args.n, args.seed, args.out_jsonl, args.out_md
+    )
+    print(f"sampled {len(sample)} losses of {args.model}")
+
+
+def _report(args: argparse.Namespace) -> None:
+    from .report import write_report
+
+    write_report(
+        args.models,
+        args.leaderboard,
+        args.throughputs,
+        args.error_samples,
+        args.prompts_meta,
+        args.prompts,
+        json.loads(args.judge),
+        args.out,
+    )
+    print(f"wrote {args.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subcommand per workflow step."""
     parser = argparse.ArgumentParser(prog="python -m alpacaflow", description=__doc__.splitlines()[0])
@@ -61,6 +100,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", type=Path, required=True)
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = its default)")
     p.set_defaults(func=_generate)
+
+    p = steps.add_parser("annotate", help="judge one model's outputs against the references")
+    p.add_argument("--judge", required=True, help="the config's `judge` section as JSON")
+    p.add_argument("--model", required=True)
+    p.add_argument("--prompts", type=Path, required=True)
+    p.add_argument("--outputs", type=Path, required=True)
+    p.add_argument("--cache", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=_annotate)
+
+    p = steps.add_parser("leaderboard", help="win rate and LC win rate of every model")
+    p.add_argument("--models", nargs="+", required=True)
+    p.add_argument("--annotations", nargs="+", type=Path, required=True)
+    p.add_argument("--throughputs", nargs="+", type=Path, required=True)
+    p.add_argument("--df-gamed", type=Path, required=True)
+    p.add_argument("--out-csv", type=Path, required=True)
+    p.add_argument("--out-md", type=Path, required=True)
+    p.set_defaults(func=_leaderboard)
+
+    p = steps.add_parser("error-sample", help="random losses to the reference, for error analysis")
+    p.add_argument("--annotations", type=Path, required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--discrete", action="store_true", help="judge gives 1 or 2 (ranking) rather than a weight")
+    p.add_argument("--n", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out-jsonl", type=Path, required=True)
+    p.add_argument("--out-md", type=Path, required=True)
+    p.set_defaults(func=_error_sample)
+
+    p = steps.add_parser("report", help="write report.md")
+    p.add_argument("--models", nargs="+", required=True)
+    p.add_argument("--leaderboard", type=Path, required=True)
+    p.add_argument("--throughputs", nargs="+", type=Path, required=True)
+    p.add_argument("--error-samples", nargs="+", type=Path, required=True)
+    p.add_argument("--prompts-meta", type=Path, required=True)
+    p.add_argument("--prompts", type=Path, required=True)
+    p.add_argument("--judge", required=True, help="the config's `judge` section as JSON")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=_report)
     return parser
 
 

@@ -1,0 +1,24 @@
+# leaderboard: alpaca_eval's win rate and LC win rate for every model (no network).
+
+
+rule leaderboard:
+    input:
+        annotations=per_model("annotations.json"),
+        throughputs=per_model("throughput.json"),
+        df_gamed=f"{RESULTS}/df_gamed.csv",
+    output:
+        csv=f"{RESULTS}/leaderboard.csv",
+        md=f"{RESULTS}/leaderboard.md",
+    log:
+        f"{RESULTS}/logs/leaderboard.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/leaderboard.tsv"
+    conda:
+        "../envs/report.yaml"
+    params:
+        models=MODELS,
+    shell:
+        "python -m alpacaflow leaderboard --models {params.models}"
+        " --annotations {input.annotations} --throughputs {input.throughputs}"
+        " --df-gamed {input.df_gamed} --out-csv {output.csv} --out-md {output.md}"
+        " > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"

@@ -1,0 +1,462 @@
+"""The annotate step: judge each model output against the reference with alpaca_eval's annotators.
+
+All judging goes through alpaca_eval's `PairwiseAnnotator`: its prompt
+templates, its completion parsers (`ranking_parser`, `logprob_parser`), its
+randomized output order and its annotation cache. alpacaflow only supplies
+the annotator configuration, built from ``config.yaml``:
+
+* ``vllm`` + ``ranking`` (default): the CS336 ``alpaca_eval_vllm_llama3_3_70b_fn``
+  setup. The ranking prompt shipped for ``alpaca_eval_vllm_llama3_70b_fn``,
+  rendered as the course config has it: Llama-3 header tokens written out
+  around the system and user turns, no chat-template preamble, ending in the
+  assistant header and one newline. alpaca_eval's own
+  ``vllm_local_completions`` decodes it (greedy, ``max_new_tokens``), so, as in
+  the course, vLLM tokenizes the text with the tokenizer's special tokens.
+* ``vllm`` + ``weighted``: the ``weighted_alpaca_eval_gpt4_turbo`` method
+  (classification prompt, one output token, preference ``2 - P(m)/(P(m)+P(M))``)
+  with log-probabilities of ``m`` and ``M`` read from vLLM for exactly those
+  two tokens, so a judgment always parses.
+* ``openai``: the official AlpacaEval 2.0 judge ``weighted_alpaca_eval_gpt4_turbo``
+  through alpaca_eval's ``openai_completions``; the key comes from
+  ``OPENAI_API_KEY`` only.
+
+Each job has its own annotation cache under ``results/{model}/judge_cache/``
+(alpaca_eval's default cache is one file inside the package, which parallel
+jobs race on: alpaca_eval#305).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from .backends import shutdown_llm
+from .errors import AlpacaflowError
+from .io import is_blank, read_records, write_json
+from .prompts import load_prompt_table
+
+RANKING_SOURCE = "alpaca_eval_vllm_llama3_70b_fn"
+WEIGHTED_SOURCE = "weighted_alpaca_eval_gpt4_turbo"
+COURSE_RANKING_NAME = "alpaca_eval_vllm_llama3_3_70b_fn"
+COURSE_JUDGE = "meta-llama/Llama-3.3-70B-Instruct"
+
+#: USD per 1M tokens (input, output) for the cost estimate of the OpenAI judge.
+OPENAI_PRICES = {"gpt-4-1106-preview": (10.0, 30.0), "gpt-4-turbo": (10.0, 30.0), "gpt-4o": (2.5, 10.0)}
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def judge_name(judge: dict[str, Any]) -> str:
+    """The annotator name written into every annotation (and keyed on by the cache)."""
+    if judge.get("name"):
+        return judge["name"]
+    if judge["backend"] == "openai":
+        return WEIGHTED_SOURCE if judge["openai_model"] == "gpt-4-1106-preview" else f"weighted_{judge['openai_model']}"
+    if judge["method"] == "ranking" and judge["model"] == COURSE_JUDGE:
+        return COURSE_RANKING_NAME
+    slug = Path(judge["model"].rstrip("/")).name.lower().replace("-", "_").replace(".", "_")
+    return f"{'weighted_alpaca_eval' if judge['method'] == 'weighted' else 'alpaca_eval'}_vllm_{slug}"
+
+
+def check_judge(judge: dict[str, Any]) -> None:
+    """Combinations the schema cannot express, and a local judge folder that is missing."""
+    from .config import looks_local
+
+    if judge["backend"] == "vllm" and looks_local(judge["model"]) and not Path(judge["model"]).expanduser().is_dir():
+        raise AlpacaflowError(f"config error at 'judge.model': model folder not found: {judge['model']}")
+    if judge["backend"] == "openai" and judge["method"] != "weighted":
+        raise AlpacaflowError(
+            "config error at 'judge.method': the openai backend runs weighted_alpaca_eval_gpt4_turbo; "
+            "use method: weighted"
+        )
+
+
+def judge_gpus(judge: dict[str, Any]) -> int:
+    """GPUs an annotate job needs: the tensor-parallel size for a local CUDA judge, else 0."""
+    if judge["backend"] == "vllm" and judge["device"] == "cuda":
+        return int(judge["tensor_parallel_size"])
+    return 0
+
+
+def settings_hash(judge: dict[str, Any]) -> str:
+    """Short hash of everything that changes a judgment (for the cache file name)."""
+    return hashlib.sha256(json.dumps(judge, sort_keys=True).encode()).hexdigest()[:10]
+
+
+# --------------------------------------------------------------------------- prompts
+
+
+def alpaca_eval_template(config_name: str) -> str:
+    """The prompt template text that alpaca_eval ships for one of its annotator configs."""
+    from alpaca_eval import constants
+
+    config_dir = Path(constants.EVALUATORS_CONFIG_DIR)
+    config = yaml.safe_load((config_dir / config_name / "configs.yaml").read_text())
+    return (config_dir / config[config_name]["prompt_template"]).read_text(encoding="utf-8")
+
+
+def llama3_header_prompt(chatml_template: str, assistant_suffix: str) -> str:
+    """Render a ChatML template with the Llama-3 header tokens written out (no chat-template preamble)."""
+    from alpaca_eval.utils import prompt_to_chatml
+
+    turns = "".join(
+        f"<|start_header_id|>{m['role']}<|end_header_id|>\n\n{m['content']}<|eot_id|>"
+        for m in prompt_to_chatml(chatml_template)
+    )
+    return f"<|begin_of_text|>{turns}<|start_header_id|>assistant<|end_header_id|>{assistant_suffix}"
+
+
+def ranking_template() -> str:
+    """The course's ranking prompt: assistant header followed by a single newline, as in the course file."""
+    return llama3_header_prompt(alpaca_eval_template(RANKING_SOURCE), "\n")
+
+
+def weighted_template() -> str:
+    """weighted_alpaca_eval_gpt4_turbo's classification prompt for a Llama-3 judge.
+
+    The assistant header ends in the standard blank line, so that the one
+    token read is the answer itself.
+    """
+    return llama3_header_prompt(alpaca_eval_template(WEIGHTED_SOURCE), "\n\n")
+
+
+# --------------------------------------------------------------------------- vLLM log-probability judge
+
+
+class VLLMLogprobJudge:
+    """`fn_completions` for the weighted method on a local vLLM judge.
+
+    Returns, per prompt, an OpenAI-shaped completion whose top log-probs
+    hold the judge's log-probabilities of ``m`` and ``M`` at the first
+    output position, which alpaca_eval's `logprob_parser` turns into a
+    preference.
+    """
+
+    def __init__(self, judge: dict[str, Any]) -> None:
+        self.judge = judge
+        self.llm: Any = None
+        self.tokenizer: Any = None
+        self.choice_ids: dict[str, int] = {}
+
+    def _load(self) -> None:
+        from transformers import AutoTokenizer
+        from vllm import LLM
+
+        self.tokenizer = AutoTokenizer.from_pretrained(self.judge["model"])
+        for token in ("m", "M"):
+            ids = self.tokenizer.encode(token, add_special_tokens=False)
+            if len(ids) != 1:
+                raise AlpacaflowError(f"judge tokenizer splits {token!r} into {len(ids)} tokens; weighted needs one")
+            self.choice_ids[token] = ids[0]
+        self.llm = LLM(model=self.judge["model"], tokenizer=self.judge["model"], **vllm_engine_kwargs(self.judge))
+
+    def close(self) -> None:
+        """Stop the judge's engine."""
+        if self.llm is not None:
+            shutdown_llm(self.llm)
+            self.llm = None
+
+    def __call__(self, prompts: list[str], **_: Any) -> dict[str, list[Any]]:
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        if self.llm is None:
+            self._load()
+        params = SamplingParams(
+            temperature=0.0,
+            max_tokens=1,
+            logprobs=len(self.choice_ids),
+            logprob_token_ids=list(self.choice_ids.values()),
+        )
+        # The prompt text carries BOS already: tokenize without adding another.
+        inputs = [TokensPrompt(prompt_token_ids=self.tokenizer.encode(p, add_special_tokens=False)) for p in prompts]
+        start = time.perf_counter()
+        outputs = self.llm.generate(inputs, params, use_tqdm=True)
+        per_example = (time.perf_counter() - start) / max(len(prompts), 1)
+        completions = [self._as_openai(out.outputs[0]) for out in outputs]
+        return {
+            "completions": [c["text"] for c in completions],
+            "completions_all": completions,
+            "price_per_example": [0.0] * len(prompts),
+            "time_per_example": [per_example] * len(prompts),
+        }
+
+    def _as_openai(self, output: Any) -> dict[str, Any]:
+        first = output.logprobs[0]
+        top = [{"token": tok, "logprob": float(first[i].logprob)} for tok, i in self.choice_ids.items() if i in first]
+        text = self.tokenizer.decode(output.token_ids)
+        return {"text": text, "logprobs": {"content": [{"token": text, "top_logprobs": top}]}}
+
+
+def vllm_engine_kwargs(judge: dict[str, Any]) -> dict[str, Any]:
+    """`vllm.LLM` arguments for the judge."""
+    dtype = judge["dtype"]
+    if dtype == "auto":
+        dtype = "bfloat16" if judge["device"] == "cuda" else "float32"
+    kwargs = {
+        "dtype": dtype,
+        "tensor_parallel_size": judge["tensor_parallel_size"] if judge["device"] == "cuda" else 1,
+        "max_model_len": judge["max_model_len"],
+        "gpu_memory_utilization": judge["gpu_memory_utilization"],
+        "enforce_eager": judge["enforce_eager"],
+        "max_num_seqs": judge["batch_size"],
+        "seed": 0,
+    }
+    if judge.get("quantization"):
+        kwargs["quantization"] = judge["quantization"]
+    return kwargs
+
+
+# --------------------------------------------------------------------------- annotator
+
+
+def annotator_config(judge: dict[str, Any]) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """(alpaca_eval annotator config, its prompt template text, extra SingleAnnotator kwargs)."""
+    if judge["backend"] == "openai":
+        from alpaca_eval import constants
+
+        source = yaml.safe_load((Path(constants.EVALUATORS_CONFIG_DIR) / WEIGHTED_SOURCE / "configs.yaml").read_text())
+        config = dict(source[WEIGHTED_SOURCE])
+        kwargs = dict(config["completions_kwargs"], model_name=judge["openai_model"])
+        if judge.get("base_url"):
+            kwargs["openai_api_base"] = judge["base_url"]
+        config["completions_kwargs"] = kwargs
+        return config, alpaca_eval_template(WEIGHTED_SOURCE), {}
+    if judge["method"] == "weighted":
+        config = {
+            "fn_completion_parser": "logprob_parser",
+            "completion_parser_kwargs": {
+                "numerator_token": "m",
+                "denominator_tokens": ["m", "M"],
+                "is_binarize": False,
+            },
+            "completion_key": "completions_all",
+            "batch_size": 1,
+        }
+        return config, weighted_template(), {"fn_completions": VLLMLogprobJudge(judge)}
+    engine = vllm_engine_kwargs(judge)
+    batch_size = engine.pop("max_num_seqs")
+    config = {
+        "fn_completions": "vllm_local_completions",
+        "completions_kwargs": {
+            "model_name": judge["model"],
+            "model_kwargs": engine,
+            "max_new_tokens": judge["max_new_tokens"],
+            "temperature": 0.0,
+            "top_p": 1.0,
+            "batch_size": batch_size,
+        },
+        "fn_completion_parser": "ranking_parser",
+    }
+    return config, ranking_template(), {}
+
+
+def check_cache(cache_path: Path, name: str) -> None:
+    """A cache must be readable and hold only this judge's annotations."""
+    if not cache_path.exists():
+        return
+    try:
+        records = json.loads(cache_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AlpacaflowError(f"{cache_path}: corrupt annotation cache ({exc}); delete it to re-judge") from exc
+    if not isinstance(records, list):
+        raise AlpacaflowError(f"{cache_path}: annotation cache is not a JSON list; delete it to re-judge")
+    others = sorted({str(r.get("annotator")) for r in records if isinstance(r, dict)} - {name})
+    if others:
+        raise AlpacaflowError(
+            f"{cache_path}: annotation cache holds judgments by {', '.join(others)}, not by {name}; "
+            "delete it or point judge.name at the right judge"
+        )
+
+
+class RecordingCompletions:
+    """Wraps the judge's decoder and keeps every prompt's raw completion.
+
+    alpaca_eval drops the raw completion of a judgment it cannot parse; this
+    keeps it, so that unparsed judgments can be inspected.
+    """
+
+    def __init__(self, decoder: Any) -> None:
+        self.decoder = decoder
+        self.raw: dict[str, Any] = {}
+
+    def __call__(self, prompts: list[str], **kwargs: Any) -> dict[str, Any]:
+        out = self.decoder(prompts=prompts, **kwargs)
+        raw = out.get("completions_all") or out["completions"]
+        self.raw.update(zip(prompts, raw, strict=False))
+        return out
+
+    def raw_for(self, instruction: str) -> Any:
+        """The raw completion of the prompt that shows `instruction` (instructions are unique)."""
+        needle = f'"""{instruction}"""'
+        return next((c for p, c in self.raw.items() if needle in p), None)
+
+    def close(self) -> None:
+        """Shut down every vLLM engine the decoder started (ours, or alpaca_eval's module-level one)."""
+        if isinstance(self.decoder, VLLMLogprobJudge):
+            self.decoder.close()
+        vllm_local = sys.modules.get("alpaca_eval.decoders.vllm_local")
+        if vllm_local is not None and vllm_local.llm is not None:
+            shutdown_llm(vllm_local.llm)
+            vllm_local.llm = None
+            vllm_local.llmModelName = None
+
+
+def make_annotator(
+    judge: dict[str, Any], cache_path: Path, workdir: Path, fn_completions: Any = None
+) -> tuple[Any, RecordingCompletions]:
+    """A `PairwiseAnnotator` with one annotator configured from `judge`, and its recording decoder.
+
+    `fn_completions` replaces the judge's decoder (tests use it for a
+    scripted judge); prompts, parsing, order randomization and caching stay
+    alpaca_eval's.
+    """
+    from alpaca_eval.annotators import PairwiseAnnotator
+    from alpaca_eval.decoders import get_fn_completions
+
+    name = judge_name(judge)
+    config, template, extra = annotator_config(judge)
+    decoder = fn_completions or extra.get("fn_completions") or get_fn_completions(config["fn_completions"])
+    config.pop("fn_completions", None)
+    recorder = RecordingCompletions(decoder)
+    folder = workdir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "prompt.txt").write_text(template, encoding="utf-8")
+    config = {**config, "prompt_template": f"{name}/prompt.txt"}
+    (folder / "configs.yaml").write_text(yaml.safe_dump({name: config}), encoding="utf-8")
+    check_cache(cache_path, name)
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    annotator = PairwiseAnnotator(
+        annotators_config=str(folder / "configs.yaml"),
+        caching_path=str(cache_path),
+        seed=judge["seed"],
+        fn_completions=recorder,
+    )
+    return annotator, recorder
+
+
+# --------------------------------------------------------------------------- the step
+
+
+def pair_table(prompts: pd.DataFrame, records: list[Any], source: str, model: str) -> pd.DataFrame:
+    """Reference vs model output per prompt, in prompt order; outputs must cover the prompt set exactly."""
+    by_instruction: dict[str, str] = {}
+    for i, record in enumerate(records):
+        if not isinstance(record, dict) or not isinstance(record.get("instruction"), str) or "output" not in record:
+            raise AlpacaflowError(f"{source}: row {i}: needs string 'instruction' and 'output'")
+        output = record["output"]
+        if not isinstance(output, str) and not is_blank(output):
+            raise AlpacaflowError(f"{source}: row {i}: 'output' must be a string, got {type(output).__name__}")
+        by_instruction[record["instruction"]] = "" if is_blank(output) else output
+    wanted = prompts["instruction"].tolist()
+    missing = [s for s in wanted if s not in by_instruction]
+    extra = set(by_instruction) - set(wanted)
+    if missing or extra:
+        raise AlpacaflowError(
+            f"{source}: instructions do not match the prompt set ({len(missing)} missing, {len(extra)} extra); "
+            "regenerate the outputs"
+        )
+    return pd.DataFrame(
+        {
+            "prompt_index": prompts["index"].astype(int),
+            "instruction": prompts["instruction"],
+            "dataset": prompts["dataset"],
+            "output_1": prompts["reference_output"],
+            "generator_1": prompts["reference_generator"],
+            "output_2": [by_instruction[s] for s in wanted],
+            "generator_2": model,
+        }
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item"):  # numpy scalars
+        return _jsonable(value.item())
+    return value
+
+
+def estimate_openai_cost(pairs: pd.DataFrame, judge: dict[str, Any]) -> str:
+    """One line: the estimated cost of judging `pairs` with the OpenAI judge.
+
+    Tokens are counted with tiktoken when its encoding is available, else
+    estimated as characters / 4 (tiktoken downloads its encodings on first use).
+    """
+    template = alpaca_eval_template(WEIGHTED_SOURCE)
+    texts = [
+        template.replace("{instruction}", r.instruction)
+        .replace("{output_1}", r.output_1)
+        .replace("{output_2}", r.output_2)
+        for r in pairs.itertuples()
+    ]
+    method = "tiktoken"
+    try:
+        import tiktoken
+
+        encoding = tiktoken.encoding_for_model(judge["openai_model"])
+        n_in = sum(len(encoding.encode(t)) for t in texts)
+    except Exception:  # no encoding offline, unknown model, or no tiktoken
+        method = "characters/4 estimate (tiktoken encoding unavailable)"
+        n_in = sum(len(t) for t in texts) // 4
+    n_out = len(texts)
+    price_in, price_out = OPENAI_PRICES.get(judge["openai_model"], (10.0, 30.0))
+    cost = n_in / 1e6 * price_in + n_out / 1e6 * price_out
+    return (
+        f"cost estimate for {len(texts)} judgments with {judge['openai_model']}: ~{n_in} input + {n_out} output "
+        f"tokens = ~${cost:.2f} (token count: {method}; prices ${price_in}/${price_out} per 1M)"
+    )
+
+
+def require_openai_key() -> None:
+    """Fail before any work when the OpenAI judge has no key (the key itself is never printed)."""
+    if not os.environ.get("OPENAI_API_KEY", "").strip():
+        raise AlpacaflowError("judge.backend is openai but OPENAI_API_KEY is not set in the environment")
+
+
+def run_annotation(
+    judge: dict[str, Any], model: str, prompts_path: Path, outputs_path: Path, cache_path: Path, out_path: Path
+) -> dict[str, Any]:
+    """Judge one model's outputs against the references and write annotations.json."""
+    check_judge(judge)
+    if judge["backend"] == "openai":
+        require_openai_key()
+    prompts = load_prompt_table(prompts_path)
+    pairs = pair_table(prompts, read_records(outputs_path), str(outputs_path), model)
+    if judge["backend"] == "openai":
+        print(estimate_openai_cost(pairs, judge), flush=True)
+    with tempfile.TemporaryDirectory(prefix="alpacaflow-judge-") as tmp:
+        annotator, recorder = make_annotator(judge, cache_path, Path(tmp))
+        try:
+            annotated = annotator.annotate_pairs(pairs)
+        finally:
+            recorder.close()
+    records = [_jsonable(r) for r in annotated]
+    by_instruction = {r["instruction"]: r for r in records}
+    ordered = [by_instruction[s] for s in pairs["instruction"]]
+    for row, pair in zip(ordered, pairs.itertuples(), strict=True):
+        row["prompt_index"] = int(pair.prompt_index)
+        row["dataset"] = pair.dataset
+        row["generator_1"], row["generator_2"] = pair.generator_1, pair.generator_2
+        if row.get("preference") is None and row.get("preference_raw_completion") is None:
+            row["preference_raw_completion"] = _jsonable(recorder.raw_for(pair.instruction))
+    write_json(out_path, ordered)
+    unparsed = sum(1 for r in ordered if r.get("preference") is None)
+    summary = {"model": model, "judge": judge_name(judge), "n": len(ordered), "unparsed": unparsed}
+    print(json.dumps(summary), flush=True)
+    return summary
