@@ -30,6 +30,15 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
+def demo_prompt_table(out: Path, n: int) -> Path:
+    """The first `n` demo prompts as a prompt table (prompts.parquet) in `out`."""
+    from alpacaflow.prompts import prepare_prompts
+
+    cfg = {"source": str(DEMO_PROMPTS), "df_gamed": str(DEMO_GAMED), "revision": "main", "max_instances": n}
+    prepare_prompts(cfg, out / "prompts.parquet", out / "df_gamed.csv", out / "prompts_meta.json")
+    return out / "prompts.parquet"
+
+
 def subprocess_env(**extra: str) -> dict[str, str]:
     """The test's environment with this interpreter's bin/ first on PATH (the rules call `python`)."""
     env = dict(os.environ)

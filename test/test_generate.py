@@ -10,18 +10,14 @@ import pytest
 from alpacaflow.config import GENERATION_DEFAULTS
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.generate import import_outputs
-from alpacaflow.prompts import prepare_prompts
-from conftest import DEMO_GAMED, DEMO_PROMPTS, run_cli
+from conftest import demo_prompt_table, run_cli
 
 N_PROMPTS = 8
 
 
 @pytest.fixture(scope="module")
 def prompt_table(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("prompts")
-    cfg = {"source": str(DEMO_PROMPTS), "df_gamed": str(DEMO_GAMED), "revision": "main", "max_instances": N_PROMPTS}
-    prepare_prompts(cfg, out / "prompts.parquet", out / "df_gamed.csv", out / "prompts_meta.json")
-    return out / "prompts.parquet"
+    return demo_prompt_table(tmp_path_factory.mktemp("prompts"), N_PROMPTS)
 
 
 def settings(model: str, path: Path, prompt_format: str, backend: str) -> dict:

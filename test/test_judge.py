@@ -18,8 +18,7 @@ from alpacaflow.judge import (
     ranking_template,
     weighted_template,
 )
-from alpacaflow.prompts import prepare_prompts
-from conftest import DEMO_GAMED, DEMO_PROMPTS, run_cli
+from conftest import demo_prompt_table, run_cli
 
 N = 8
 
@@ -49,10 +48,14 @@ def judge_cfg(**overrides) -> dict:
 
 @pytest.fixture(scope="module")
 def prompts(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("prompts")
-    cfg = {"source": str(DEMO_PROMPTS), "df_gamed": str(DEMO_GAMED), "revision": "main", "max_instances": N}
-    prepare_prompts(cfg, out / "prompts.parquet", out / "df_gamed.csv", out / "prompts_meta.json")
-    return out / "prompts.parquet"
+    return demo_prompt_table(tmp_path_factory.mktemp("prompts"), N)
+
+
+def annotate_cli(judge: dict, prompts: Path, outputs: Path, tmp_path: Path, **env: str):
+    """Run the annotate step as the rule does; annotations go to tmp_path/annotations.json."""
+    args = ["--judge", json.dumps(judge), "--model", "m", "--prompts", str(prompts), "--outputs", str(outputs)]
+    args += ["--cache", str(tmp_path / "cache.json"), "--out", str(tmp_path / "annotations.json")]
+    return run_cli("annotate", *args, **env)
 
 
 def model_outputs(prompts: Path, tmp_path: Path, fn=lambda i, s: f"GOOD answer {i}" if i % 2 else "bad") -> Path:
@@ -179,14 +182,10 @@ def test_foreign_or_corrupt_cache_is_refused(tmp_path):
 
 def test_cli_errors_are_one_line(tmp_path, prompts):
     outputs = model_outputs(prompts, tmp_path)
-    args = ["--model", "m", "--prompts", str(prompts), "--outputs", str(outputs)]
-    args += ["--cache", str(tmp_path / "c.json"), "--out", str(tmp_path / "annotations.json")]
-    missing = run_cli("annotate", "--judge", json.dumps(judge_cfg(model=str(tmp_path / "no_judge"))), *args)
+    missing = annotate_cli(judge_cfg(model=str(tmp_path / "no_judge")), prompts, outputs, tmp_path)
     assert missing.returncode == 1
     assert "config error at 'judge.model': model folder not found" in missing.stderr.strip().splitlines()[-1]
-    no_key = run_cli(
-        "annotate", "--judge", json.dumps(judge_cfg(backend="openai", method="weighted")), *args, OPENAI_API_KEY=""
-    )
+    no_key = annotate_cli(judge_cfg(backend="openai", method="weighted"), prompts, outputs, tmp_path, OPENAI_API_KEY="")
     assert no_key.returncode == 1
     assert no_key.stderr.strip().splitlines()[-1] == (
         "error: judge.backend is openai but OPENAI_API_KEY is not set in the environment"
@@ -213,21 +212,7 @@ def test_ranking_on_a_real_vllm_judge_counts_unparsed(tmp_path, prompts, tiny_mo
         enforce_eager=True,
     )
     out = tmp_path / "annotations.json"
-    result = run_cli(
-        "annotate",
-        "--judge",
-        json.dumps(judge),
-        "--model",
-        "m",
-        "--prompts",
-        str(prompts),
-        "--outputs",
-        str(outputs),
-        "--cache",
-        str(tmp_path / "cache.json"),
-        "--out",
-        str(out),
-    )
+    result = annotate_cli(judge, prompts, outputs, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = json.loads(out.read_text())
     assert len(rows) == N

@@ -17,8 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
 import pytest
-from conftest import run_cli
-from test_judge import judge_cfg, model_outputs, prompts  # noqa: F401  (fixture)
+from test_judge import annotate_cli, judge_cfg, model_outputs, prompts  # noqa: F401  (fixture)
 
 CANARY_KEY = "sk-alpacaflow-canary-7f3e9c"
 
@@ -105,23 +104,7 @@ def test_openai_judge_end_to_end(tmp_path, prompts):  # noqa: F811
     out = tmp_path / "annotations.json"
     with FakeOpenAIServer() as server:
         judge = judge_cfg(backend="openai", method="weighted", base_url=server.base_url)
-        result = run_cli(
-            "annotate",
-            "--judge",
-            json.dumps(judge),
-            "--model",
-            "m",
-            "--prompts",
-            str(prompts),
-            "--outputs",
-            str(outputs),
-            "--cache",
-            str(tmp_path / "cache.json"),
-            "--out",
-            str(out),
-            OPENAI_API_KEY=CANARY_KEY,
-            OPENAI_MAX_CONCURRENCY="1",
-        )
+        result = annotate_cli(judge, prompts, outputs, tmp_path, OPENAI_API_KEY=CANARY_KEY, OPENAI_MAX_CONCURRENCY="1")
     assert result.returncode == 0, result.stderr[-3000:]
     n = len(pd.read_parquet(prompts))
     assert server.rate_limited == 1 and len(server.requests) == n  # the 429 was retried
