@@ -3,8 +3,7 @@
 
 rule annotate:
     input:
-        prompts=f"{RESULTS}/prompts.parquet",
-        outputs=f"{RESULTS}/{{model}}/model_outputs.json",
+        unpack(annotate_inputs),
     output:
         annotations=f"{RESULTS}/{{model}}/annotations.json",
     log:
@@ -20,7 +19,7 @@ rule annotate:
         judge=JUDGE_JSON,
         cache=lambda wildcards: f"{RESULTS}/{wildcards.model}/{JUDGE_CACHE}",
     shell:
-        "python -m alpacaflow annotate --judge {params.judge:q} --model {wildcards.model}"
+        "HF_HUB_OFFLINE=1 python -m alpacaflow annotate --judge {params.judge:q} --model {wildcards.model}"
         " --prompts {input.prompts} --outputs {input.outputs}"
-        " --cache {params.cache} --out {output.annotations}"
+        " --cache {params.cache} --out {output.annotations} --gpus {resources.gpu}"
         " > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"

@@ -8,14 +8,29 @@ SCRIPTS_DIR = str(Path(workflow.basedir) / "scripts")
 sys.path.insert(0, SCRIPTS_DIR)
 # Every job (local, conda or cluster) imports the alpacaflow package from this
 # checkout, whatever is installed; bash strict mode as Snakemake's default.
+# The weights cache (hf_home) is where download_model puts snapshots; it is
+# exported for every job, not a param: moving it reruns nothing.
 shell.prefix(
     "set -euo pipefail; "
-    "export PYTHONPATH=" + shlex.quote(SCRIPTS_DIR) + "${{PYTHONPATH:+:$PYTHONPATH}}; "
+    "export PYTHONPATH="
+    + shlex.quote(SCRIPTS_DIR)
+    + "${{PYTHONPATH:+:$PYTHONPATH}}; "
+    + (
+        "export HF_HOME=" + shlex.quote(config["hf_home"]) + "; "
+        if config.get("hf_home")
+        else ""
+    )
 )
 
-from alpacaflow.config import check_config, gpus_for, looks_local, model_settings
+from alpacaflow.config import (
+    check_config,
+    downloads,
+    gpus_for,
+    looks_local,
+    model_settings,
+)
 from alpacaflow.errors import AlpacaflowError
-from alpacaflow.judge import check_judge, judge_gpus, judge_name, settings_hash
+from alpacaflow.judge_settings import check_judge, judge_gpus, judge_name, settings_hash
 
 try:
     check_config(config)
@@ -29,10 +44,12 @@ JUDGE = config["judge"]
 # Everything that changes a judgment; secrets are never part of the config.
 JUDGE_JSON = json.dumps(JUDGE, sort_keys=True)
 JUDGE_CACHE = f"judge_cache/{judge_name(JUDGE)}-{settings_hash(JUDGE)}.json"
+DOWNLOADS = downloads(config)
 
 
 wildcard_constraints:
     model=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    download=r"_judge|[A-Za-z0-9][A-Za-z0-9_.-]*",
 
 
 def settings_of(model):
@@ -58,7 +75,32 @@ def generate_inputs(wildcards):
         inputs["outputs"] = settings["outputs"]
     elif looks_local(settings["path"]):
         inputs["model_config"] = str(Path(settings["path"]) / "config.json")
+    else:
+        inputs["weights"] = f"{RESULTS}/downloads/{wildcards.model}.json"
     return inputs
+
+
+def annotate_inputs(wildcards):
+    """Prompts, the model's outputs, and the judge's weights (snapshot or local config.json)."""
+    inputs = {
+        "prompts": f"{RESULTS}/prompts.parquet",
+        "outputs": f"{RESULTS}/{wildcards.model}/model_outputs.json",
+    }
+    if "_judge" in DOWNLOADS:
+        inputs["weights"] = f"{RESULTS}/downloads/_judge.json"
+    elif JUDGE["backend"] == "vllm":
+        inputs["judge_config"] = str(Path(JUDGE["model"]) / "config.json")
+    return inputs
+
+
+def download_of(wildcards):
+    """(repo id, revision) of a download name; unknown names end in one clear error."""
+    if wildcards.download not in DOWNLOADS:
+        known = ", ".join(sorted(DOWNLOADS)) or "none"
+        raise WorkflowError(
+            f"nothing to download as '{wildcards.download}'; hub models: {known}"
+        )
+    return DOWNLOADS[wildcards.download]
 
 
 def generate_gpus(wildcards):

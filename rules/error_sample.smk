@@ -1,6 +1,10 @@
 # error_sample: seeded random losses to the reference, per model.
 
 
+localrules:
+    error_sample,
+
+
 rule error_sample:
     input:
         annotations=f"{RESULTS}/{{model}}/annotations.json",

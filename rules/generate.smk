@@ -21,7 +21,7 @@ rule generate:
         settings=settings_json,
         out_dir=lambda wildcards, output: str(Path(output.outputs).parent),
     shell:
-        "python -m alpacaflow generate --settings {params.settings:q}"
+        "HF_HUB_OFFLINE=1 python -m alpacaflow generate --settings {params.settings:q}"
         " --prompts {input.prompts} --prompts-meta {input.meta}"
-        " --out-dir {params.out_dir} --threads {threads}"
+        " --out-dir {params.out_dir} --threads {threads} --gpus {resources.gpu}"
         " > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"

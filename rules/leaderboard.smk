@@ -1,6 +1,10 @@
 # leaderboard: alpaca_eval's win rate and LC win rate for every model (no network).
 
 
+localrules:
+    leaderboard,
+
+
 rule leaderboard:
     input:
         annotations=per_model("annotations.json"),

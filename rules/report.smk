@@ -1,6 +1,10 @@
 # report: results/report.md, readable on its own.
 
 
+localrules:
+    report,
+
+
 rule report:
     input:
         leaderboard=f"{RESULTS}/leaderboard.csv",

@@ -10,14 +10,13 @@ import pandas as pd
 import pytest
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.judge import (
-    COURSE_RANKING_NAME,
     check_cache,
-    judge_name,
     make_annotator,
     pair_table,
     ranking_template,
     weighted_template,
 )
+from alpacaflow.judge_settings import COURSE_RANKING_NAME, judge_name
 from conftest import demo_prompt_table, run_cli
 
 N = 8

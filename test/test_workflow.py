@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DEMO_GAMED, DEMO_PROMPTS, run_snakemake
+from conftest import DEMO_GAMED, DEMO_PROMPTS, REPO, run_snakemake
 
 
 def write_config(workdir: Path, tiny_models: dict[str, Path], **generation) -> Path:
@@ -182,3 +182,31 @@ def test_bad_prompt_file_fails_the_rule_with_one_line(tmp_path, tiny_models):
     assert result.returncode != 0
     assert f"error: {bad}: rows 0 and 1 have the same instruction: 'a'" in result.stderr
     assert not (tmp_path / "results" / "prompts.parquet").exists()
+
+
+def test_slurm_profile_dry_run_on_the_real_config():
+    """`snakemake --profile profiles/slurm -n` plans the real job with its GPU requests."""
+    result = run_snakemake("--profile", str(REPO / "profiles" / "slurm"), "-n", cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = scheduled(result.stdout)
+    assert sorted(jobs) == sorted(
+        [
+            ("download_prompts", ""),
+            ("download_model", ""),
+            ("download_model", ""),
+            ("download_model", ""),
+            ("generate", "zero_shot"),
+            ("generate", "sft"),
+            ("annotate", "zero_shot"),
+            ("annotate", "sft"),
+            ("leaderboard", ""),
+            ("error_sample", "zero_shot"),
+            ("error_sample", "sft"),
+            ("report", ""),
+            ("all", ""),
+        ]
+    )
+    blocks = re.split(r"\n(?=(?:local)?rule \w+:)", result.stdout)
+    gpus = {b.split(":")[0].split()[-1]: re.search(r"gpu=(\d+)", b) for b in blocks if "resources:" in b}
+    assert gpus["generate"].group(1) == "1" and gpus["annotate"].group(1) == "2"
+    assert gpus["report"] is None and gpus["leaderboard"] is None

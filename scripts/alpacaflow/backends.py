@@ -65,7 +65,7 @@ def split_at_stop(token_ids: list[int], stop_ids: set[int]) -> tuple[list[int], 
 class VLLMBackend:
     """All prompts in one `LLM.generate` call; per-request seeds."""
 
-    def __init__(self, path: str, generation: dict[str, Any], stop_ids: list[int]) -> None:
+    def __init__(self, path: str, revision: str | None, generation: dict[str, Any], stop_ids: list[int]) -> None:
         from vllm import LLM
 
         self.generation = generation
@@ -73,6 +73,8 @@ class VLLMBackend:
         self.llm = LLM(
             model=path,
             tokenizer=path,
+            revision=revision,
+            tokenizer_revision=revision,
             dtype=torch_dtype_name(generation),
             seed=generation["seed"],
             max_model_len=generation["max_model_len"],
@@ -113,7 +115,9 @@ class VLLMBackend:
 class TransformersBackend:
     """Batched `generate`: prompts sorted by length, left padding."""
 
-    def __init__(self, path: str, generation: dict[str, Any], stop_ids: list[int], pad_id: int) -> None:
+    def __init__(
+        self, path: str, revision: str | None, generation: dict[str, Any], stop_ids: list[int], pad_id: int
+    ) -> None:
         import torch
         from transformers import AutoModelForCausalLM
 
@@ -124,6 +128,7 @@ class TransformersBackend:
         self.device = "cuda" if generation["device"] == "cuda" else "cpu"
         model = AutoModelForCausalLM.from_pretrained(
             path,
+            revision=revision,
             dtype=getattr(torch, torch_dtype_name(generation)),
             trust_remote_code=generation["trust_remote_code"],
         )
@@ -188,11 +193,13 @@ def shutdown_llm(llm: Any) -> None:
         core.shutdown()
 
 
-def load_backend(path: str, generation: dict[str, Any], stop_ids: list[int], pad_id: int) -> Backend:
+def load_backend(
+    path: str, revision: str | None, generation: dict[str, Any], stop_ids: list[int], pad_id: int
+) -> Backend:
     """Instantiate the configured backend (this loads the model)."""
     backend = generation["backend"]
     if backend == "vllm":
-        return VLLMBackend(path, generation, stop_ids)
+        return VLLMBackend(path, revision, generation, stop_ids)
     if backend == "transformers":
-        return TransformersBackend(path, generation, stop_ids, pad_id)
+        return TransformersBackend(path, revision, generation, stop_ids, pad_id)
     raise AlpacaflowError(f"unknown generation backend '{backend}' (use 'vllm' or 'transformers')")

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import AlpacaflowError
+from .gpus import claim_gpus
 
 
 def _download_prompts(args: argparse.Namespace) -> None:
@@ -22,6 +23,13 @@ def _download_prompts(args: argparse.Namespace) -> None:
 
     table = prepare_prompts(json.loads(args.prompts_config), args.out_table, args.out_gamed, args.out_meta)
     print(f"wrote {len(table)} prompts to {args.out_table}")
+
+
+def _download_model(args: argparse.Namespace) -> None:
+    from .download import download_model
+
+    data = download_model(args.repo_id, args.revision or None, args.out)
+    print(f"{data['repo_id']} at {data['commit']}: {data['path']}")
 
 
 def _generate(args: argparse.Namespace) -> None:
@@ -34,17 +42,15 @@ def _generate(args: argparse.Namespace) -> None:
         import_outputs(settings, args.prompts, meta, args.out_dir)
         print(f"imported outputs of {settings['model']} from {settings['outputs']}")
         return
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    summary = run_generation(settings, args.prompts, args.out_dir)
+    claim_gpus(args.gpus)  # before torch or vLLM sees CUDA
+    summary = run_generation(settings, args.prompts, args.out_dir, args.threads)
     print(json.dumps(summary, indent=2))
 
 
 def _annotate(args: argparse.Namespace) -> None:
     from .judge import run_annotation
 
+    claim_gpus(args.gpus)  # before vLLM sees CUDA
     run_annotation(json.loads(args.judge), args.model, args.prompts, args.outputs, args.cache, args.out)
 
 
@@ -93,12 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-meta", type=Path, required=True)
     p.set_defaults(func=_download_prompts)
 
+    p = steps.add_parser("download-model", help="snapshot a hub model into the Hugging Face cache")
+    p.add_argument("--repo-id", required=True)
+    p.add_argument("--revision", default="", help="branch, tag or commit (empty = main)")
+    p.add_argument("--out", type=Path, required=True, help="manifest JSON to write")
+    p.set_defaults(func=_download_model)
+
     p = steps.add_parser("generate", help="generate one model's outputs")
     p.add_argument("--settings", required=True, help="the model's resolved settings as JSON")
     p.add_argument("--prompts", type=Path, required=True)
     p.add_argument("--prompts-meta", type=Path, default=None)
     p.add_argument("--out-dir", type=Path, required=True)
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = its default)")
+    p.add_argument("--gpus", type=int, default=0, help="GPUs to claim (see alpacaflow.gpus)")
     p.set_defaults(func=_generate)
 
     p = steps.add_parser("annotate", help="judge one model's outputs against the references")
@@ -108,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outputs", type=Path, required=True)
     p.add_argument("--cache", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--gpus", type=int, default=0, help="GPUs to claim (see alpacaflow.gpus)")
     p.set_defaults(func=_annotate)
 
     p = steps.add_parser("leaderboard", help="win rate and LC win rate of every model")

@@ -144,9 +144,27 @@ def model_settings(config: dict[str, Any], model: str) -> dict[str, Any]:
     return {
         "model": model,
         "path": entry["path"],
+        "revision": entry.get("revision"),
         "prompt_format": entry.get("prompt_format", "chat"),
         "generation": generation,
     }
+
+
+def downloads(config: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+    """Hub models to snapshot before any job runs: download name -> (repo id, revision).
+
+    Names are model keys, and ``_judge`` for a local vLLM judge (model keys
+    cannot start with an underscore).
+    """
+    wanted = {
+        key: (entry["path"], entry.get("revision"))
+        for key, entry in config["models"].items()
+        if "path" in entry and not looks_local(entry["path"])
+    }
+    judge = config.get("judge", {})
+    if judge.get("backend") == "vllm" and not looks_local(judge["model"]):
+        wanted["_judge"] = (judge["model"], judge.get("revision"))
+    return wanted
 
 
 def gpus_for(settings: dict[str, Any]) -> int:

@@ -31,23 +31,23 @@ from .io import is_blank, read_records, write_json, write_parquet
 from .prompts import load_prompt_table
 
 
-def load_tokenizer(path: str, trust_remote_code: bool = False) -> Any:
+def load_tokenizer(path: str, trust_remote_code: bool = False, revision: str | None = None) -> Any:
     """Load a model's tokenizer, turning every failure into one clear line."""
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, revision=revision)
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise AlpacaflowError(f"cannot load a tokenizer from '{path}': {first}") from exc
 
 
-def generation_eos(path: str) -> int | list[int] | None:
+def generation_eos(path: str, revision: str | None = None) -> int | list[int] | None:
     """EOS ids from the model's generation_config.json, if it has one."""
     from transformers import GenerationConfig
 
     try:
-        return GenerationConfig.from_pretrained(path).eos_token_id
+        return GenerationConfig.from_pretrained(path, revision=revision).eos_token_id
     except OSError:
         return None
 
@@ -113,18 +113,26 @@ def _write_outputs(model: str, prompts: pd.DataFrame, outputs: list[str], out_di
     write_json(out_dir / "model_outputs.json", records)
 
 
-def run_generation(settings: dict[str, Any], prompts_path: Path, out_dir: Path) -> dict[str, Any]:
-    """Generate one model's outputs for the prompt table and write all three files."""
+def run_generation(settings: dict[str, Any], prompts_path: Path, out_dir: Path, threads: int = 0) -> dict[str, Any]:
+    """Generate one model's outputs for the prompt table and write all three files.
+
+    `threads` > 0 sets torch's CPU thread count (Snakemake's `threads:`).
+    """
     model, generation = settings["model"], settings["generation"]
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
     prompts = load_prompt_table(prompts_path)
-    tokenizer = load_tokenizer(settings["path"], generation["trust_remote_code"])
+    revision = settings.get("revision")
+    tokenizer = load_tokenizer(settings["path"], generation["trust_remote_code"], revision)
     formatted = [format_prompt(tokenizer, text, settings["prompt_format"]) for text in prompts["instruction"]]
     requests = build_requests(formatted, prompts["index"].tolist(), generation)
-    stop_ids = stop_token_ids(tokenizer, generation_eos(settings["path"]))
+    stop_ids = stop_token_ids(tokenizer, generation_eos(settings["path"], revision))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
 
     start = time.perf_counter()
-    backend = load_backend(settings["path"], generation, stop_ids, pad_id)
+    backend = load_backend(settings["path"], revision, generation, stop_ids, pad_id)
     load_s = time.perf_counter() - start
     start = time.perf_counter()
     completions: list[Completion] = backend.generate(requests)

@@ -27,7 +27,6 @@ jobs race on: alpaca_eval#305).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -43,55 +42,13 @@ import yaml
 from .backends import shutdown_llm
 from .errors import AlpacaflowError
 from .io import is_blank, read_records, write_json
+from .judge_settings import WEIGHTED_SOURCE, check_judge, judge_name
 from .prompts import load_prompt_table
 
 RANKING_SOURCE = "alpaca_eval_vllm_llama3_70b_fn"
-WEIGHTED_SOURCE = "weighted_alpaca_eval_gpt4_turbo"
-COURSE_RANKING_NAME = "alpaca_eval_vllm_llama3_3_70b_fn"
-COURSE_JUDGE = "meta-llama/Llama-3.3-70B-Instruct"
 
 #: USD per 1M tokens (input, output) for the cost estimate of the OpenAI judge.
 OPENAI_PRICES = {"gpt-4-1106-preview": (10.0, 30.0), "gpt-4-turbo": (10.0, 30.0), "gpt-4o": (2.5, 10.0)}
-
-
-# --------------------------------------------------------------------------- settings
-
-
-def judge_name(judge: dict[str, Any]) -> str:
-    """The annotator name written into every annotation (and keyed on by the cache)."""
-    if judge.get("name"):
-        return judge["name"]
-    if judge["backend"] == "openai":
-        return WEIGHTED_SOURCE if judge["openai_model"] == "gpt-4-1106-preview" else f"weighted_{judge['openai_model']}"
-    if judge["method"] == "ranking" and judge["model"] == COURSE_JUDGE:
-        return COURSE_RANKING_NAME
-    slug = Path(judge["model"].rstrip("/")).name.lower().replace("-", "_").replace(".", "_")
-    return f"{'weighted_alpaca_eval' if judge['method'] == 'weighted' else 'alpaca_eval'}_vllm_{slug}"
-
-
-def check_judge(judge: dict[str, Any]) -> None:
-    """Combinations the schema cannot express, and a local judge folder that is missing."""
-    from .config import looks_local
-
-    if judge["backend"] == "vllm" and looks_local(judge["model"]) and not Path(judge["model"]).expanduser().is_dir():
-        raise AlpacaflowError(f"config error at 'judge.model': model folder not found: {judge['model']}")
-    if judge["backend"] == "openai" and judge["method"] != "weighted":
-        raise AlpacaflowError(
-            "config error at 'judge.method': the openai backend runs weighted_alpaca_eval_gpt4_turbo; "
-            "use method: weighted"
-        )
-
-
-def judge_gpus(judge: dict[str, Any]) -> int:
-    """GPUs an annotate job needs: the tensor-parallel size for a local CUDA judge, else 0."""
-    if judge["backend"] == "vllm" and judge["device"] == "cuda":
-        return int(judge["tensor_parallel_size"])
-    return 0
-
-
-def settings_hash(judge: dict[str, Any]) -> str:
-    """Short hash of everything that changes a judgment (for the cache file name)."""
-    return hashlib.sha256(json.dumps(judge, sort_keys=True).encode()).hexdigest()[:10]
 
 
 # --------------------------------------------------------------------------- prompts
@@ -153,7 +110,7 @@ class VLLMLogprobJudge:
         from transformers import AutoTokenizer
         from vllm import LLM
 
-        self.tokenizer = AutoTokenizer.from_pretrained(self.judge["model"])
+        self.tokenizer = AutoTokenizer.from_pretrained(self.judge["model"], revision=self.judge.get("revision"))
         for token in ("m", "M"):
             ids = self.tokenizer.encode(token, add_special_tokens=False)
             if len(ids) != 1:
@@ -215,6 +172,8 @@ def vllm_engine_kwargs(judge: dict[str, Any]) -> dict[str, Any]:
     }
     if judge.get("quantization"):
         kwargs["quantization"] = judge["quantization"]
+    if judge.get("revision"):
+        kwargs["revision"] = kwargs["tokenizer_revision"] = judge["revision"]
     return kwargs
 
 

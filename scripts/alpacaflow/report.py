@@ -20,7 +20,7 @@ import pandas as pd
 
 from .errors import AlpacaflowError
 from .io import atomic_path, read_records, write_text
-from .judge import judge_name
+from .judge_settings import judge_name
 from .metrics import leaderboard_markdown
 
 
