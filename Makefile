@@ -12,7 +12,7 @@ SNAKEMAKE_DEMO := snakemake --configfile $(DEMO_CONFIG) --replace-workflow-confi
 # Rules run `python -m alpacaflow ...`: the venv's python must come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup models demo test lint format clean-demo
+.PHONY: setup models demo test lint format clean-demo bench
 
 setup: $(STAMP)
 
@@ -32,18 +32,22 @@ demo: models
 	$(SNAKEMAKE_DEMO)
 	@echo "demo outputs: results/demo/"
 
+# Speed benchmark: writes docs/benchmarks.md (about 10 minutes on 2 CPU cores).
+bench: models
+	$(PY) bench/bench.py
+
 test: setup lint
 	$(PY) -m pytest test
 
 lint: setup
-	$(VENV)/bin/ruff check scripts test
-	$(VENV)/bin/ruff format --check scripts test
+	$(VENV)/bin/ruff check scripts test bench
+	$(VENV)/bin/ruff format --check scripts test bench
 	$(VENV)/bin/snakefmt --check Snakefile rules
 	$(VENV)/bin/snakemake --lint
 
 format: setup
-	$(VENV)/bin/ruff format scripts test
-	$(VENV)/bin/ruff check --fix scripts test
+	$(VENV)/bin/ruff format scripts test bench
+	$(VENV)/bin/ruff check --fix scripts test bench
 	$(VENV)/bin/snakefmt Snakefile rules
 
 clean-demo:

@@ -13,6 +13,7 @@ the command-line entry point takes care of that.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -54,6 +55,20 @@ def torch_dtype_name(generation: dict[str, Any]) -> str:
     return "bfloat16" if generation["device"] == "cuda" else "float32"
 
 
+def cpu_engine_kwargs(device: str) -> dict[str, Any]:
+    """VLLM settings for a CPU run: engine and model runner in this process.
+
+    With the default separate engine-core and worker processes, their
+    busy-waiting takes CPU from the model on small machines: in-process ran
+    1.6x the output tokens/s on 2 cores (bench/NOTES.md). Sets
+    VLLM_ENABLE_V1_MULTIPROCESSING=0 unless the user chose otherwise.
+    """
+    if device != "cpu":
+        return {}
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    return {"distributed_executor_backend": "uni"}
+
+
 def split_at_stop(token_ids: list[int], stop_ids: set[int]) -> tuple[list[int], int, str]:
     """Cut `token_ids` at the first stop token: (kept ids, generated count, finish reason)."""
     for i, tok in enumerate(token_ids):
@@ -65,11 +80,19 @@ def split_at_stop(token_ids: list[int], stop_ids: set[int]) -> tuple[list[int], 
 class VLLMBackend:
     """All prompts in one `LLM.generate` call; per-request seeds."""
 
-    def __init__(self, path: str, revision: str | None, generation: dict[str, Any], stop_ids: list[int]) -> None:
+    def __init__(
+        self,
+        path: str,
+        revision: str | None,
+        generation: dict[str, Any],
+        stop_ids: list[int],
+        ignore_eos: bool = False,
+    ) -> None:
         from vllm import LLM
 
         self.generation = generation
         self.stop_ids = stop_ids
+        self.ignore_eos = ignore_eos  # benchmarks: every request writes exactly its token budget
         self.llm = LLM(
             model=path,
             tokenizer=path,
@@ -81,6 +104,8 @@ class VLLMBackend:
             gpu_memory_utilization=generation["gpu_memory_utilization"],
             enforce_eager=generation["enforce_eager"],
             trust_remote_code=generation["trust_remote_code"],
+            **({"max_num_seqs": generation["max_num_seqs"]} if generation.get("max_num_seqs") else {}),
+            **cpu_engine_kwargs(generation["device"]),
         )
 
     def _params(self, request: Request) -> Any:
@@ -93,9 +118,14 @@ class VLLMBackend:
             top_k=0,
             max_tokens=request.max_new_tokens,
             seed=request.seed,
-            stop_token_ids=self.stop_ids,
+            stop_token_ids=[] if self.ignore_eos else self.stop_ids,
+            ignore_eos=self.ignore_eos,
             detokenize=False,
         )
+
+    def close(self) -> None:
+        """Stop the engine's processes."""
+        shutdown_llm(self.llm)
 
     def generate(self, requests: list[Request]) -> list[Completion]:
         from vllm.inputs import TokensPrompt
@@ -104,7 +134,7 @@ class VLLMBackend:
         start = time.perf_counter()
         outputs = self.llm.generate(prompts, [self._params(r) for r in requests], use_tqdm=True)
         share = (time.perf_counter() - start) / max(len(requests), 1)
-        stop = set(self.stop_ids)
+        stop = set() if self.ignore_eos else set(self.stop_ids)
         completions = []
         for out in outputs:
             ids, n, reason = split_at_stop(list(out.outputs[0].token_ids), stop)
@@ -116,7 +146,13 @@ class TransformersBackend:
     """Batched `generate`: prompts sorted by length, left padding."""
 
     def __init__(
-        self, path: str, revision: str | None, generation: dict[str, Any], stop_ids: list[int], pad_id: int
+        self,
+        path: str,
+        revision: str | None,
+        generation: dict[str, Any],
+        stop_ids: list[int],
+        pad_id: int,
+        ignore_eos: bool = False,
     ) -> None:
         import torch
         from transformers import AutoModelForCausalLM
@@ -124,6 +160,7 @@ class TransformersBackend:
         self.torch = torch
         self.generation = generation
         self.stop_ids = stop_ids
+        self.ignore_eos = ignore_eos  # benchmarks: every request writes exactly its token budget
         self.pad_id = pad_id
         self.device = "cuda" if generation["device"] == "cuda" else "cpu"
         model = AutoModelForCausalLM.from_pretrained(
@@ -139,6 +176,8 @@ class TransformersBackend:
 
         sample = self.generation["temperature"] > 0
         extra = {"temperature": self.generation["temperature"], "top_p": self.generation["top_p"]} if sample else {}
+        if self.ignore_eos:
+            extra["min_new_tokens"] = max_new_tokens
         return GenerationConfig(
             max_new_tokens=max_new_tokens,
             do_sample=sample,
@@ -162,7 +201,7 @@ class TransformersBackend:
                 generation_config=self._generation_config(max(r.max_new_tokens for r in batch)),
             )
         share = (time.perf_counter() - start) / len(batch)
-        stop = set(self.stop_ids)
+        stop = set() if self.ignore_eos else set(self.stop_ids)
         results = []
         for row, request in zip(out[:, width:].tolist(), batch, strict=True):
             kept, n, reason = split_at_stop(row[: request.max_new_tokens], stop)

@@ -31,6 +31,7 @@ GENERATION_DEFAULTS: dict[str, Any] = {
     "batch_size": 16,
     "max_model_len": 4096,
     "gpu_memory_utilization": 0.9,
+    "max_num_seqs": None,
     "enforce_eager": False,
     "trust_remote_code": False,
 }

@@ -29,6 +29,7 @@ from .errors import AlpacaflowError
 from .formatting import FormattedPrompt, format_prompt, stop_token_ids
 from .io import is_blank, read_records, write_json, write_parquet
 from .prompts import load_prompt_table
+from .store import GenerationStore, request_key
 
 
 def load_tokenizer(path: str, trust_remote_code: bool = False, revision: str | None = None) -> Any:
@@ -79,12 +80,18 @@ def _versions(backend: str) -> dict[str, str]:
 
 
 def throughput_summary(
-    model: str, settings: dict[str, Any], table: pd.DataFrame, load_s: float, wall_s: float
+    model: str, settings: dict[str, Any], table: pd.DataFrame, load_s: float | None, generated: int
 ) -> dict[str, Any]:
-    """The numbers in throughput.json, from the per-example table."""
+    """The numbers in throughput.json, from the per-example table.
+
+    Rates use the generation time attributed to the examples (their batches'
+    wall time), also for outputs reused from the store; `load_s` is None when
+    every output came from the store and no model was loaded.
+    """
     generation = settings["generation"]
     n = len(table)
     out_tokens = int(table["output_tokens"].sum())
+    wall_s = float(table["seconds"].sum())
     return {
         "model": model,
         "path": settings["path"],
@@ -98,6 +105,8 @@ def throughput_summary(
         "seconds_per_example": wall_s / n,
         "examples_per_second": n / wall_s,
         "output_tokens_per_second": out_tokens / wall_s,
+        "generated_this_run": generated,
+        "reused_from_store": n - generated,
         "finished_by_stop": int((table["finish_reason"] == "stop").sum()),
         "hit_max_new_tokens": int((table["finish_reason"] == "length").sum()),
         "host": platform.node(),
@@ -131,12 +140,20 @@ def run_generation(settings: dict[str, Any], prompts_path: Path, out_dir: Path, 
     stop_ids = stop_token_ids(tokenizer, generation_eos(settings["path"], revision))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
 
-    start = time.perf_counter()
-    backend = load_backend(settings["path"], revision, generation, stop_ids, pad_id)
-    load_s = time.perf_counter() - start
-    start = time.perf_counter()
-    completions: list[Completion] = backend.generate(requests)
-    wall_s = time.perf_counter() - start
+    store = GenerationStore(out_dir / "generation_store.jsonl")
+    keys = [request_key(settings, r) for r in requests]
+    pending = [i for i, key in enumerate(keys) if key not in store]
+    load_s = None
+    if pending:
+        start = time.perf_counter()
+        backend = load_backend(settings["path"], revision, generation, stop_ids, pad_id)
+        load_s = time.perf_counter() - start
+        new = backend.generate([requests[i] for i in pending])
+        store.add([(keys[i], c) for i, c in zip(pending, new, strict=True)])
+        close = getattr(backend, "close", None)
+        if close is not None:
+            close()
+    completions: list[Completion] = [store[key] for key in keys]
 
     texts = [tokenizer.decode(c.token_ids, skip_special_tokens=True) for c in completions]
     table = pd.DataFrame(
@@ -152,7 +169,7 @@ def run_generation(settings: dict[str, Any], prompts_path: Path, out_dir: Path, 
             "seconds": [c.seconds for c in completions],
         }
     )
-    summary = throughput_summary(model, settings, table, load_s, wall_s)
+    summary = throughput_summary(model, settings, table, load_s, len(pending))
     write_parquet(out_dir / "generations.parquet", table)
     _write_outputs(model, prompts, texts, out_dir)
     write_json(out_dir / "throughput.json", summary)

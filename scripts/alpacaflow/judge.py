@@ -39,7 +39,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .backends import shutdown_llm
+from .backends import cpu_engine_kwargs, shutdown_llm
 from .errors import AlpacaflowError
 from .io import is_blank, read_records, write_json
 from .judge_settings import WEIGHTED_SOURCE, check_judge, judge_name
@@ -174,6 +174,7 @@ def vllm_engine_kwargs(judge: dict[str, Any]) -> dict[str, Any]:
         kwargs["quantization"] = judge["quantization"]
     if judge.get("revision"):
         kwargs["revision"] = kwargs["tokenizer_revision"] = judge["revision"]
+    kwargs.update(cpu_engine_kwargs(judge["device"]))
     return kwargs
 
 
@@ -416,6 +417,13 @@ def run_annotation(
             row["preference_raw_completion"] = _jsonable(recorder.raw_for(pair.instruction))
     write_json(out_path, ordered)
     unparsed = sum(1 for r in ordered if r.get("preference") is None)
-    summary = {"model": model, "judge": judge_name(judge), "n": len(ordered), "unparsed": unparsed}
+    summary = {
+        "model": model,
+        "judge": judge_name(judge),
+        "n": len(ordered),
+        "judged_this_run": len(recorder.raw),
+        "reused_from_cache": len(ordered) - len(recorder.raw),
+        "unparsed": unparsed,
+    }
     print(json.dumps(summary), flush=True)
     return summary

@@ -110,9 +110,15 @@ def speed_sentence(model: str, tp: dict[str, Any]) -> str:
         f"- **{model}** ({tp['backend']} on {tp['device']}): {tp['n_examples']} responses in "
         f"{tp['generate_seconds']:.1f} s, i.e. {tp['seconds_per_example']:.3f} s per example, "
         f"{tp['examples_per_second']:.2f} examples/s and {tp['output_tokens_per_second']:.0f} output tokens/s "
-        f"(model load {tp['load_seconds']:.1f} s, not counted; {tp['hit_max_new_tokens']} of {tp['n_examples']} "
-        "responses hit max_new_tokens)."
+        f"({load_phrase(tp)}; {tp['hit_max_new_tokens']} of {tp['n_examples']} responses hit max_new_tokens)."
     )
+
+
+def load_phrase(tp: dict[str, Any]) -> str:
+    """How the model load went, for the speed sentence."""
+    reused = tp.get("reused_from_store", 0)
+    load = "no model load" if tp.get("load_seconds") is None else f"model load {tp['load_seconds']:.1f} s, not counted"
+    return f"{load}; {reused} output(s) reused from an earlier run" if reused else load
 
 
 def ratio_sentence(model: str, base: str, tp: dict[str, Any], tp_base: dict[str, Any]) -> str | None:

@@ -1,0 +1,79 @@
+"""The per-prompt generation store: finished outputs, reused when nothing that shapes them changed.
+
+One JSON Lines file per model folder (``results/{model}/generation_store.jsonl``),
+appended to as outputs are generated. An entry is keyed by a hash of
+everything that determines that prompt's output: the model (path, revision,
+prompt format), the decoding settings, the prompt's token ids, its seed and
+its token budget. Raising ``max_instances`` or adding prompts therefore
+generates only the new prompts, and an unchanged prompt keeps its exact
+output. The store is not a Snakemake output, so reruns do not delete it;
+delete the file to force fresh generations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .backends import Completion, Request
+
+#: Settings that do not change what is generated.
+NOT_IN_KEY = {"gpu_memory_utilization", "device", "max_num_seqs"}
+
+
+def request_key(settings: dict[str, Any], request: Request) -> str:
+    """Hash of everything that determines one prompt's output."""
+    generation = {k: v for k, v in settings["generation"].items() if k not in NOT_IN_KEY}
+    payload = {
+        "path": settings["path"],
+        "revision": settings.get("revision"),
+        "prompt_format": settings["prompt_format"],
+        "generation": generation,
+        "prompt_token_ids": request.token_ids,
+        "seed": request.seed,
+        "max_new_tokens": request.max_new_tokens,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+class GenerationStore:
+    """Append-only store of completions by request key."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.entries: dict[str, Completion] = {}
+        if self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut short by a killed job: generated again
+                self.entries[row["key"]] = Completion(
+                    row["token_ids"], row["generated_tokens"], row["finish_reason"], row["seconds"]
+                )
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.entries
+
+    def __getitem__(self, key: str) -> Completion:
+        return self.entries[key]
+
+    def add(self, items: list[tuple[str, Completion]]) -> None:
+        """Append completions and flush them to disk."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as handle:
+            for key, c in items:
+                row = {
+                    "key": key,
+                    "token_ids": c.token_ids,
+                    "generated_tokens": c.generated_tokens,
+                    "finish_reason": c.finish_reason,
+                    "seconds": c.seconds,
+                }
+                handle.write(json.dumps(row) + "\n")
+                self.entries[key] = c
+            handle.flush()
+            os.fsync(handle.fileno())
