@@ -59,9 +59,9 @@ def cpu_engine_kwargs(device: str) -> dict[str, Any]:
     """VLLM settings for a CPU run: engine and model runner in this process.
 
     With the default separate engine-core and worker processes, their
-    busy-waiting takes CPU from the model on small machines: in-process ran
-    1.6x the output tokens/s on 2 cores (bench/NOTES.md). Sets
-    VLLM_ENABLE_V1_MULTIPROCESSING=0 unless the user chose otherwise.
+    busy-waiting takes CPU from the model on small machines (bench/NOTES.md;
+    `make bench` compares both layouts). Sets VLLM_ENABLE_V1_MULTIPROCESSING=0
+    unless the user chose otherwise.
     """
     if device != "cpu":
         return {}
