@@ -27,7 +27,7 @@ from . import __version__
 from .backends import Completion, Request, load_backend
 from .errors import AlpacaflowError
 from .formatting import FormattedPrompt, format_prompt, stop_token_ids
-from .io import is_blank, read_records, write_json, write_parquet
+from .io import outputs_by_instruction, read_records, write_json, write_parquet
 from .prompts import load_prompt_table
 from .store import GenerationStore, request_key
 
@@ -178,18 +178,7 @@ def run_generation(settings: dict[str, Any], prompts_path: Path, out_dir: Path, 
 
 def _match_outputs(records: list[Any], source: str, prompts: pd.DataFrame, subset: bool) -> list[str]:
     """Outputs of `records` in prompt-table order; any order is accepted."""
-    by_instruction: dict[str, str] = {}
-    for i, record in enumerate(records):
-        if not isinstance(record, dict) or "instruction" not in record or "output" not in record:
-            raise AlpacaflowError(f"{source}: row {i}: needs 'instruction' and 'output'")
-        instruction, output = record["instruction"], record["output"]
-        if not isinstance(instruction, str):
-            raise AlpacaflowError(f"{source}: row {i}: 'instruction' must be a string")
-        if not isinstance(output, str) and not is_blank(output):
-            raise AlpacaflowError(f"{source}: row {i}: 'output' must be a string, got {type(output).__name__}")
-        if instruction in by_instruction:
-            raise AlpacaflowError(f"{source}: row {i}: duplicate instruction {instruction[:60]!r}")
-        by_instruction[instruction] = "" if is_blank(output) else output
+    by_instruction = outputs_by_instruction(records, source)
     wanted = set(prompts["instruction"])
     missing = [s for s in prompts["instruction"] if s not in by_instruction]
     if missing:

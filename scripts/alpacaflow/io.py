@@ -87,6 +87,27 @@ def _parse_json(path: Path, text: str, line: int | None) -> Any:
         raise AlpacaflowError(f"{path}: malformed JSON at {where}: {exc.msg}") from exc
 
 
+def outputs_by_instruction(records: list[Any], source: str) -> dict[str, str]:
+    """Map instruction -> output of AlpacaEval model-output records (blank outputs become "").
+
+    Each record needs a string `instruction` and a string (or blank)
+    `output`; instructions must be unique. Errors name `source` and the row.
+    """
+    found: dict[str, str] = {}
+    for i, record in enumerate(records):
+        if not isinstance(record, dict) or "instruction" not in record or "output" not in record:
+            raise AlpacaflowError(f"{source}: row {i}: needs 'instruction' and 'output'")
+        instruction, output = record["instruction"], record["output"]
+        if not isinstance(instruction, str):
+            raise AlpacaflowError(f"{source}: row {i}: 'instruction' must be a string")
+        if not isinstance(output, str) and not is_blank(output):
+            raise AlpacaflowError(f"{source}: row {i}: 'output' must be a string, got {type(output).__name__}")
+        if instruction in found:
+            raise AlpacaflowError(f"{source}: row {i}: duplicate instruction {instruction[:60]!r}")
+        found[instruction] = "" if is_blank(output) else output
+    return found
+
+
 def is_blank(value: Any) -> bool:
     """True for None, NaN and strings that are empty after stripping."""
     if value is None:

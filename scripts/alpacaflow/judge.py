@@ -41,7 +41,7 @@ import yaml
 
 from .backends import cpu_engine_kwargs, shutdown_llm
 from .errors import AlpacaflowError
-from .io import is_blank, read_records, write_json
+from .io import outputs_by_instruction, read_records, write_json
 from .judge_settings import WEIGHTED_SOURCE, check_judge, judge_name
 from .prompts import load_prompt_table
 
@@ -311,14 +311,7 @@ def make_annotator(
 
 def pair_table(prompts: pd.DataFrame, records: list[Any], source: str, model: str) -> pd.DataFrame:
     """Reference vs model output per prompt, in prompt order; outputs must cover the prompt set exactly."""
-    by_instruction: dict[str, str] = {}
-    for i, record in enumerate(records):
-        if not isinstance(record, dict) or not isinstance(record.get("instruction"), str) or "output" not in record:
-            raise AlpacaflowError(f"{source}: row {i}: needs string 'instruction' and 'output'")
-        output = record["output"]
-        if not isinstance(output, str) and not is_blank(output):
-            raise AlpacaflowError(f"{source}: row {i}: 'output' must be a string, got {type(output).__name__}")
-        by_instruction[record["instruction"]] = "" if is_blank(output) else output
+    by_instruction = outputs_by_instruction(records, source)
     wanted = prompts["instruction"].tolist()
     missing = [s for s in wanted if s not in by_instruction]
     extra = set(by_instruction) - set(wanted)
