@@ -32,7 +32,7 @@ demo: models
 	$(SNAKEMAKE_DEMO)
 	@echo "demo outputs: results/demo/"
 
-# Speed benchmark: writes docs/benchmarks.md (about 10 minutes on 2 CPU cores).
+# Speed benchmark: writes docs/benchmarks.md (4.5 to 5.5 minutes measured on 2 CPU cores).
 bench: models
 	$(PY) bench/bench.py
 
