@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from alpacaflow.config import validate_config
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.judge import (
+    annotate_with_retries,
     check_cache,
     make_annotator,
     pair_table,
@@ -23,26 +25,8 @@ N = 8
 
 
 def judge_cfg(**overrides) -> dict:
-    judge = {
-        "backend": "vllm",
-        "method": "ranking",
-        "name": None,
-        "model": "meta-llama/Llama-3.3-70B-Instruct",
-        "openai_model": "gpt-4-1106-preview",
-        "base_url": None,
-        "tensor_parallel_size": 2,
-        "device": "cuda",
-        "max_model_len": 7000,
-        "max_new_tokens": 100,
-        "batch_size": 128,
-        "dtype": "auto",
-        "quantization": None,
-        "gpu_memory_utilization": 0.9,
-        "enforce_eager": False,
-        "seed": 0,
-    }
-    judge.update(overrides)
-    return judge
+    """The `judge` section with the schema's defaults filled in, as the Snakefile passes it."""
+    return validate_config({"models": {"m": {"path": "unused"}}, "judge": overrides})["judge"]
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +135,36 @@ def test_unparseable_rankings_are_nan(tmp_path, prompts):
     assert sum(p is None or p != p for p in prefs) == N // 3
 
 
+def _unparsed_count(annotated) -> int:
+    return sum(r["preference"] is None or r["preference"] != r["preference"] for r in annotated)
+
+
+def test_unparsed_judgments_are_retried_then_kept_uncached(tmp_path, prompts):
+    from alpacaflow.io import read_records
+
+    pairs = pair_table(pd.read_parquet(prompts), read_records(model_outputs(prompts, tmp_path)), "x", "m")
+    cache = tmp_path / "cache.json"
+    # Garbage on calls 3 and 6 (first pass: 2 unparsed), 9 (retry 1: 1 left), call 10 parses (retry 2).
+    judge = ScriptedRankingJudge(garbage_every=3)
+    annotator, _ = make_annotator(judge_cfg(parse_retries=2), cache, tmp_path / "cfg", fn_completions=judge)
+    annotated, retried = annotate_with_retries(annotator, pairs, judge_cfg(parse_retries=2), cache)
+    assert (judge.calls, retried, _unparsed_count(annotated)) == (N + 3, 3, 0)
+    for row in annotated:
+        assert row["preference"] == (2.0 if row["output_2"].startswith("GOOD") else 1.0)
+
+    # Without retries the unparsed stay unparsed and uncached: a rerun asks the judge only for them.
+    cache2 = tmp_path / "cache2.json"
+    judge = ScriptedRankingJudge(garbage_every=3)
+    annotator, _ = make_annotator(judge_cfg(), cache2, tmp_path / "cfg2", fn_completions=judge)
+    annotated, retried = annotate_with_retries(annotator, pairs, judge_cfg(parse_retries=0), cache2)
+    assert (retried, _unparsed_count(annotated)) == (0, 2)
+    assert len(json.loads(cache2.read_text())) == N - 2
+    again = ScriptedRankingJudge()
+    annotator, _ = make_annotator(judge_cfg(), cache2, tmp_path / "cfg3", fn_completions=again)
+    annotated, _ = annotate_with_retries(annotator, pairs, judge_cfg(parse_retries=0), cache2)
+    assert (again.calls, _unparsed_count(annotated)) == (2, 0)
+
+
 def test_outputs_must_match_the_prompt_set(tmp_path, prompts):
     from alpacaflow.io import read_records
 
@@ -216,7 +230,10 @@ def test_ranking_on_a_real_vllm_judge_counts_unparsed(tmp_path, prompts, tiny_mo
     rows = json.loads(out.read_text())
     assert len(rows) == N
     unparsed = sum(r["preference"] is None for r in rows)
-    assert json.loads(result.stdout.strip().splitlines()[-1])["unparsed"] == unparsed
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["unparsed"] == unparsed
+    # Each unparsed judgment was asked again parse_retries (2) times, sampled.
+    assert summary["retried_unparsed"] >= 2 * unparsed and "retry 2/2" in result.stdout
     assert all(isinstance(r["preference_raw_completion"], str) for r in rows)  # kept even when unparsed
     assert all(r["generator_1"] == "alpacaflow_demo_reference" and r["generator_2"] == "m" for r in rows)
     assert {r["annotator"] for r in rows} == {f"alpaca_eval_vllm_{tiny_models['chat'].name}"}

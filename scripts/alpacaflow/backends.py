@@ -3,8 +3,14 @@
 Both take prompts as token ids (see `formatting`) and return, per prompt, the
 generated token ids with the stop token removed, the number of tokens the
 engine generated (stop token included), a finish reason (``stop`` or
-``length``) and the seconds attributed to it (wall time of the batch it ran
-in divided by the batch size). Decoding settings mean the same in both:
+``length``) and the seconds attributed to it (the wall time since the previous
+group of finished requests, shared among that group, so the seconds of a run
+add up to its wall time).
+
+Finished work is handed to an ``on_done`` callback as it finishes: after each
+batch (transformers) or each group of ``checkpoint_every`` finished requests
+(vLLM, whose continuous batching keeps running meanwhile). The generate step
+writes each group to its store, so a killed job loses at most one group. Decoding settings mean the same in both:
 temperature 0 is greedy, top-k is off, generation stops at any stop token id.
 
 vLLM code must run under ``if __name__ == "__main__":`` (it spawns workers);
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -40,11 +47,15 @@ class Completion:
     seconds: float
 
 
+#: Receives (request position, completion) pairs as soon as they are finished.
+OnDone = Callable[[list[tuple[int, Completion]]], None]
+
+
 class Backend(Protocol):
     """A loaded model that completes requests."""
 
-    def generate(self, requests: list[Request]) -> list[Completion]:
-        """Complete `requests`, returning one `Completion` each, in order."""
+    def generate(self, requests: list[Request], on_done: OnDone | None = None) -> list[Completion]:
+        """Complete `requests`, returning one `Completion` each, in order; finished groups go to `on_done`."""
         ...
 
 
@@ -127,19 +138,53 @@ class VLLMBackend:
         """Stop the engine's processes."""
         shutdown_llm(self.llm)
 
-    def generate(self, requests: list[Request]) -> list[Completion]:
+    def generate(self, requests: list[Request], on_done: OnDone | None = None) -> list[Completion]:
+        """Enqueue every request, then step the engine, handing finished groups to `on_done`.
+
+        Uses `LLM.enqueue` and the engine's `step()` loop (what `LLM.generate`
+        runs inside) so that finished outputs can be saved while the rest
+        keep decoding in the same continuous batch.
+        """
+        from tqdm import tqdm
         from vllm.inputs import TokensPrompt
 
         prompts = [TokensPrompt(prompt_token_ids=r.token_ids) for r in requests]
-        start = time.perf_counter()
-        outputs = self.llm.generate(prompts, [self._params(r) for r in requests], use_tqdm=True)
-        share = (time.perf_counter() - start) / max(len(requests), 1)
+        ids = self.llm.enqueue(prompts, [self._params(r) for r in requests], use_tqdm=False)
+        # Outputs carry the id without the random suffix that `enqueue` returns ("7-1a2b" -> "7").
+        position = {request_id.split("-")[0]: i for i, request_id in enumerate(ids)}
+        engine = self.llm.llm_engine
         stop = set() if self.ignore_eos else set(self.stop_ids)
-        completions = []
-        for out in outputs:
-            ids, n, reason = split_at_stop(list(out.outputs[0].token_ids), stop)
-            completions.append(Completion(ids, n, reason, share))
-        return completions
+        every = self.generation.get("checkpoint_every") or len(requests)
+        results: dict[int, Completion] = {}
+        group: list[tuple[int, list[int]]] = []
+        clock = time.perf_counter()
+
+        def flush() -> None:
+            nonlocal clock, group
+            now = time.perf_counter()
+            share = (now - clock) / len(group)
+            done = []
+            for i, token_ids in group:
+                kept, n, reason = split_at_stop(token_ids, stop)
+                results[i] = Completion(kept, n, reason, share)
+                done.append((i, results[i]))
+            clock, group = now, []
+            if on_done is not None:
+                on_done(done)
+
+        with tqdm(total=len(requests), desc="Generating", unit="prompt") as bar:
+            try:
+                while engine.has_unfinished_requests():
+                    for out in engine.step():
+                        if out.finished:
+                            group.append((position[out.request_id.split("-")[0]], list(out.outputs[0].token_ids)))
+                            bar.update(1)
+                    if len(group) >= every:
+                        flush()
+            finally:  # also on SIGTERM (see cli): hand over what has finished
+                if group:
+                    flush()
+        return [results[i] for i in range(len(requests))]
 
 
 class TransformersBackend:
@@ -208,7 +253,12 @@ class TransformersBackend:
             results.append(Completion(kept, n, reason, share))
         return results
 
-    def generate(self, requests: list[Request]) -> list[Completion]:
+    def generate(self, requests: list[Request], on_done: OnDone | None = None) -> list[Completion]:
+        """Batches in a fixed order (longest prompt first); each finished batch goes to `on_done`.
+
+        The order depends only on the requests, so a resumed run that skips
+        finished batches forms the same remaining batches (and seeds).
+        """
         from tqdm import tqdm
 
         order = sorted(range(len(requests)), key=lambda i: -len(requests[i].token_ids))
@@ -216,8 +266,10 @@ class TransformersBackend:
         results: dict[int, Completion] = {}
         batches = [order[i : i + size] for i in range(0, len(order), size)]
         for batch in tqdm(batches, desc="Generating (batches)", unit="batch"):
-            for i, completion in zip(batch, self._run_batch([requests[i] for i in batch]), strict=True):
-                results[i] = completion
+            done = list(zip(batch, self._run_batch([requests[i] for i in batch]), strict=True))
+            results.update(done)
+            if on_done is not None:
+                on_done(done)
         return [results[i] for i in range(len(requests))]
 
 

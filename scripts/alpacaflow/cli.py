@@ -3,6 +3,9 @@
 Rules call these subcommands with their inputs, outputs and params. Bad
 input (`AlpacaflowError`) ends in one ``error: ...`` line on stderr and exit
 status 1; outputs are written atomically, so nothing half-written remains.
+SIGTERM (what SLURM sends at preemption or at the time limit) stops a step
+after it has saved its finished work, with exit status 143. Secrets from the
+environment are redacted from everything the step prints (`secrets`).
 """
 
 from __future__ import annotations
@@ -10,12 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import AlpacaflowError
+from .errors import AlpacaflowError, Terminated
 from .gpus import claim_gpus
+from .secrets import protect_std_streams
 
 
 def _download_prompts(args: argparse.Namespace) -> None:
@@ -156,17 +161,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated(signal.Signals(signum).name)
+
+
 def run(func: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> int:
     """Run one step; bad input becomes one line on stderr and exit status 1."""
     try:
         func(args)
     except AlpacaflowError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_status
+    except Terminated as exc:  # a step without finished work to report
+        print(f"error: stopped by {exc}; rerun to start again", file=sys.stderr)
+        return 128 + signal.SIGTERM
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    protect_std_streams()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_terminated)
     return run(args.func, args)

@@ -32,6 +32,7 @@ GENERATION_DEFAULTS: dict[str, Any] = {
     "max_model_len": 4096,
     "gpu_memory_utilization": 0.9,
     "max_num_seqs": None,
+    "checkpoint_every": 64,
     "enforce_eager": False,
     "trust_remote_code": False,
 }

@@ -1,4 +1,4 @@
-"""The one exception type that means "bad input", shown to users as one line."""
+"""Exceptions shown to users as one line: bad input, and a job stopped by a signal."""
 
 
 class AlpacaflowError(Exception):
@@ -7,3 +7,17 @@ class AlpacaflowError(Exception):
     The command-line entry point prints it as a single ``error: ...`` line and
     exits with status 1, without a traceback.
     """
+
+    exit_status = 1
+
+
+class Terminated(Exception):  # noqa: N818  (named after the signal's effect)
+    """Raised in the main thread when the process receives SIGTERM (preemption, time limit)."""
+
+
+class Stopped(AlpacaflowError):
+    """A step stopped early (SIGTERM, exhausted API quota) after saving its finished work."""
+
+    def __init__(self, message: str, exit_status: int = 1) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status

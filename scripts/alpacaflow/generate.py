@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import pandas as pd
 
 from . import __version__
 from .backends import Completion, Request, load_backend
-from .errors import AlpacaflowError
+from .errors import AlpacaflowError, Stopped, Terminated
 from .formatting import FormattedPrompt, format_prompt, stop_token_ids
 from .io import outputs_by_instruction, read_records, write_json, write_parquet
 from .prompts import load_prompt_table
@@ -77,6 +78,18 @@ def _versions(backend: str) -> dict[str, str]:
 
         versions["vllm"] = vllm.__version__
     return versions
+
+
+def checkpointer(
+    store: GenerationStore, keys: list[str], pending: list[int], total: int
+) -> Callable[[list[tuple[int, Completion]]], None]:
+    """The backends' `on_done`: append each finished group to the store (flushed to disk) and say so."""
+
+    def save(done: list[tuple[int, Completion]]) -> None:
+        store.add([(keys[pending[i]], completion) for i, completion in done])
+        print(f"checkpoint: {sum(key in store for key in keys)}/{total} outputs saved in {store.path}", flush=True)
+
+    return save
 
 
 def throughput_summary(
@@ -145,14 +158,22 @@ def run_generation(settings: dict[str, Any], prompts_path: Path, out_dir: Path, 
     pending = [i for i, key in enumerate(keys) if key not in store]
     load_s = None
     if pending:
+        print(f"{len(keys) - len(pending)} of {len(keys)} outputs already in {store.path}; generating {len(pending)}")
         start = time.perf_counter()
         backend = load_backend(settings["path"], revision, generation, stop_ids, pad_id)
         load_s = time.perf_counter() - start
-        new = backend.generate([requests[i] for i in pending])
-        store.add([(keys[i], c) for i, c in zip(pending, new, strict=True)])
-        close = getattr(backend, "close", None)
-        if close is not None:
-            close()
+        try:
+            backend.generate([requests[i] for i in pending], on_done=checkpointer(store, keys, pending, len(keys)))
+        except Terminated as exc:
+            saved = sum(key in store for key in keys)
+            raise Stopped(
+                f"stopped by {exc} with {saved}/{len(keys)} outputs saved in {store.path}; rerun to resume",
+                exit_status=143,
+            ) from None
+        finally:
+            close = getattr(backend, "close", None)
+            if close is not None:
+                close()
     completions: list[Completion] = [store[key] for key in keys]
 
     texts = [tokenizer.decode(c.token_ids, skip_special_tokens=True) for c in completions]

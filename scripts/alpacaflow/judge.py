@@ -22,12 +22,23 @@ the annotator configuration, built from ``config.yaml``:
 
 Each job has its own annotation cache under ``results/{model}/judge_cache/``
 (alpaca_eval's default cache is one file inside the package, which parallel
-jobs race on: alpaca_eval#305).
+jobs race on: alpaca_eval#305). Gaps closed around alpaca_eval's annotator:
+
+* the cache is saved after every ``judge.checkpoint_every`` pairs (alpaca_eval's
+  chunks) and written atomically, so a killed job keeps all finished chunks;
+* unparsed judgments are not cached; they are retried ``judge.parse_retries``
+  times (a local greedy judge is resampled at ``judge.retry_temperature``,
+  since greedy decoding would repeat itself), then kept as unparsed;
+* outputs too long for a local judge's context are cut to fit, counted and
+  flagged (``truncated_for_judge``) instead of failing the whole job;
+* an exhausted OpenAI quota or another API error stops the job with one line,
+  finished judgments saved.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import sys
@@ -40,12 +51,15 @@ import pandas as pd
 import yaml
 
 from .backends import cpu_engine_kwargs, shutdown_llm
-from .errors import AlpacaflowError
-from .io import outputs_by_instruction, read_records, write_json
+from .errors import AlpacaflowError, Stopped, Terminated
+from .io import atomic_path, is_blank, outputs_by_instruction, read_records, write_json
 from .judge_settings import WEIGHTED_SOURCE, check_judge, judge_name
 from .prompts import load_prompt_table
+from .secrets import redact
 
 RANKING_SOURCE = "alpaca_eval_vllm_llama3_70b_fn"
+#: Tokens kept free in the judge's context (tokenization at the joins can differ by a few).
+CONTEXT_MARGIN = 16
 
 #: USD per 1M tokens (input, output) for the cost estimate of the OpenAI judge.
 OPENAI_PRICES = {"gpt-4-1106-preview": (10.0, 30.0), "gpt-4-turbo": (10.0, 30.0), "gpt-4o": (2.5, 10.0)}
@@ -188,7 +202,11 @@ def annotator_config(judge: dict[str, Any]) -> tuple[dict[str, Any], str, dict[s
 
         source = yaml.safe_load((Path(constants.EVALUATORS_CONFIG_DIR) / WEIGHTED_SOURCE / "configs.yaml").read_text())
         config = dict(source[WEIGHTED_SOURCE])
-        kwargs = dict(config["completions_kwargs"], model_name=judge["openai_model"])
+        kwargs = dict(
+            config["completions_kwargs"],
+            model_name=judge["openai_model"],
+            client_kwargs={"max_retries": judge["api_max_retries"]},
+        )
         if judge.get("base_url"):
             kwargs["openai_api_base"] = judge["base_url"]
         config["completions_kwargs"] = kwargs
@@ -282,7 +300,6 @@ def make_annotator(
     scripted judge); prompts, parsing, order randomization and caching stay
     alpaca_eval's.
     """
-    from alpaca_eval.annotators import PairwiseAnnotator
     from alpaca_eval.decoders import get_fn_completions
 
     name = judge_name(judge)
@@ -297,13 +314,40 @@ def make_annotator(
     (folder / "configs.yaml").write_text(yaml.safe_dump({name: config}), encoding="utf-8")
     check_cache(cache_path, name)
     cache_path.parent.mkdir(parents=True, exist_ok=True)
-    annotator = PairwiseAnnotator(
+    annotator = atomic_annotator_class()(
         annotators_config=str(folder / "configs.yaml"),
         caching_path=str(cache_path),
         seed=judge["seed"],
         fn_completions=recorder,
+        is_store_missing_annotations=False,  # unparsed judgments are retried, not cached
     )
     return annotator, recorder
+
+
+def atomic_annotator_class() -> type:
+    """alpaca_eval's `PairwiseAnnotator`, saving its cache to a temporary file renamed into place.
+
+    alpaca_eval writes the cache with `DataFrame.to_json(path)` after every
+    chunk; a job killed during that write would leave a truncated cache.
+    Also lets it start without a cache when unparsed judgments are not stored.
+    """
+    from alpaca_eval.annotators import PairwiseAnnotator
+
+    class AtomicPairwiseAnnotator(PairwiseAnnotator):
+        def _apply_cached_annotations(self, df_to_annotate: pd.DataFrame) -> pd.DataFrame:
+            # alpaca_eval queries a cache that does not exist yet when missing annotations are not stored.
+            if self.df_annotations is None:
+                return df_to_annotate
+            return super()._apply_cached_annotations(df_to_annotate)
+
+        def save(self, path: Any = None) -> None:
+            dest = Path(path or self.caching_path) if (path or self.caching_path) else None
+            if dest is None:
+                return
+            with atomic_path(dest) as tmp:
+                super().save(tmp)
+
+    return AtomicPairwiseAnnotator
 
 
 # --------------------------------------------------------------------------- the step
@@ -382,6 +426,138 @@ def require_openai_key() -> None:
         raise AlpacaflowError("judge.backend is openai but OPENAI_API_KEY is not set in the environment")
 
 
+def fit_to_context(pairs: pd.DataFrame, judge: dict[str, Any], template: str) -> pd.DataFrame:
+    """Cut outputs that would not fit a local judge's context; flag them in `truncated_for_judge`.
+
+    The prompt's fixed part and the instruction are counted with the judge's
+    tokenizer; what is left of ``max_model_len`` (less the tokens the judge
+    writes and a small margin) is shared by the two outputs, the longer one
+    cut first. API judges are not cut (their context is far larger).
+    """
+    pairs = pairs.assign(truncated_for_judge=False)
+    if judge["backend"] != "vllm":
+        return pairs
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(judge["model"], revision=judge.get("revision"))
+
+    def count(text: str) -> int:
+        return len(tokenizer.encode(text, add_special_tokens=False))
+
+    writes = judge["max_new_tokens"] if judge["method"] == "ranking" else 1
+    fixed = count(template.replace("{instruction}", "").replace("{output_1}", "").replace("{output_2}", ""))
+    limit = judge["max_model_len"] - writes - fixed - CONTEXT_MARGIN
+    for row in pairs.itertuples():
+        budget = limit - count(row.instruction)
+        ids_1 = tokenizer.encode(row.output_1, add_special_tokens=False)
+        ids_2 = tokenizer.encode(row.output_2, add_special_tokens=False)
+        if len(ids_1) + len(ids_2) <= budget:
+            continue
+        if budget < 2:
+            raise AlpacaflowError(
+                f"prompt {row.prompt_index}: the instruction alone fills the judge's context "
+                f"(judge.max_model_len={judge['max_model_len']})"
+            )
+        keep_1, keep_2 = _share(len(ids_1), len(ids_2), budget)
+        pairs.loc[row.Index, ["output_1", "output_2", "truncated_for_judge"]] = [
+            tokenizer.decode(ids_1[:keep_1]),
+            tokenizer.decode(ids_2[:keep_2]),
+            True,
+        ]
+    cut = int(pairs["truncated_for_judge"].sum())
+    if cut:
+        logging.warning(
+            "%d pair(s) too long for the judge's context (max_model_len=%d) were cut to fit",
+            cut,
+            judge["max_model_len"],
+        )
+    return pairs
+
+
+def _share(n_1: int, n_2: int, budget: int) -> tuple[int, int]:
+    """Token counts to keep of two outputs so that they fit `budget`, cutting the longer first."""
+    half = budget // 2
+    if n_1 <= half:
+        return n_1, budget - n_1
+    if n_2 <= half:
+        return budget - n_2, n_2
+    return half, budget - half
+
+
+def _retry_decoding(annotator: Any, judge: dict[str, Any], attempt: int) -> None:
+    """Make a local greedy judge sample on retries (greedy would repeat the unparsed answer)."""
+    if judge["backend"] != "vllm" or judge["method"] != "ranking":
+        return
+    single = next(iter(annotator.annotators.values()))
+    single.completions_kwargs.update(temperature=judge["retry_temperature"], seed=judge["seed"] + attempt)
+
+
+def _unparsed(annotated: list[dict[str, Any]]) -> list[str]:
+    return [r["instruction"] for r in annotated if _missing(r.get("preference"))]
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _cached_count(cache_path: Path) -> int:
+    try:
+        return len(json.loads(cache_path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return 0
+
+
+def annotate_with_retries(
+    annotator: Any, pairs: pd.DataFrame, judge: dict[str, Any], cache_path: Path
+) -> tuple[list[dict[str, Any]], int]:
+    """All pairs judged (cache saved every `checkpoint_every`), unparsed ones retried; (records, retried).
+
+    SIGTERM and API failures stop the job with one line saying how many
+    judgments are saved.
+    """
+    columns = ["instruction", "output_1", "generator_1", "output_2", "generator_2"]
+    chunk = judge["checkpoint_every"]
+    retried = 0
+    try:
+        annotated = annotator.annotate_pairs(pairs[columns], chunksize=chunk)
+        for attempt in range(1, judge["parse_retries"] + 1):
+            todo = set(_unparsed(annotated))
+            if not todo:
+                break
+            retried += len(todo)
+            print(f"retry {attempt}/{judge['parse_retries']}: {len(todo)} unparsed judgment(s)", flush=True)
+            _retry_decoding(annotator, judge, attempt)
+            again = annotator.annotate_pairs(pairs.loc[pairs["instruction"].isin(todo), columns], chunksize=chunk)
+            redone = {r["instruction"]: r for r in again}
+            annotated = [redone.get(r["instruction"], r) for r in annotated]
+    except Terminated as exc:
+        raise Stopped(
+            f"stopped by {exc} with {_cached_count(cache_path)}/{len(pairs)} judgments saved in {cache_path}; "
+            "rerun to resume",
+            exit_status=143,
+        ) from None
+    except Exception as exc:
+        if type(exc).__module__.split(".")[0] != "openai":
+            raise
+        raise Stopped(
+            f"{_api_error(exc)}; {_cached_count(cache_path)}/{len(pairs)} judgments saved in {cache_path}; "
+            "rerun to resume"
+        ) from None
+    return annotated, retried
+
+
+def _api_error(exc: Exception) -> str:
+    """One line for an OpenAI API error (the key is never in it: see `secrets`)."""
+    status = getattr(exc, "status_code", None)
+    body = getattr(exc, "body", None)
+    code = body.get("code") if isinstance(body, dict) else None
+    if code == "insufficient_quota":
+        return "OpenAI API quota exhausted (insufficient_quota): add credit or use another key"
+    message = (body.get("message") if isinstance(body, dict) else None) or str(exc)
+    first = redact(str(message).strip().splitlines()[0] if str(message).strip() else type(exc).__name__)
+    return f"OpenAI API error{f' {status}' if status else ''} ({type(exc).__name__}): {first[:200]}"
+
+
 def run_annotation(
     judge: dict[str, Any], model: str, prompts_path: Path, outputs_path: Path, cache_path: Path, out_path: Path
 ) -> dict[str, Any]:
@@ -395,19 +571,25 @@ def run_annotation(
         print(estimate_openai_cost(pairs, judge), flush=True)
     with tempfile.TemporaryDirectory(prefix="alpacaflow-judge-") as tmp:
         annotator, recorder = make_annotator(judge, cache_path, Path(tmp))
+        judged = fit_to_context(pairs, judge, annotator_config(judge)[1])
         try:
-            annotated = annotator.annotate_pairs(pairs)
+            annotated, retried = annotate_with_retries(annotator, judged, judge, cache_path)
         finally:
             recorder.close()
     records = [_jsonable(r) for r in annotated]
     by_instruction = {r["instruction"]: r for r in records}
     ordered = [by_instruction[s] for s in pairs["instruction"]]
-    for row, pair in zip(ordered, pairs.itertuples(), strict=True):
+    for row, pair, cut in zip(ordered, pairs.itertuples(), judged["truncated_for_judge"], strict=True):
         row["prompt_index"] = int(pair.prompt_index)
         row["dataset"] = pair.dataset
         row["generator_1"], row["generator_2"] = pair.generator_1, pair.generator_2
-        if row.get("preference") is None and row.get("preference_raw_completion") is None:
-            row["preference_raw_completion"] = _jsonable(recorder.raw_for(pair.instruction))
+        # Lengths (and the LC GLM) use the full outputs, also where the judge saw them cut.
+        row["output_1"], row["output_2"], row["truncated_for_judge"] = pair.output_1, pair.output_2, bool(cut)
+        if _missing(row.get("preference")):
+            row["preference"] = None
+            row["annotator"] = judge_name(judge)  # alpaca_eval leaves it out of unparsed rows
+            if row.get("preference_raw_completion") is None:
+                row["preference_raw_completion"] = _jsonable(recorder.raw_for(pair.instruction))
     write_json(out_path, ordered)
     unparsed = sum(1 for r in ordered if r.get("preference") is None)
     summary = {
@@ -416,7 +598,10 @@ def run_annotation(
         "n": len(ordered),
         "judged_this_run": len(recorder.raw),
         "reused_from_cache": len(ordered) - len(recorder.raw),
+        "retried_unparsed": retried,
         "unparsed": unparsed,
+        "truncated_for_judge": int(judged["truncated_for_judge"].sum()),
+        "empty_outputs": int(pairs["output_2"].map(is_blank).sum()),
     }
     print(json.dumps(summary), flush=True)
     return summary

@@ -49,6 +49,11 @@ def judge_gpus(judge: dict[str, Any]) -> int:
     return 0
 
 
+#: Judge settings that never change a cached (parsed) judgment.
+NOT_IN_CACHE_KEY = {"checkpoint_every", "parse_retries", "retry_temperature", "api_max_retries"}
+
+
 def settings_hash(judge: dict[str, Any]) -> str:
     """Short hash of everything that changes a judgment (for the cache file name)."""
-    return hashlib.sha256(json.dumps(judge, sort_keys=True).encode()).hexdigest()[:10]
+    kept = {k: v for k, v in judge.items() if k not in NOT_IN_CACHE_KEY}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:10]

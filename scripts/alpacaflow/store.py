@@ -1,7 +1,7 @@
 """The per-prompt generation store: finished outputs, reused when nothing that shapes them changed.
 
 One JSON Lines file per model folder (``results/{model}/generation_store.jsonl``),
-appended to as outputs are generated. An entry is keyed by a hash of
+appended to (and flushed to disk) after every finished group of outputs. An entry is keyed by a hash of
 everything that determines that prompt's output: the model (path, revision,
 prompt format), the decoding settings, the prompt's token ids, its seed and
 its token budget. Raising ``max_instances`` or adding prompts therefore
@@ -21,7 +21,7 @@ from typing import Any
 from .backends import Completion, Request
 
 #: Settings that do not change what is generated.
-NOT_IN_KEY = {"gpu_memory_utilization", "device", "max_num_seqs"}
+NOT_IN_KEY = {"gpu_memory_utilization", "device", "max_num_seqs", "checkpoint_every"}
 
 
 def request_key(settings: dict[str, Any], request: Request) -> str:
@@ -61,10 +61,17 @@ class GenerationStore:
     def __getitem__(self, key: str) -> Completion:
         return self.entries[key]
 
+    def _ends_with_newline(self) -> bool:
+        with self.path.open("rb") as handle:
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1) == b"\n"
+
     def add(self, items: list[tuple[str, Completion]]) -> None:
         """Append completions and flush them to disk."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as handle:
+            if handle.tell() > 0 and not self._ends_with_newline():
+                handle.write("\n")  # a line cut short by a kill stays on its own (ignored) line
             for key, c in items:
                 row = {
                     "key": key,
