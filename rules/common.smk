@@ -38,6 +38,21 @@ try:
 except AlpacaflowError as exc:
     raise WorkflowError(str(exc)) from None
 
+
+
+def declared_gpus():
+    """GPUs given with --resources gpu=N (None when not declared, e.g. under SLURM)."""
+    value = workflow.global_resources.get("gpu")
+    return getattr(value, "value", value)
+
+
+if declared_gpus() is not None and judge_gpus(config["judge"]) > declared_gpus():
+    raise WorkflowError(
+        f"config error at 'judge.tensor_parallel_size': the judge needs "
+        f"{judge_gpus(config['judge'])} GPUs but only {declared_gpus()} are declared "
+        "(--resources gpu=N); lower it or declare more"
+    )
+
 RESULTS = config["results_dir"]
 MODELS = list(config["models"])
 JUDGE = config["judge"]

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import AlpacaflowError
-from .io import atomic_path, read_records, write_text
+from .io import atomic_path, is_blank, read_records, write_text
 
 LEADERBOARD_COLUMNS = [
     "model",
@@ -41,6 +41,8 @@ LEADERBOARD_COLUMNS = [
     "avg_length",
     "judge",
     "unparsed",
+    "empty_outputs",
+    "truncated_for_judge",
     "examples_per_second",
     "output_tokens_per_second",
 ]
@@ -91,6 +93,8 @@ def model_metrics(records: list[dict[str, Any]], df_gamed: Path, source: str) ->
         metrics = get_length_controlled_winrate(frame, save_weights_dir=None, is_add_glm_preference_inplace=False)
     metrics = {k: (v.item() if hasattr(v, "item") else v) for k, v in metrics.items()}
     metrics["unparsed"] = len(records) - len(frame)
+    metrics["empty_outputs"] = sum(is_blank(r["output_2"]) for r in records)
+    metrics["truncated_for_judge"] = sum(bool(r.get("truncated_for_judge")) for r in records)
     metrics["avg_length"] = float(pd.Series([r["output_2"] or "" for r in records]).str.len().mean())
     metrics["judge"] = ", ".join(sorted(frame["annotator"].astype(str).unique()))
     return metrics

@@ -145,6 +145,22 @@ def winrate_sentence(row: pd.Series, base: pd.Series) -> str:
     )
 
 
+def judging_notes(board: pd.DataFrame) -> list[str]:
+    """Sentences on outputs the judge saw in an unusual form: unparsed, empty, cut to fit its context."""
+    notes = []
+    for row in board.itertuples():
+        parts = []
+        if row.unparsed:
+            parts.append(f"{row.unparsed} unparsed judgment(s) dropped")
+        if row.empty_outputs:
+            parts.append(f"{row.empty_outputs} empty output(s), judged as they are")
+        if row.truncated_for_judge:
+            parts.append(f"{row.truncated_for_judge} pair(s) cut to fit the judge's context")
+        if parts:
+            notes.append(f"- {row.model}: " + "; ".join(parts) + ".")
+    return [*notes, ""] if notes else []
+
+
 def write_report(
     models: list[str],
     leaderboard_csv: Path,
@@ -176,10 +192,12 @@ def write_report(
         "## Leaderboard",
         "",
         leaderboard_markdown(board),
-        f"{unparsed} judgment(s) could not be parsed; win rates are over the parsed ones."
+        f"{unparsed} judgment(s) could not be parsed even after retries; they are dropped and win rates "
+        "are over the parsed ones."
         if unparsed
         else "Every judgment was parsed.",
         "",
+        *judging_notes(board),
         *(
             [
                 f"Only {int(board['n_total'].max())} prompts were judged: the LC GLM has little data to fit and, "
