@@ -122,3 +122,24 @@ def test_strings_from_snakemake_cli_are_coerced():
         validate_config({"generation": {"temperature": "5"}, "models": {"m": {"path": "org/m"}}})
     with pytest.raises(AlpacaflowError, match="'generation.max_new_tokens'.*'many' is not of type 'integer'"):
         validate_config({"generation": {"max_new_tokens": "many"}, "models": {"m": {"path": "org/m"}}})
+
+
+def test_trust_remote_code_is_off_unless_a_model_entry_turns_it_on():
+    from alpacaflow.judge import vllm_engine_kwargs
+
+    config = validate_config(
+        {"models": {"a": {"path": "org/a"}, "b": {"path": "org/b", "generation": {"trust_remote_code": True}}}}
+    )
+    assert model_settings(config, "a")["generation"]["trust_remote_code"] is False
+    assert model_settings(config, "b")["generation"]["trust_remote_code"] is True
+    assert model_settings(real_config(), "sft")["generation"]["trust_remote_code"] is False
+    # The judge never runs remote code: the option does not exist for it, and vLLM's default is off.
+    assert "trust_remote_code" not in vllm_engine_kwargs(config["judge"])
+    with pytest.raises(AlpacaflowError, match="'trust_remote_code' was unexpected"):
+        validate_config({"judge": {"trust_remote_code": True}, "models": {"m": {"path": "org/m"}}})
+
+
+def test_secrets_have_no_place_in_the_config():
+    for key in ("api_key", "openai_api_key", "hf_token"):
+        with pytest.raises(AlpacaflowError, match=f"'{key}' was unexpected"):
+            validate_config({"judge": {key: "sk-x"}, "models": {"m": {"path": "org/m"}}})

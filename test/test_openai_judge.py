@@ -1,8 +1,9 @@
 """The OpenAI judge path against a local chat-completions server on 127.0.0.1.
 
 `FakeOpenAIServer` is a test double for the OpenAI API (unreachable from CI):
-it speaks the chat-completions protocol with log-probabilities, answers the
-first request with HTTP 429, and prefers whichever output contains GOOD. The
+it speaks the chat-completions protocol with log-probabilities, answers
+scripted requests with errors (429 rate limit, 500, insufficient_quota, a 401
+that echoes the key), and prefers whichever output contains GOOD. The
 code under test is alpaca_eval's real `openai_completions` decoder and
 `logprob_parser` (weighted_alpaca_eval_gpt4_turbo), driven by our annotate step.
 """
@@ -12,23 +13,52 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
 import pytest
+import yaml
 from test_judge import annotate_cli, judge_cfg, model_outputs, prompts  # noqa: F401  (fixture)
 
 CANARY_KEY = "sk-alpacaflow-canary-7f3e9c"
 
 
+RATE_LIMIT = (429, {"error": {"message": "Rate limit reached for requests", "type": "requests"}})
+SERVER_ERROR = (500, {"error": {"message": "The server had an error", "type": "server_error"}})
+QUOTA = (
+    429,
+    {
+        "error": {
+            "message": "You exceeded your current quota, please check your plan and billing details.",
+            "type": "insufficient_quota",
+            "code": "insufficient_quota",
+        }
+    },
+)
+# The real API echoes (part of) a wrong key in its 401 message; this double echoes all of it.
+BAD_KEY = (
+    401,
+    lambda auth: {
+        "error": {"message": f"Incorrect API key provided: {auth.removeprefix('Bearer ')}.", "code": "invalid_api_key"}
+    },
+)
+
+
 class FakeOpenAIServer:
     """Test double: a minimal OpenAI chat-completions endpoint with logprobs."""
 
-    def __init__(self) -> None:
+    def __init__(self, failures: dict[int, tuple[int, dict]] | None = None, quota_after: int | None = None) -> None:
+        """`failures`: HTTP request number (1-based) -> (status, error body) to answer instead;
+        `quota_after`: answer insufficient_quota to every request after that many judgments."""
         self.requests: list[dict] = []
         self.auth_headers: list[str] = []
-        self.rate_limited = 0
+        self.failures = {1: RATE_LIMIT} if failures is None else failures
+        self.quota_after = quota_after
+        self.received = 0
+        self.failed: list[int] = []
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -38,9 +68,16 @@ class FakeOpenAIServer:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 owner.auth_headers.append(self.headers.get("Authorization", ""))
-                if owner.rate_limited == 0:
-                    owner.rate_limited += 1
-                    self._send(429, {"error": {"message": "Rate limit reached", "type": "requests"}}, retry=True)
+                owner.received += 1
+                failure = owner.failures.get(owner.received)
+                if failure is None and owner.quota_after is not None and len(owner.requests) >= owner.quota_after:
+                    failure = QUOTA
+                if failure is not None:
+                    owner.failed.append(failure[0])
+                    status, payload = failure
+                    if callable(payload):
+                        payload = payload(self.headers.get("Authorization", ""))
+                    self._send(status, payload, retry=True)
                     return
                 owner.requests.append(body)
                 self._send(200, owner.completion(body))
@@ -107,7 +144,7 @@ def test_openai_judge_end_to_end(tmp_path, prompts):  # noqa: F811
         result = annotate_cli(judge, prompts, outputs, tmp_path, OPENAI_API_KEY=CANARY_KEY, OPENAI_MAX_CONCURRENCY="1")
     assert result.returncode == 0, result.stderr[-3000:]
     n = len(pd.read_parquet(prompts))
-    assert server.rate_limited == 1 and len(server.requests) == n  # the 429 was retried
+    assert server.failed == [429] and len(server.requests) == n  # the 429 was retried
     assert set(server.auth_headers) == {f"Bearer {CANARY_KEY}"}
     assert all(r["model"] == "gpt-4-1106-preview" and r["max_tokens"] == 1 and r["logprobs"] for r in server.requests)
     assert re.search(
@@ -120,3 +157,81 @@ def test_openai_judge_end_to_end(tmp_path, prompts):  # noqa: F811
         assert row["preference"] == pytest.approx(expected, abs=1e-9)
     written = "".join(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file())
     assert CANARY_KEY not in written + result.stdout + result.stderr
+
+
+def test_server_errors_are_retried_with_backoff(tmp_path, prompts):  # noqa: F811
+    outputs = model_outputs(prompts, tmp_path)
+    with FakeOpenAIServer(failures={1: SERVER_ERROR, 2: RATE_LIMIT, 3: SERVER_ERROR}) as server:
+        judge = judge_cfg(backend="openai", method="weighted", base_url=server.base_url)
+        result = annotate_cli(judge, prompts, outputs, tmp_path, OPENAI_API_KEY=CANARY_KEY, OPENAI_MAX_CONCURRENCY="1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert server.failed == [500, 429, 500]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["unparsed"] == 0
+
+
+def test_exhausted_quota_stops_with_finished_judgments_saved(tmp_path, prompts):  # noqa: F811
+    outputs = model_outputs(prompts, tmp_path)
+    cache = tmp_path / "cache.json"
+    n = len(pd.read_parquet(prompts))
+    with FakeOpenAIServer(failures={}, quota_after=5) as server:
+        judge = judge_cfg(backend="openai", method="weighted", base_url=server.base_url, checkpoint_every=2,
+                          api_max_retries=1)  # fmt: skip
+        result = annotate_cli(judge, prompts, outputs, tmp_path, OPENAI_API_KEY=CANARY_KEY, OPENAI_MAX_CONCURRENCY="1")
+    assert result.returncode == 1
+    saved = len(json.loads(cache.read_text()))
+    assert saved == 4  # two full chunks of 2; the chunk that hit the quota is redone
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: OpenAI API quota exhausted (insufficient_quota): add credit or use another key; "
+        f"{saved}/{n} judgments saved in {cache}; rerun to resume"
+    )
+    assert not (tmp_path / "annotations.json").exists()
+    with FakeOpenAIServer(failures={}) as server:
+        judge["base_url"] = server.base_url
+        result = annotate_cli(judge, prompts, outputs, tmp_path, OPENAI_API_KEY=CANARY_KEY, OPENAI_MAX_CONCURRENCY="1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(server.requests) == n - saved
+    assert json.loads(result.stdout.strip().splitlines()[-1])["reused_from_cache"] == saved
+
+
+def test_api_error_that_echoes_the_key_is_redacted(tmp_path, prompts):  # noqa: F811
+    outputs = model_outputs(prompts, tmp_path)
+    with FakeOpenAIServer(failures={i: BAD_KEY for i in range(1, 50)}) as server:
+        judge = judge_cfg(backend="openai", method="weighted", base_url=server.base_url, api_max_retries=0)
+        result = annotate_cli(judge, prompts, outputs, tmp_path, OPENAI_API_KEY=CANARY_KEY, OPENAI_MAX_CONCURRENCY="1")
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: OpenAI API error 401 (AuthenticationError): Incorrect API key provided: [REDACTED]")
+    assert CANARY_KEY not in result.stdout + result.stderr
+
+
+def test_whole_openai_run_never_writes_a_secret(tmp_path, tiny_models):
+    """The demo workflow with the OpenAI judge and canary secrets; every file it wrote is searched."""
+    from conftest import DEMO_GAMED, DEMO_PROMPTS, REPO, subprocess_env
+
+    hf_canary = "hf_alpacaflowCanaryToken0123456789"
+    generation = {"device": "cpu", "dtype": "float32", "max_new_tokens": 16, "max_model_len": 512,
+                  "gpu_memory_utilization": 0.2, "enforce_eager": True}  # fmt: skip
+    with FakeOpenAIServer() as server:
+        config = {
+            "prompts": {"source": str(DEMO_PROMPTS), "df_gamed": str(DEMO_GAMED), "max_instances": 6},
+            "generation": generation,
+            "judge": {"backend": "openai", "method": "weighted", "base_url": server.base_url},
+            "error_sample": {"n": 2},
+            "models": {
+                "zero_shot": {"path": str(tiny_models["base"]), "prompt_format": "alpaca"},
+                "sft": {"path": str(tiny_models["chat"]), "prompt_format": "chat"},
+            },
+        }
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+        env = subprocess_env(OPENAI_API_KEY=CANARY_KEY, HF_TOKEN=hf_canary, OPENAI_MAX_CONCURRENCY="1")
+        cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--configfile",
+               "config.yaml", "--cores", "2"]  # fmt: skip
+        run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (tmp_path / "results" / "report.md").exists() and len(server.requests) == 12
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(".snakemake" in p.parts for p in written) and any("logs" in p.parts for p in written)
+    for secret in (CANARY_KEY, hf_canary):
+        leaks = [p for p in written if secret.encode() in p.read_bytes()]
+        assert not leaks, leaks
+        assert secret not in run.stdout + run.stderr

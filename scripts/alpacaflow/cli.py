@@ -165,14 +165,24 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated(signal.Signals(signum).name)
 
 
+def _close_progress_bars() -> None:
+    """Close progress bars an exception left open, so that the error stays the log's last line."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", [])):
+        bar.close()
+
+
 def run(func: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> int:
     """Run one step; bad input becomes one line on stderr and exit status 1."""
     try:
         func(args)
     except AlpacaflowError as exc:
+        _close_progress_bars()
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_status
     except Terminated as exc:  # a step without finished work to report
+        _close_progress_bars()
         print(f"error: stopped by {exc}; rerun to start again", file=sys.stderr)
         return 128 + signal.SIGTERM
     return 0
