@@ -39,7 +39,6 @@ except AlpacaflowError as exc:
     raise WorkflowError(str(exc)) from None
 
 
-
 def declared_gpus():
     """GPUs given with --resources gpu=N (None when not declared, e.g. under SLURM)."""
     value = workflow.global_resources.get("gpu")
