@@ -167,9 +167,10 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 def _close_progress_bars() -> None:
     """Close progress bars an exception left open, so that the error stays the log's last line."""
-    from tqdm import tqdm
-
-    for bar in list(getattr(tqdm, "_instances", [])):
+    tqdm = sys.modules.get("tqdm")  # only a step that showed a bar has imported it
+    if tqdm is None:
+        return
+    for bar in list(getattr(tqdm.tqdm, "_instances", [])):
         bar.close()
 
 
