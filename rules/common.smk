@@ -45,10 +45,11 @@ def declared_gpus():
     return getattr(value, "value", value)
 
 
-if declared_gpus() is not None and judge_gpus(config["judge"]) > declared_gpus():
+DECLARED_GPUS = declared_gpus()
+if DECLARED_GPUS is not None and judge_gpus(config["judge"]) > DECLARED_GPUS:
     raise WorkflowError(
         f"config error at 'judge.tensor_parallel_size': the judge needs "
-        f"{judge_gpus(config['judge'])} GPUs but only {declared_gpus()} are declared "
+        f"{judge_gpus(config['judge'])} GPUs but only {DECLARED_GPUS} are declared "
         "(--resources gpu=N); lower it or declare more"
     )
 

@@ -10,8 +10,10 @@ add up to its wall time).
 Finished work is handed to an ``on_done`` callback as it finishes: after each
 batch (transformers) or each group of ``checkpoint_every`` finished requests
 (vLLM, whose continuous batching keeps running meanwhile). The generate step
-writes each group to its store, so a killed job loses at most one group. Decoding settings mean the same in both:
-temperature 0 is greedy, top-k is off, generation stops at any stop token id.
+writes each group to its store, so a killed job loses at most one group.
+
+Decoding settings mean the same in both: temperature 0 is greedy, top-k is
+off, generation stops at any stop token id.
 
 vLLM code must run under ``if __name__ == "__main__":`` (it spawns workers);
 the command-line entry point takes care of that.
@@ -89,7 +91,7 @@ def split_at_stop(token_ids: list[int], stop_ids: set[int]) -> tuple[list[int], 
 
 
 class VLLMBackend:
-    """All prompts in one `LLM.generate` call; per-request seeds."""
+    """All prompts enqueued at once into one continuous batch; per-request seeds."""
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import AlpacaflowError, Terminated
+from .errors import SIGTERM_EXIT, AlpacaflowError, Terminated
 from .gpus import claim_gpus
 from .secrets import protect_std_streams
 
@@ -185,7 +185,7 @@ def run(func: Callable[[argparse.Namespace], None], args: argparse.Namespace) ->
     except Terminated as exc:  # a step without finished work to report
         _close_progress_bars()
         print(f"error: stopped by {exc}; rerun to start again", file=sys.stderr)
-        return 128 + signal.SIGTERM
+        return SIGTERM_EXIT
     return 0
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from . import __version__
 from .backends import Completion, Request, load_backend
-from .errors import AlpacaflowError, Stopped, Terminated
+from .errors import AlpacaflowError, Terminated, stopped_by_signal
 from .formatting import FormattedPrompt, format_prompt, stop_token_ids
 from .io import outputs_by_instruction, read_records, write_json, write_parquet
 from .prompts import load_prompt_table
@@ -87,7 +87,7 @@ def checkpointer(
 
     def save(done: list[tuple[int, Completion]]) -> None:
         store.add([(keys[pending[i]], completion) for i, completion in done])
-        print(f"checkpoint: {sum(key in store for key in keys)}/{total} outputs saved in {store.path}", flush=True)
+        print(f"checkpoint: {store.count(keys)}/{total} outputs saved in {store.path}", flush=True)
 
     return save
 
@@ -165,11 +165,7 @@ def run_generation(settings: dict[str, Any], prompts_path: Path, out_dir: Path, 
         try:
             backend.generate([requests[i] for i in pending], on_done=checkpointer(store, keys, pending, len(keys)))
         except Terminated as exc:
-            saved = sum(key in store for key in keys)
-            raise Stopped(
-                f"stopped by {exc} with {saved}/{len(keys)} outputs saved in {store.path}; rerun to resume",
-                exit_status=143,
-            ) from None
+            raise stopped_by_signal(exc, store.count(keys), len(keys), "outputs", store.path) from None
         finally:
             close = getattr(backend, "close", None)
             if close is not None:

@@ -51,7 +51,7 @@ import pandas as pd
 import yaml
 
 from .backends import cpu_engine_kwargs, shutdown_llm
-from .errors import AlpacaflowError, Stopped, Terminated
+from .errors import AlpacaflowError, Stopped, Terminated, saved_work, stopped_by_signal
 from .io import atomic_path, is_blank, outputs_by_instruction, read_records, write_json
 from .judge_settings import WEIGHTED_SOURCE, check_judge, judge_name
 from .prompts import load_prompt_table
@@ -341,7 +341,7 @@ def atomic_annotator_class() -> type:
             return super()._apply_cached_annotations(df_to_annotate)
 
         def save(self, path: Any = None) -> None:
-            dest = Path(path or self.caching_path) if (path or self.caching_path) else None
+            dest = path or self.caching_path
             if dest is None:
                 return
             with atomic_path(dest) as tmp:
@@ -493,11 +493,7 @@ def _retry_decoding(annotator: Any, judge: dict[str, Any], attempt: int) -> None
 
 
 def _unparsed(annotated: list[dict[str, Any]]) -> list[str]:
-    return [r["instruction"] for r in annotated if _missing(r.get("preference"))]
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    return [r["instruction"] for r in annotated if is_blank(r.get("preference"))]
 
 
 def _cached_count(cache_path: Path) -> int:
@@ -531,18 +527,12 @@ def annotate_with_retries(
             redone = {r["instruction"]: r for r in again}
             annotated = [redone.get(r["instruction"], r) for r in annotated]
     except Terminated as exc:
-        raise Stopped(
-            f"stopped by {exc} with {_cached_count(cache_path)}/{len(pairs)} judgments saved in {cache_path}; "
-            "rerun to resume",
-            exit_status=143,
-        ) from None
+        raise stopped_by_signal(exc, _cached_count(cache_path), len(pairs), "judgments", cache_path) from None
     except Exception as exc:
         if type(exc).__module__.split(".")[0] != "openai":
             raise
-        raise Stopped(
-            f"{_api_error(exc)}; {_cached_count(cache_path)}/{len(pairs)} judgments saved in {cache_path}; "
-            "rerun to resume"
-        ) from None
+        saved = saved_work(_cached_count(cache_path), len(pairs), "judgments", cache_path)
+        raise Stopped(f"{_api_error(exc)}; {saved}") from None
     return annotated, retried
 
 
@@ -585,7 +575,7 @@ def run_annotation(
         row["generator_1"], row["generator_2"] = pair.generator_1, pair.generator_2
         # Lengths (and the LC GLM) use the full outputs, also where the judge saw them cut.
         row["output_1"], row["output_2"], row["truncated_for_judge"] = pair.output_1, pair.output_2, bool(cut)
-        if _missing(row.get("preference")):
+        if is_blank(row.get("preference")):
             row["preference"] = None
             row["annotator"] = judge_name(judge)  # alpaca_eval leaves it out of unparsed rows
             if row.get("preference_raw_completion") is None:

@@ -61,6 +61,10 @@ class GenerationStore:
     def __getitem__(self, key: str) -> Completion:
         return self.entries[key]
 
+    def count(self, keys: list[str]) -> int:
+        """How many of `keys` are stored."""
+        return sum(key in self.entries for key in keys)
+
     def _ends_with_newline(self) -> bool:
         with self.path.open("rb") as handle:
             handle.seek(-1, os.SEEK_END)
