@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from alpacaflow.io import read_parquet
 from conftest import DEMO_GAMED, DEMO_PROMPTS, demo_prompt_table, run_cli, run_snakemake
 from test_judge import judge_cfg
 
@@ -30,7 +31,7 @@ def prompts(tmp_path_factory) -> Path:
 
 
 def good_records(prompts: Path) -> list[dict]:
-    table = pd.read_parquet(prompts)
+    table = read_parquet(prompts)
     return [{"instruction": s, "output": f"answer {i}", "generator": "m"} for i, s in enumerate(table["instruction"])]
 
 
@@ -221,7 +222,7 @@ def test_reordered_outputs_are_put_in_prompt_order(tmp_path, prompts):
                      "--out-dir", str(tmp_path / "o"))  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     written = json.loads((tmp_path / "o" / "model_outputs.json").read_text())
-    assert [r["instruction"] for r in written] == pd.read_parquet(prompts)["instruction"].tolist()
+    assert [r["instruction"] for r in written] == read_parquet(prompts)["instruction"].tolist()
     assert [r["output"] for r in written] == [f"answer {i}" for i in range(N)]
 
 

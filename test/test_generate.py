@@ -10,6 +10,7 @@ import pytest
 from alpacaflow.config import GENERATION_DEFAULTS
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.generate import import_outputs
+from alpacaflow.io import read_parquet
 from conftest import demo_prompt_table, run_cli
 
 N_PROMPTS = 8
@@ -39,7 +40,7 @@ def settings(model: str, path: Path, prompt_format: str, backend: str) -> dict:
 def generate(out_dir: Path, prompts: Path, s: dict) -> pd.DataFrame:
     result = run_cli("generate", "--settings", json.dumps(s), "--prompts", str(prompts), "--out-dir", str(out_dir))
     assert result.returncode == 0, result.stderr[-3000:]
-    return pd.read_parquet(out_dir / "generations.parquet")
+    return read_parquet(out_dir / "generations.parquet")
 
 
 @pytest.mark.parametrize(("variant", "prompt_format"), [("chat", "chat"), ("base", "alpaca")])
@@ -91,7 +92,7 @@ def _outputs_file(tmp_path: Path, records: list[dict]) -> Path:
 
 
 def test_imported_outputs_any_order(tmp_path, prompt_table):
-    prompts = pd.read_parquet(prompt_table)
+    prompts = read_parquet(prompt_table)
     records = [{"instruction": s, "output": f"answer {i}"} for i, s in enumerate(prompts["instruction"])][::-1]
     source = _outputs_file(tmp_path, records)
     out = tmp_path / "out"
@@ -113,7 +114,7 @@ def test_imported_outputs_any_order(tmp_path, prompt_table):
     ],
 )
 def test_imported_outputs_must_match_prompts(tmp_path, prompt_table, edit, meta, pattern):
-    prompts = pd.read_parquet(prompt_table)
+    prompts = read_parquet(prompt_table)
     records = [{"instruction": s, "output": "x"} for s in prompts["instruction"]]
     source = _outputs_file(tmp_path, edit(records))
     with pytest.raises(AlpacaflowError, match=pattern):
@@ -122,7 +123,7 @@ def test_imported_outputs_must_match_prompts(tmp_path, prompt_table, edit, meta,
 
 
 def test_imported_outputs_may_cover_more_than_a_subset(tmp_path, prompt_table):
-    prompts = pd.read_parquet(prompt_table)
+    prompts = read_parquet(prompt_table)
     records = [{"instruction": s, "output": "x"} for s in prompts["instruction"]]
     records.append({"instruction": "from the full set", "output": "y"})
     source = _outputs_file(tmp_path, records)
@@ -137,7 +138,7 @@ def test_vllm_sampling_does_not_depend_on_batch_composition(tmp_path, tiny_model
     full["generation"].update(temperature=0.7, top_p=0.9)
     subset_dir = tmp_path / "subset"
     subset_dir.mkdir()
-    table = pd.read_parquet(prompt_table)
+    table = read_parquet(prompt_table)
     table.iloc[[5, 2]].to_parquet(subset_dir / "prompts.parquet")
     big = generate(tmp_path / "all", prompt_table, full)
     small = generate(tmp_path / "some", subset_dir / "prompts.parquet", full)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
-from alpacaflow.io import read_records
+from alpacaflow.io import read_parquet, read_records
 from alpacaflow.judge import make_annotator, pair_table
 from conftest import demo_prompt_table
 from test_generate import generate, settings
@@ -46,7 +45,7 @@ def test_judging_reuses_unchanged_pairs(tmp_path):
     def judge_all(prompts):
         judge = ScriptedRankingJudge()
         outputs = model_outputs(prompts, tmp_path)
-        pairs = pair_table(pd.read_parquet(prompts), read_records(outputs), str(outputs), "m")
+        pairs = pair_table(read_parquet(prompts), read_records(outputs), str(outputs), "m")
         annotator, recorder = make_annotator(judge_cfg(), cache, tmp_path / "cfg", fn_completions=judge)
         annotated = annotator.annotate_pairs(pairs)
         return judge.calls, len(recorder.raw), annotated

@@ -6,10 +6,10 @@ import json
 import re
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from alpacaflow.config import validate_config
 from alpacaflow.errors import AlpacaflowError
+from alpacaflow.io import read_parquet
 from alpacaflow.judge import (
     annotate_with_retries,
     check_cache,
@@ -42,7 +42,7 @@ def annotate_cli(judge: dict, prompts: Path, outputs: Path, tmp_path: Path, **en
 
 
 def model_outputs(prompts: Path, tmp_path: Path, fn=lambda i, s: f"GOOD answer {i}" if i % 2 else "bad") -> Path:
-    table = pd.read_parquet(prompts)
+    table = read_parquet(prompts)
     records = [{"instruction": s, "output": fn(i, s), "generator": "m"} for i, s in enumerate(table["instruction"])]
     path = tmp_path / "model_outputs.json"
     path.write_text(json.dumps(records))
@@ -104,7 +104,7 @@ class ScriptedRankingJudge:
 def _annotate(prompts: Path, outputs: Path, tmp_path: Path, judge: ScriptedRankingJudge):
     from alpacaflow.io import read_records
 
-    table = pd.read_parquet(prompts)
+    table = read_parquet(prompts)
     pairs = pair_table(table, read_records(outputs), str(outputs), "m")
     annotator, _ = make_annotator(judge_cfg(), tmp_path / "cache.json", tmp_path / "cfg", fn_completions=judge)
     return pairs, annotator.annotate_pairs(pairs)
@@ -142,7 +142,7 @@ def _unparsed_count(annotated) -> int:
 def test_unparsed_judgments_are_retried_then_kept_uncached(tmp_path, prompts):
     from alpacaflow.io import read_records
 
-    pairs = pair_table(pd.read_parquet(prompts), read_records(model_outputs(prompts, tmp_path)), "x", "m")
+    pairs = pair_table(read_parquet(prompts), read_records(model_outputs(prompts, tmp_path)), "x", "m")
     cache = tmp_path / "cache.json"
     # Garbage on calls 3 and 6 (first pass: 2 unparsed), 9 (retry 1: 1 left), call 10 parses (retry 2).
     judge = ScriptedRankingJudge(garbage_every=3)
@@ -168,7 +168,7 @@ def test_unparsed_judgments_are_retried_then_kept_uncached(tmp_path, prompts):
 def test_outputs_must_match_the_prompt_set(tmp_path, prompts):
     from alpacaflow.io import read_records
 
-    table = pd.read_parquet(prompts)
+    table = read_parquet(prompts)
     path = model_outputs(prompts, tmp_path)
     records = read_records(path)
     with pytest.raises(AlpacaflowError, match="1 missing, 0 extra"):

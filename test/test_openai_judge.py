@@ -18,9 +18,9 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pandas as pd
 import pytest
 import yaml
+from alpacaflow.io import read_parquet
 from test_judge import annotate_cli, judge_cfg, model_outputs, prompts  # noqa: F401  (fixture)
 
 CANARY_KEY = "sk-alpacaflow-canary-7f3e9c"
@@ -143,7 +143,7 @@ def test_openai_judge_end_to_end(tmp_path, prompts):  # noqa: F811
         judge = judge_cfg(backend="openai", method="weighted", base_url=server.base_url)
         result = annotate_cli(judge, prompts, outputs, tmp_path, OPENAI_API_KEY=CANARY_KEY, OPENAI_MAX_CONCURRENCY="1")
     assert result.returncode == 0, result.stderr[-3000:]
-    n = len(pd.read_parquet(prompts))
+    n = len(read_parquet(prompts))
     assert server.failed == [429] and len(server.requests) == n  # the 429 was retried
     assert set(server.auth_headers) == {f"Bearer {CANARY_KEY}"}
     assert all(r["model"] == "gpt-4-1106-preview" and r["max_tokens"] == 1 and r["logprobs"] for r in server.requests)
@@ -172,7 +172,7 @@ def test_server_errors_are_retried_with_backoff(tmp_path, prompts):  # noqa: F81
 def test_exhausted_quota_stops_with_finished_judgments_saved(tmp_path, prompts):  # noqa: F811
     outputs = model_outputs(prompts, tmp_path)
     cache = tmp_path / "cache.json"
-    n = len(pd.read_parquet(prompts))
+    n = len(read_parquet(prompts))
     with FakeOpenAIServer(failures={}, quota_after=5) as server:
         judge = judge_cfg(backend="openai", method="weighted", base_url=server.base_url, checkpoint_every=2,
                           api_max_retries=1)  # fmt: skip

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from alpacaflow.errors import AlpacaflowError
+from alpacaflow.io import read_parquet
 from alpacaflow.prompts import PROMPT_COLUMNS, prepare_prompts
 from conftest import DEMO_GAMED, DEMO_PROMPTS, run_cli
 
@@ -52,7 +53,7 @@ def test_local_sources(tmp_path, fmt):
     table = prepare_prompts(local_cfg(source), table_path, gamed_path, meta_path)
     assert list(table.columns) == PROMPT_COLUMNS
     assert len(table) == len(ROWS)
-    written = pd.read_parquet(table_path)
+    written = read_parquet(table_path)
     assert written["instruction"].tolist() == [r["instruction"] for r in ROWS]
     assert written["reference_output"].tolist() == [r["output"] for r in ROWS]
     assert written["index"].tolist() == list(range(len(ROWS)))
@@ -140,7 +141,7 @@ def test_huggingface_source_through_local_cache(tmp_path, revision):
     meta = json.loads(meta_path.read_text())
     assert meta["revision_resolved"] == COMMIT
     assert meta["source"] == "tatsu-lab/alpaca_eval/alpaca_eval_gpt4_baseline.json"
-    assert len(pd.read_parquet(table_path)) == len(ROWS)
+    assert len(read_parquet(table_path)) == len(ROWS)
     assert gamed_path.read_bytes() == DEMO_GAMED.read_bytes()
 
 

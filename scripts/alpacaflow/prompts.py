@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import AlpacaflowError
-from .io import atomic_path, is_blank, read_records, write_json, write_parquet
+from .io import atomic_path, is_blank, read_parquet, read_records, write_json, write_parquet
 
 PROMPT_COLUMNS = ["index", "instruction", "dataset", "reference_output", "reference_generator"]
 HF_SOURCE = "huggingface"
@@ -161,7 +161,7 @@ def prepare_prompts(cfg: dict[str, Any], out_table: Path, out_gamed: Path, out_m
 
 def load_prompt_table(path: str | Path) -> pd.DataFrame:
     """Read ``prompts.parquet`` written by `prepare_prompts`."""
-    table = pd.read_parquet(path)
+    table = read_parquet(path)
     missing = set(PROMPT_COLUMNS) - set(table.columns)
     if missing:
         raise AlpacaflowError(f"{path}: prompt table lacks columns {sorted(missing)}")

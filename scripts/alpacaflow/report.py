@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import AlpacaflowError
-from .io import atomic_path, read_records, write_text
+from .io import atomic_path, read_parquet, read_records, write_text
 from .judge_settings import judge_name
 from .metrics import leaderboard_markdown
 
@@ -176,7 +176,7 @@ def write_report(
     if board.empty:
         raise AlpacaflowError(f"{leaderboard_csv}: empty leaderboard")
     meta = json.loads(Path(prompts_meta).read_text())
-    reference = ", ".join(sorted(pd.read_parquet(prompts_table)["reference_generator"].astype(str).unique()))
+    reference = ", ".join(sorted(read_parquet(prompts_table)["reference_generator"].astype(str).unique()))
     tps = {m: _throughput(p) for m, p in zip(models, throughputs, strict=True)}
     judge_model = judge["openai_model"] if judge["backend"] == "openai" else judge["model"]
     revision = meta.get("revision_resolved") or meta.get("revision_requested") or "local file"
