@@ -30,7 +30,8 @@ models: setup
 
 demo: models
 	$(SNAKEMAKE_DEMO)
-	@echo "demo outputs: results/demo/"
+	$(SNAKEMAKE_DEMO) --report results/demo/report.html
+	@echo "demo outputs: results/demo/ (report.md, report.html, figures/)"
 
 # Speed benchmark: writes docs/benchmarks.md (4.5 to 5.5 minutes measured on 2 CPU cores).
 bench: models

@@ -58,6 +58,9 @@ MODELS = list(config["models"])
 JUDGE = config["judge"]
 # Everything that changes a judgment; secrets are never part of the config.
 JUDGE_JSON = json.dumps(JUDGE, sort_keys=True)
+ANALYSIS = config["analysis"]
+VALIDATE = config["validate_judge"]
+DISCRETE = "--discrete" if JUDGE["method"] == "ranking" else ""
 JUDGE_CACHE = f"judge_cache/{judge_name(JUDGE)}-{settings_hash(JUDGE)}.json"
 DOWNLOADS = downloads(config)
 
@@ -95,17 +98,32 @@ def generate_inputs(wildcards):
     return inputs
 
 
+def judge_inputs():
+    """The judge's weights: its hub snapshot, or a local model's config.json."""
+    if "_judge" in DOWNLOADS:
+        return {"weights": f"{RESULTS}/downloads/_judge.json"}
+    if JUDGE["backend"] == "vllm":
+        return {"judge_config": str(Path(JUDGE["model"]) / "config.json")}
+    return {}
+
+
 def annotate_inputs(wildcards):
-    """Prompts, the model's outputs, and the judge's weights (snapshot or local config.json)."""
-    inputs = {
+    """Prompts, the model's outputs, and the judge's weights."""
+    return {
         "prompts": f"{RESULTS}/prompts.parquet",
         "outputs": f"{RESULTS}/{wildcards.model}/model_outputs.json",
+        **judge_inputs(),
     }
-    if "_judge" in DOWNLOADS:
-        inputs["weights"] = f"{RESULTS}/downloads/_judge.json"
-    elif JUDGE["backend"] == "vllm":
-        inputs["judge_config"] = str(Path(JUDGE["model"]) / "config.json")
-    return inputs
+
+
+def validate_inputs(wildcards):
+    """Prompts, the official annotations, and the judge's weights."""
+    return {
+        "prompts": f"{RESULTS}/prompts.parquet",
+        "official": f"{RESULTS}/validation/official_annotations.json",
+        "official_meta": f"{RESULTS}/validation/official_meta.json",
+        **judge_inputs(),
+    }
 
 
 def download_of(wildcards):
@@ -133,6 +151,17 @@ def prompt_source_inputs(wildcards):
 def per_model(name):
     """The file `name` of every configured model, in config order."""
     return [f"{RESULTS}/{model}/{name}" for model in MODELS]
+
+
+def official_local_inputs(wildcards):
+    """A local official-annotations file, so that editing it refetches; none for a URL."""
+    source = VALIDATE["source"]
+    return [] if source.startswith(("https://", "http://")) else [source]
+
+
+def validation_agreement():
+    """agreement.json of the opt-in validate_judge rule, when it is enabled."""
+    return [f"{RESULTS}/validation/agreement.json"] if VALIDATE["enabled"] else []
 
 
 def all_targets():

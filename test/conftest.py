@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "test" / "demo"
 DEMO_PROMPTS = DEMO / "prompts.json"
 DEMO_GAMED = DEMO / "df_gamed_demo.csv"
+DEMO_OFFICIAL = DEMO / "official_annotations_demo.json"
 
 
 @pytest.fixture(scope="session")

@@ -6,12 +6,13 @@ developer's results/ and .snakemake/ are never touched.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DEMO_GAMED, DEMO_PROMPTS, REPO, run_snakemake
+from conftest import DEMO_GAMED, DEMO_OFFICIAL, DEMO_PROMPTS, REPO, run_snakemake
 
 
 def write_config(workdir: Path, tiny_models: dict[str, Path], **generation) -> Path:
@@ -78,11 +79,15 @@ def test_generate_jobs_do_not_depend_on_each_other(tmp_path, tiny_models):
     assert not [(a, b) for a, b in edges if a in generate and b in generate]
     assert {(d, g) for d in download for g in generate} <= set(edges)
     rules = sorted({label.split("\\n")[0] for label in nodes.values()})
-    assert rules == ["all", "annotate", "download_prompts", "error_sample", "generate", "leaderboard", "report"]
+    assert rules == ["all", "annotate", "compare", "context", "download_prompts", "error_sample", "error_taxonomy",
+                     "generate", "leaderboard", "plots", "report"]  # fmt: skip
 
 
 def test_demo_run_is_complete_up_to_date_and_reruns_only_changed_model(tmp_path, tiny_models):
-    write_config(tmp_path, tiny_models)
+    path = write_config(tmp_path, tiny_models)
+    config = yaml.safe_load(path.read_text())
+    config["validate_judge"] = {"enabled": True, "source": str(DEMO_OFFICIAL)}
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     run = smk(tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     results = tmp_path / "results"
@@ -105,8 +110,27 @@ def test_demo_run_is_complete_up_to_date_and_reruns_only_changed_model(tmp_path,
         "## Against zero_shot",
         "## Error samples",
         "losses to the reference",
+        "## Plots",
+        "](figures/win_rates.png)",
+        "## Paired comparison against zero_shot",
+        "sign test",
+        "## Error taxonomy",
+        "| truncated |",
+        "## Published leaderboard context",
+        "| FuseChat-Llama-3.2-1B-Instruct |",
+        "not comparable",
+        "## Judge validation",
+        "re-judged 6 published pairs",
     ):
         assert text in report
+    for name in ("win_rates", "lengths", "length_preference", "subsets"):
+        figure = results / "figures" / f"{name}.png"
+        assert figure.read_bytes().startswith(b"\x89PNG") and figure.stat().st_size > 5000
+    agreement = json.loads((results / "validation" / "agreement.json").read_text())
+    assert agreement["n_pairs"] == 6 and 0 <= agreement["same_winner"] <= 1
+    html = smk(tmp_path, "--report", "results/report.html")
+    assert html.returncode == 0, html.stderr[-2000:]
+    assert (results / "report.html").stat().st_size > 50_000
 
     again = smk(tmp_path, "-n")
     assert again.returncode == 0
@@ -121,7 +145,10 @@ def test_demo_run_is_complete_up_to_date_and_reruns_only_changed_model(tmp_path,
         ("generate", "sft"),
         ("annotate", "sft"),
         ("error_sample", "sft"),
+        ("error_taxonomy", "sft"),
         ("leaderboard", ""),
+        ("compare", ""),
+        ("plots", ""),
         ("report", ""),
         ("all", ""),
     }
@@ -129,9 +156,10 @@ def test_demo_run_is_complete_up_to_date_and_reruns_only_changed_model(tmp_path,
     config["judge"]["seed"] = 1
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     rejudge = smk(tmp_path, "-n")
-    assert {job for job in scheduled(rejudge.stdout) if job[0] == "annotate"} == {
+    assert {job for job in scheduled(rejudge.stdout) if job[0] in ("annotate", "validate_judge")} == {
         ("annotate", "sft"),
         ("annotate", "zero_shot"),
+        ("validate_judge", ""),
     }
 
 
@@ -202,6 +230,11 @@ def test_slurm_profile_dry_run_on_the_real_config():
             ("leaderboard", ""),
             ("error_sample", "zero_shot"),
             ("error_sample", "sft"),
+            ("error_taxonomy", "zero_shot"),
+            ("error_taxonomy", "sft"),
+            ("compare", ""),
+            ("context", ""),
+            ("plots", ""),
             ("report", ""),
             ("all", ""),
         ]
@@ -209,4 +242,4 @@ def test_slurm_profile_dry_run_on_the_real_config():
     blocks = re.split(r"\n(?=(?:local)?rule \w+:)", result.stdout)
     gpus = {b.split(":")[0].split()[-1]: re.search(r"gpu=(\d+)", b) for b in blocks if "resources:" in b}
     assert gpus["generate"].group(1) == "1" and gpus["annotate"].group(1) == "2"
-    assert gpus["report"] is None and gpus["leaderboard"] is None
+    assert gpus["report"] is None and gpus["leaderboard"] is None and gpus["plots"] is None

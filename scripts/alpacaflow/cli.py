@@ -76,9 +76,59 @@ def _error_sample(args: argparse.Namespace) -> None:
     print(f"sampled {len(sample)} losses of {args.model}")
 
 
-def _report(args: argparse.Namespace) -> None:
-    from .report import write_report
+def _compare(args: argparse.Namespace) -> None:
+    from .analysis import compare_models, write_comparison
 
+    table = compare_models(args.models, args.annotations, args.df_gamed, args.resamples, args.seed)
+    write_comparison(table, args.out)
+    print(table.to_string(index=False))
+
+
+def _taxonomy(args: argparse.Namespace) -> None:
+    from .taxonomy import write_taxonomy
+
+    taxonomy = write_taxonomy(
+        args.annotations, args.generations, args.model, args.discrete, json.loads(args.settings), args.out
+    )
+    print(json.dumps({c: v["count"] for c, v in taxonomy["categories"].items()}))
+
+
+def _context(args: argparse.Namespace) -> None:
+    from .context import context_rows, write_context
+    from .prompts import load_prompt_table
+
+    reference = str(load_prompt_table(args.prompts)["reference_generator"].iloc[0])
+    table = context_rows(json.loads(args.names), args.judge_name, reference)
+    write_context(table, args.out)
+    print(table.to_string(index=False))
+
+
+def _plots(args: argparse.Namespace) -> None:
+    from .plots import write_plots
+
+    for path in write_plots(args.models, args.annotations, args.leaderboard, args.out_dir, args.out_subsets):
+        print(f"wrote {path}")
+
+
+def _fetch_official(args: argparse.Namespace) -> None:
+    from .official import fetch_official
+
+    meta = fetch_official(args.source, args.sha256 or None, args.out, args.out_meta)
+    print(json.dumps(meta))
+
+
+def _validate_judge(args: argparse.Namespace) -> None:
+    from .validation import run_validation
+
+    claim_gpus(args.gpus)  # before vLLM sees CUDA
+    run_validation(json.loads(args.judge), args.official, args.official_meta, args.prompts, args.cache,
+                   args.out_annotations, args.out_agreement)  # fmt: skip
+
+
+def _report(args: argparse.Namespace) -> None:
+    from .report import Analysis, write_report
+
+    analysis = Analysis(args.comparison, args.taxonomies, args.context, args.subsets, args.figures, args.validation)
     write_report(
         args.models,
         args.leaderboard,
@@ -88,6 +138,8 @@ def _report(args: argparse.Namespace) -> None:
         args.prompts,
         json.loads(args.judge),
         args.out,
+        analysis,
+        json.loads(args.context_models),
     )
     print(f"wrote {args.out}")
 
@@ -148,6 +200,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-md", type=Path, required=True)
     p.set_defaults(func=_error_sample)
 
+    p = steps.add_parser("compare", help="paired bootstrap and sign test of every model against the first")
+    p.add_argument("--models", nargs="+", required=True)
+    p.add_argument("--annotations", nargs="+", type=Path, required=True)
+    p.add_argument("--df-gamed", type=Path, required=True)
+    p.add_argument("--resamples", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=_compare)
+
+    p = steps.add_parser("taxonomy", help="classify every loss of one model")
+    p.add_argument("--annotations", type=Path, required=True)
+    p.add_argument("--generations", type=Path, required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--discrete", action="store_true", help="judge gives 1 or 2 (ranking) rather than a weight")
+    p.add_argument("--settings", default="{}", help="classifier thresholds as JSON")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=_taxonomy)
+
+    p = steps.add_parser("context", help="published leaderboard rows for similar-size models")
+    p.add_argument("--names", required=True, help="published model names as a JSON list")
+    p.add_argument("--judge-name", required=True, help="our judge's annotator name")
+    p.add_argument("--prompts", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=_context)
+
+    p = steps.add_parser("plots", help="the report's figures")
+    p.add_argument("--models", nargs="+", required=True)
+    p.add_argument("--annotations", nargs="+", type=Path, required=True)
+    p.add_argument("--leaderboard", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--out-subsets", type=Path, required=True)
+    p.set_defaults(func=_plots)
+
+    p = steps.add_parser("fetch-official", help="copy published official annotations (URL or path), checked")
+    p.add_argument("--source", required=True)
+    p.add_argument("--sha256", default="")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out-meta", type=Path, required=True)
+    p.set_defaults(func=_fetch_official)
+
+    p = steps.add_parser("validate-judge", help="our judge on published pairs, agreement with the official one")
+    p.add_argument("--judge", required=True, help="the config's `judge` section as JSON")
+    p.add_argument("--official", type=Path, required=True)
+    p.add_argument("--official-meta", type=Path, required=True)
+    p.add_argument("--prompts", type=Path, required=True)
+    p.add_argument("--cache", type=Path, required=True)
+    p.add_argument("--out-annotations", type=Path, required=True)
+    p.add_argument("--out-agreement", type=Path, required=True)
+    p.add_argument("--gpus", type=int, default=0, help="GPUs to claim (see alpacaflow.gpus)")
+    p.set_defaults(func=_validate_judge)
+
     p = steps.add_parser("report", help="write report.md")
     p.add_argument("--models", nargs="+", required=True)
     p.add_argument("--leaderboard", type=Path, required=True)
@@ -156,6 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts-meta", type=Path, required=True)
     p.add_argument("--prompts", type=Path, required=True)
     p.add_argument("--judge", required=True, help="the config's `judge` section as JSON")
+    p.add_argument("--comparison", type=Path, required=True)
+    p.add_argument("--taxonomies", nargs="+", type=Path, required=True)
+    p.add_argument("--context", type=Path, required=True)
+    p.add_argument("--context-models", required=True, help="the context rows asked for, as a JSON list")
+    p.add_argument("--subsets", type=Path, required=True)
+    p.add_argument("--figures", nargs="+", type=Path, required=True)
+    p.add_argument("--validation", type=Path, default=None, help="agreement.json of validate_judge, if run")
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=_report)
     return parser

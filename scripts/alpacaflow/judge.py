@@ -548,17 +548,10 @@ def _api_error(exc: Exception) -> str:
     return f"OpenAI API error{f' {status}' if status else ''} ({type(exc).__name__}): {first[:200]}"
 
 
-def run_annotation(
-    judge: dict[str, Any], model: str, prompts_path: Path, outputs_path: Path, cache_path: Path, out_path: Path
-) -> dict[str, Any]:
-    """Judge one model's outputs against the references and write annotations.json."""
-    check_judge(judge)
-    if judge["backend"] == "openai":
-        require_openai_key()
-    prompts = load_prompt_table(prompts_path)
-    pairs = pair_table(prompts, read_records(outputs_path), str(outputs_path), model)
-    if judge["backend"] == "openai":
-        print(estimate_openai_cost(pairs, judge), flush=True)
+def judge_pairs(
+    pairs: pd.DataFrame, judge: dict[str, Any], cache_path: Path
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Judge `pairs` (cached in `cache_path`): one annotation per pair in pair order, and counts."""
     with tempfile.TemporaryDirectory(prefix="alpacaflow-judge-") as tmp:
         annotator, recorder = make_annotator(judge, cache_path, Path(tmp))
         judged = fit_to_context(pairs, judge, annotator_config(judge)[1])
@@ -580,18 +573,31 @@ def run_annotation(
             row["annotator"] = judge_name(judge)  # alpaca_eval leaves it out of unparsed rows
             if row.get("preference_raw_completion") is None:
                 row["preference_raw_completion"] = _jsonable(recorder.raw_for(pair.instruction))
-    write_json(out_path, ordered)
-    unparsed = sum(1 for r in ordered if r.get("preference") is None)
-    summary = {
-        "model": model,
-        "judge": judge_name(judge),
+    counts = {
         "n": len(ordered),
         "judged_this_run": len(recorder.raw),
         "reused_from_cache": len(ordered) - len(recorder.raw),
         "retried_unparsed": retried,
-        "unparsed": unparsed,
+        "unparsed": sum(1 for r in ordered if r.get("preference") is None),
         "truncated_for_judge": int(judged["truncated_for_judge"].sum()),
         "empty_outputs": int(pairs["output_2"].map(is_blank).sum()),
     }
+    return ordered, counts
+
+
+def run_annotation(
+    judge: dict[str, Any], model: str, prompts_path: Path, outputs_path: Path, cache_path: Path, out_path: Path
+) -> dict[str, Any]:
+    """Judge one model's outputs against the references and write annotations.json."""
+    check_judge(judge)
+    if judge["backend"] == "openai":
+        require_openai_key()
+    prompts = load_prompt_table(prompts_path)
+    pairs = pair_table(prompts, read_records(outputs_path), str(outputs_path), model)
+    if judge["backend"] == "openai":
+        print(estimate_openai_cost(pairs, judge), flush=True)
+    ordered, counts = judge_pairs(pairs, judge, cache_path)
+    write_json(out_path, ordered)
+    summary = {"model": model, "judge": judge_name(judge), **counts}
     print(json.dumps(summary), flush=True)
     return summary

@@ -48,6 +48,13 @@ LEADERBOARD_COLUMNS = [
 ]
 
 
+def is_loss(preference: Any, discrete: bool) -> bool:
+    """True when the judge preferred the reference (output_1)."""
+    if preference is None or (isinstance(preference, float) and math.isnan(preference)):
+        return False
+    return preference == 1.0 if discrete else preference < 1.5
+
+
 @contextmanager
 def local_df_gamed(path: Path) -> Iterator[None]:
     """Serve alpaca_eval's ``df_gamed.csv`` download from a local file."""

@@ -11,24 +11,20 @@ sentences, and the error samples.
 from __future__ import annotations
 
 import json
-import math
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .analysis import significance_sentence
 from .errors import AlpacaflowError
 from .io import atomic_path, read_parquet, read_records, write_text
 from .judge_settings import judge_name
-from .metrics import leaderboard_markdown
-
-
-def is_loss(preference: Any, discrete: bool) -> bool:
-    """True when the judge preferred the reference (output_1)."""
-    if preference is None or (isinstance(preference, float) and math.isnan(preference)):
-        return False
-    return preference == 1.0 if discrete else preference < 1.5
+from .metrics import is_loss, leaderboard_markdown
+from .taxonomy import taxonomy_table
 
 
 def sample_losses(records: list[dict[str, Any]], discrete: bool, n: int, seed: int) -> list[dict[str, Any]]:
@@ -161,6 +157,166 @@ def judging_notes(board: pd.DataFrame) -> list[str]:
     return [*notes, ""] if notes else []
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """The analysis outputs the report shows next to the leaderboard (issue 7)."""
+
+    comparison: Path
+    taxonomies: list[Path]
+    context: Path
+    subsets: Path
+    figures: list[Path]
+    validation: Path | None = None
+
+
+def _figure(out: Path, path: Path, alt: str) -> str:
+    return f"![{alt}]({os.path.relpath(path, out.parent)})"
+
+
+def plots_section(out: Path, figures: list[Path], subsets: pd.DataFrame) -> list[str]:
+    """The figures, linked relative to report.md, and the per-subset win rates."""
+    by_name = {Path(f).stem: Path(f) for f in figures}
+    table = subsets.pivot(index="dataset", columns="model", values="win_rate")[list(dict.fromkeys(subsets["model"]))]
+    counts = subsets.groupby("dataset")["n"].max()
+    lines = ["| subset | prompts | " + " | ".join(f"{m} win rate (%)" for m in table.columns) + " |",
+             "|---|---|" + "---|" * len(table.columns)]  # fmt: skip
+    for dataset, row in table.iterrows():
+        lines.append(f"| {dataset} | {counts[dataset]} | " + " | ".join(f"{v:.1f}" for v in row) + " |")
+    return [
+        "## Plots",
+        "",
+        "Win rate and LC win rate per model; error bars are 95% intervals (1.96 standard errors).",
+        "",
+        _figure(out, by_name["win_rates"], "win rates"),
+        "",
+        "Output lengths (characters) per model next to the reference's; a judge that likes long answers "
+        "rewards the longer box.",
+        "",
+        _figure(out, by_name["lengths"], "output lengths"),
+        "",
+        "The judge's preference for the model against how much longer (right) or shorter (left) its answer is "
+        "than the reference; the black line is the mean per length-difference decile.",
+        "",
+        _figure(out, by_name["length_preference"], "preference against length difference"),
+        "",
+        "Win rate per AlpacaEval source subset (95% error bars):",
+        "",
+        _figure(out, by_name["subsets"], "win rate per subset"),
+        "",
+        *lines,
+        "",
+    ]
+
+
+def comparison_section(comparison: pd.DataFrame) -> list[str]:
+    """Paired differences to the baseline with bootstrap CIs and the sign test."""
+    if comparison.empty:
+        return []
+    first = comparison.iloc[0]
+    lines = [
+        f"## Paired comparison against {first['baseline']}",
+        "",
+        f"Same prompts, both models: differences in percentage points with a paired bootstrap 95% CI "
+        f"({first['n_resamples']} resamples, seed {first['seed']}); the sign test counts prompts where the judge "
+        "preferred one model's answer more than the other's. The LC interval resamples the per-prompt LC "
+        "predictions of a GLM fitted once per model, so it leaves out the GLM's refitting variance.",
+        "",
+        "| model | paired prompts | win rate diff (95% CI) | LC win rate diff (95% CI) | better / worse / tied "
+        "| sign test p |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in comparison.itertuples():
+        lines.append(
+            f"| {r.model} | {r.n_paired} | {r.win_rate_diff:+.1f} [{r.win_rate_diff_ci_low:+.1f}, "
+            f"{r.win_rate_diff_ci_high:+.1f}] | {r.lc_diff:+.1f} [{r.lc_diff_ci_low:+.1f}, {r.lc_diff_ci_high:+.1f}] "
+            f"| {r.n_model_better} / {r.n_baseline_better} / {r.n_same} | {r.sign_test_p:.3g} |"
+        )
+    return [*lines, "", *[significance_sentence(row) for _, row in comparison.iterrows()], ""]
+
+
+def _code(text: str) -> str:
+    """`text` as an inline code span, also when it holds backticks."""
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
+def taxonomy_section(taxonomies: list[dict[str, Any]]) -> list[str]:
+    """Counts and rates of each error class over all losses, with one example each."""
+    settings = taxonomies[0]["settings"]
+    table = taxonomy_table(taxonomies)
+    losses = ", ".join(f"{t['model']} {t['n_losses']} of {t['n_judged']}" for t in taxonomies)
+    lines = [
+        "## Error taxonomy",
+        "",
+        f"Every loss to the reference ({losses}) classified; a loss can fall in several classes, rates are shares "
+        f"of the model's losses. Repetitive: at least {100 * settings['repeated_ngram_share']:.0f}% of its "
+        f"{settings['ngram']}-grams repeat; much shorter: under {100 * settings['shorter_ratio']:.0f}% of the "
+        "reference's characters; wrong language: langdetect names another language than the reference's.",
+        "",
+        "| class | " + " | ".join(t["model"] for t in taxonomies) + " |",
+        "|---|" + "---|" * len(taxonomies),
+        *["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)],
+        "",
+    ]
+    for t in taxonomies:
+        lines += [f"Examples for {t['model']}:", ""]
+        for c, cat in t["categories"].items():
+            ex = cat["example"]
+            if ex:
+                snippet = _code(" ".join(ex["output"].split())[:160]) if ex["output"].strip() else "(empty)"
+                lines.append(f"- {c}: prompt {ex['prompt_index']} “{' '.join(ex['instruction'].split())[:80]}” → "
+                             f"{snippet} ({len(ex['output'])} chars; reference {ex['reference_chars']})")  # fmt: skip
+        lines.append("")
+    return lines
+
+
+def context_section(context: pd.DataFrame, names: list[str], our_judge: str) -> list[str]:
+    """Published leaderboard rows for similar-size models, marked with their judge."""
+    missing = sorted(set(names) - set(context["model"]))
+    lines = [
+        "## Published leaderboard context",
+        "",
+        "Rows of the AlpacaEval 2.0 leaderboards that ship with alpaca_eval, for models of a similar size. "
+        f"Only rows judged by the same annotator as ours ({our_judge}) and against the official GPT-4 Turbo "
+        "reference can be compared with the leaderboard above; the others are marked not comparable.",
+        "",
+        "| model | LC win rate (%) | win rate (%) | avg length | judge | comparable with ours |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in context.itertuples():
+        lc = "n/a" if pd.isna(r.length_controlled_winrate) else f"{r.length_controlled_winrate:.1f}"
+        lines.append(f"| {r.model} | {lc} | {r.win_rate:.1f} | {r.avg_length:.0f} | {r.judge} "
+                     f"| {'yes' if r.comparable else 'not comparable'} |")  # fmt: skip
+    if missing:
+        lines += ["", f"Not on any shipped leaderboard: {', '.join(missing)}."]
+    return [*lines, ""]
+
+
+def validation_markdown(result: dict[str, Any] | None) -> list[str]:
+    """The report's judge-validation section."""
+    if result is None:
+        return [
+            "Not run (opt-in): set `validate_judge.enabled: true` to judge a published model's outputs with "
+            "this judge and compare with the official GPT-4 Turbo annotations.",
+            "",
+        ]
+
+    def fmt(x: Any) -> str:
+        return "n/a (a judge gave one constant preference)" if x is None else f"{x:.3f}"
+
+    return [
+        f"The configured judge (**{result['judge']}**) re-judged {result['n_pairs']} published pairs of "
+        f"**{result['published_model']}** against the reference, annotated by **{result['official_judge']}** "
+        f"(`{result['source']}`, SHA-256 `{result['sha256'][:12]}…`). Over the {result['n_compared']} pairs both "
+        f"judges parsed ({result['n_dropped_unparsed']} dropped):",
+        "",
+        "| same winner | Pearson r | Spearman ρ | official win rate (%) | our judge's win rate (%) |",
+        "|---|---|---|---|---|",
+        f"| {100 * result['same_winner']:.1f}% | {fmt(result['pearson'])} | {fmt(result['spearman'])} "
+        f"| {result['official_win_rate']:.1f} | {result['our_win_rate']:.1f} |",
+        "",
+    ]
+
+
 def write_report(
     models: list[str],
     leaderboard_csv: Path,
@@ -170,6 +326,8 @@ def write_report(
     prompts_table: Path,
     judge: dict[str, Any],
     out: Path,
+    analysis: Analysis,
+    context_models: list[str],
 ) -> str:
     """Assemble report.md from the step outputs."""
     board = pd.read_csv(leaderboard_csv)
@@ -220,6 +378,12 @@ def write_report(
         comparisons += [s for s in (ratio, winrate_sentence(by_model.loc[m], by_model.loc[base])) if s]
     if comparisons:
         parts += [f"## Against {base}", "", *comparisons, ""]
+    parts += plots_section(out, analysis.figures, pd.read_csv(analysis.subsets))
+    parts += comparison_section(pd.read_csv(analysis.comparison))
+    parts += taxonomy_section([json.loads(Path(p).read_text(encoding="utf-8")) for p in analysis.taxonomies])
+    parts += context_section(pd.read_csv(analysis.context), context_models, judge_name(judge))
+    validation = json.loads(analysis.validation.read_text()) if analysis.validation else None
+    parts += ["## Judge validation", "", *validation_markdown(validation)]
     parts += ["## Error samples", "", "Random losses to the reference, for error analysis.", ""]
     parts += [Path(p).read_text(encoding="utf-8") for p in error_samples]
     text = "\n".join(parts).rstrip() + "\n"
