@@ -7,6 +7,8 @@ A static check over the package: each file-writing call must write to the
 from __future__ import annotations
 
 import ast
+import os
+import stat
 from pathlib import Path
 
 from alpacaflow.io import atomic_path, write_json
@@ -14,7 +16,7 @@ from alpacaflow.io import atomic_path, write_json
 PACKAGE = Path(__file__).resolve().parents[1] / "scripts" / "alpacaflow"
 #: Path methods write to their receiver; the others to their first argument.
 PATH_WRITES = {"write_text", "write_bytes"}
-DATA_WRITES = {"to_csv", "to_parquet", "to_json", "save_pretrained"}
+DATA_WRITES = {"to_csv", "to_parquet", "to_json", "save_pretrained", "savefig"}
 NOT_OUTPUTS = {("judge.py", "folder")}  # alpaca_eval's annotator config, inside a TemporaryDirectory
 
 
@@ -52,3 +54,13 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         pass
     assert dest.read_text() == '{\n  "a": 1\n}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_outputs_get_the_umask_mode_not_owner_only(tmp_path):
+    """mkstemp makes 0600 files; results on a shared cluster must be readable as with a plain open()."""
+    mask = os.umask(0)
+    os.umask(mask)
+    write_json(tmp_path / "out.json", {"a": 1})
+    (tmp_path / "plain.json").write_text("{}")
+    mode = stat.S_IMODE((tmp_path / "out.json").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "plain.json").stat().st_mode) == 0o666 & ~mask

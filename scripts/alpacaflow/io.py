@@ -21,9 +21,24 @@ import pyarrow.parquet as pq
 from .errors import AlpacaflowError
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: read once at import, before any worker thread starts (os.umask can only be read by setting it)
+FILE_MODE = 0o666 & ~_current_umask()
+
+
 @contextmanager
 def atomic_path(dest: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to `dest`; rename it onto `dest` on success."""
+    """Yield a temporary path next to `dest`; rename it onto `dest` on success.
+
+    The file gets the mode a plain ``open()`` would give it (0666 less the
+    umask), not mkstemp's owner-only 0600, so that colleagues on a shared
+    cluster can read the results.
+    """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
@@ -31,6 +46,7 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, FILE_MODE)
         os.replace(tmp_path, dest)
     finally:
         tmp_path.unlink(missing_ok=True)
