@@ -139,7 +139,9 @@ def test_sigterm_saves_progress_and_resumes_identically(tmp_path, tiny_models):
     assert (out / "model_outputs.json").read_bytes() == (tmp_path / "whole" / "model_outputs.json").read_bytes()
 
 
-def test_sigkilled_judge_resumes_with_the_same_preferences(tmp_path, tiny_models):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_killed_judge_resumes_with_the_same_preferences(tmp_path, tiny_models, sig):
+    """SIGKILL at any moment, or SIGTERM (exit 143 with the count saved): the rerun judges only the rest."""
     n = 30
     prompts = demo_prompt_table(tmp_path / "p", n)
     outputs = model_outputs(prompts, tmp_path)
@@ -155,9 +157,14 @@ def test_sigkilled_judge_resumes_with_the_same_preferences(tmp_path, tiny_models
 
     killed = tmp_path / "killed"
     proc = start(annotate_args(killed))
-    kill_when(proc, lambda: cache_entries(killed / "cache.json"), 2, signal.SIGKILL)
-    proc.wait(timeout=60)
+    kill_when(proc, lambda: cache_entries(killed / "cache.json"), 2, sig)
+    _, stderr = proc.communicate(timeout=120)
     saved = cache_entries(killed / "cache.json")
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 143, stderr[-3000:]
+        assert stderr.strip().splitlines()[-1] == (
+            f"error: stopped by SIGTERM with {saved}/{n} judgments saved in {killed / 'cache.json'}; rerun to resume"
+        )
     assert 2 <= saved < n and not (killed / "annotations.json").exists()
     json.loads((killed / "cache.json").read_text())  # the cache is never half-written
 
