@@ -143,6 +143,7 @@ def _seed_loop(backend: Any, tokenizer: Any, texts: list[str], tokens: int) -> i
 def worker_judge(method: str, model: str, n_pairs: int, max_new_tokens: int) -> dict[str, Any]:
     """Time one judge method on `n_pairs` demo pairs through alpaca_eval's annotator."""
     import pandas as pd
+    from alpacaflow.io import is_blank
     from alpacaflow.judge import make_annotator
 
     rows = json.loads((REPO / "test" / "demo" / "prompts.json").read_text())
@@ -179,7 +180,7 @@ def worker_judge(method: str, model: str, n_pairs: int, max_new_tokens: int) -> 
         annotated = annotator.annotate_pairs(pairs)
         wall = time.perf_counter() - start
         recorder.close()
-    parsed = sum(1 for r in annotated if r.get("preference") is not None)
+    parsed = sum(1 for r in annotated if not is_blank(r.get("preference")))  # unparsed come back as NaN
     return {"method": method, "pairs": n_pairs, "wall_s": wall, "load_s": load_s, "parsed": parsed}
 
 
