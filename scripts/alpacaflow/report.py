@@ -3,9 +3,11 @@
 `sample_losses` draws, with a fixed seed, annotations where the judge
 preferred the reference (preference 1 for discrete judges, below 1.5 for
 weighted ones) for error analysis. `write_report` turns the leaderboard,
-throughput files and error samples into ``report.md``: which judge, method
-and reference were used, the leaderboard, speed and win-rate comparisons in
-sentences, and the error samples.
+throughput files, the analysis outputs and error samples into ``report.md``:
+which judge, method and reference were used, the leaderboard, speed and
+win-rate comparisons in sentences, the figures (linked), the paired
+comparison with the baseline, the error taxonomy, published context rows,
+judge validation (when it ran) and the error samples.
 """
 
 from __future__ import annotations
@@ -159,7 +161,7 @@ def judging_notes(board: pd.DataFrame) -> list[str]:
 
 @dataclass(frozen=True)
 class Analysis:
-    """The analysis outputs the report shows next to the leaderboard (issue 7)."""
+    """Outputs of compare, error_taxonomy, context, plots and (opt-in) validate_judge."""
 
     comparison: Path
     taxonomies: list[Path]
