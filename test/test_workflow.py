@@ -243,3 +243,15 @@ def test_slurm_profile_dry_run_on_the_real_config():
     gpus = {b.split(":")[0].split()[-1]: re.search(r"gpu=(\d+)", b) for b in blocks if "resources:" in b}
     assert gpus["generate"].group(1) == "1" and gpus["annotate"].group(1) == "2"
     assert gpus["report"] is None and gpus["leaderboard"] is None and gpus["plots"] is None
+
+
+def test_judge_validation_is_opt_in_and_asks_for_the_judge_gpus():
+    """validate_judge joins the plan only when enabled, with the judge's GPUs and the profile's resources."""
+    result = run_snakemake("--profile", str(REPO / "profiles" / "slurm"), "-n", "--config",
+                           "validate_judge={enabled: true}", cwd=REPO)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = scheduled(result.stdout)
+    assert ("fetch_official", "") in jobs and ("validate_judge", "") in jobs
+    blocks = re.split(r"\n(?=(?:local)?rule \w+:)", result.stdout)
+    block = next(b for b in blocks if b.startswith("rule validate_judge"))
+    assert "gpu=2" in block and "runtime=240" in block
