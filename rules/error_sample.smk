@@ -20,7 +20,7 @@ rule error_sample:
     params:
         n=config["error_sample"]["n"],
         seed=config["error_sample"]["seed"],
-        discrete="--discrete" if JUDGE["method"] == "ranking" else "",
+        discrete=DISCRETE,
     shell:
         "python -m alpacaflow error-sample --annotations {input.annotations}"
         " --model {wildcards.model} {params.discrete} --n {params.n} --seed {params.seed}"

@@ -426,6 +426,13 @@ def require_openai_key() -> None:
         raise AlpacaflowError("judge.backend is openai but OPENAI_API_KEY is not set in the environment")
 
 
+def check_judge_ready(judge: dict[str, Any]) -> None:
+    """Before any input is read: the judge's settings and, for the OpenAI judge, the key in the environment."""
+    check_judge(judge)
+    if judge["backend"] == "openai":
+        require_openai_key()
+
+
 def fit_to_context(pairs: pd.DataFrame, judge: dict[str, Any], template: str) -> pd.DataFrame:
     """Cut outputs that would not fit a local judge's context; flag them in `truncated_for_judge`.
 
@@ -552,6 +559,8 @@ def judge_pairs(
     pairs: pd.DataFrame, judge: dict[str, Any], cache_path: Path
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Judge `pairs` (cached in `cache_path`): one annotation per pair in pair order, and counts."""
+    if judge["backend"] == "openai":
+        print(estimate_openai_cost(pairs, judge), flush=True)
     with tempfile.TemporaryDirectory(prefix="alpacaflow-judge-") as tmp:
         annotator, recorder = make_annotator(judge, cache_path, Path(tmp))
         judged = fit_to_context(pairs, judge, annotator_config(judge)[1])
@@ -589,13 +598,9 @@ def run_annotation(
     judge: dict[str, Any], model: str, prompts_path: Path, outputs_path: Path, cache_path: Path, out_path: Path
 ) -> dict[str, Any]:
     """Judge one model's outputs against the references and write annotations.json."""
-    check_judge(judge)
-    if judge["backend"] == "openai":
-        require_openai_key()
+    check_judge_ready(judge)
     prompts = load_prompt_table(prompts_path)
     pairs = pair_table(prompts, read_records(outputs_path), str(outputs_path), model)
-    if judge["backend"] == "openai":
-        print(estimate_openai_cost(pairs, judge), flush=True)
     ordered, counts = judge_pairs(pairs, judge, cache_path)
     write_json(out_path, ordered)
     summary = {"model": model, "judge": judge_name(judge), **counts}

@@ -50,7 +50,7 @@ LEADERBOARD_COLUMNS = [
 
 def is_loss(preference: Any, discrete: bool) -> bool:
     """True when the judge preferred the reference (output_1)."""
-    if preference is None or (isinstance(preference, float) and math.isnan(preference)):
+    if is_blank(preference):
         return False
     return preference == 1.0 if discrete else preference < 1.5
 

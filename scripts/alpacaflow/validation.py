@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .analysis import win_values
 from .errors import AlpacaflowError
 from .io import is_blank, read_records, write_json
 from .judge_settings import judge_name
@@ -47,13 +48,8 @@ def validation_pairs(official: pd.DataFrame, prompts: pd.DataFrame, source: str)
 
 def winner(preference: float) -> int:
     """1 the reference, 2 the model, 0 a draw (alpaca_eval's 0 or 1.5)."""
-    if preference == 0 or preference == 1.5:
-        return 0
-    return 2 if preference > 1.5 else 1
-
-
-def _as_scale(preference: float) -> float:
-    return 1.5 if preference == 0 else float(preference)  # alpaca_eval's discrete draw is 0
+    win = float(win_values(pd.Series([preference])).iloc[0])
+    return 0 if win == 0.5 else 2 if win > 0.5 else 1
 
 
 def agreement(official: list[Any], ours: list[Any]) -> dict[str, Any]:
@@ -64,14 +60,15 @@ def agreement(official: list[Any], ours: list[Any]) -> dict[str, Any]:
     both = [(float(a), float(b)) for a, b in zip(official, ours, strict=True) if not (is_blank(a) or is_blank(b))]
     if not both:
         raise AlpacaflowError("no pair was judged by both judges")
-    a = np.array([_as_scale(x) for x, _ in both])
-    b = np.array([_as_scale(y) for _, y in both])
+    # Win values (draws, 0 or 1.5, become 0.5): correlations are unchanged by the shift from preferences.
+    a = win_values(pd.Series([x for x, _ in both])).to_numpy()
+    b = win_values(pd.Series([y for _, y in both])).to_numpy()
     constant = a.std() == 0 or b.std() == 0  # a correlation is undefined then
     return {
         "n_pairs": len(official),
         "n_compared": len(both),
         "n_dropped_unparsed": len(official) - len(both),
-        "same_winner": float(np.mean([winner(x) == winner(y) for x, y in both])),
+        "same_winner": float(np.mean(np.sign(a - 0.5) == np.sign(b - 0.5))),
         "pearson": None if constant else float(pearsonr(a, b).statistic),
         "spearman": None if constant else float(spearmanr(a, b).statistic),
         "official_win_rate": float(get_winrate([{"preference": x} for x, _ in both])["win_rate"]),
@@ -84,8 +81,9 @@ def run_validation(
     out_annotations: Path, out_agreement: Path,
 ) -> dict[str, Any]:  # fmt: skip
     """Judge the published pairs with our judge and write our annotations and the agreement."""
-    from .judge import judge_pairs
+    from .judge import check_judge_ready, judge_pairs
 
+    check_judge_ready(judge)
     official = official_pairs(read_records(official_path), str(official_path))
     pairs = validation_pairs(official, load_prompt_table(prompts_path), str(official_path))
     ours, counts = judge_pairs(pairs.drop(columns="official_preference"), judge, cache)
