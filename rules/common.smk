@@ -4,15 +4,28 @@ import shlex
 import sys
 from pathlib import Path
 
+from snakemake.settings.types import DeploymentMethod
+
 SCRIPTS_DIR = str(Path(workflow.basedir) / "scripts")
 sys.path.insert(0, SCRIPTS_DIR)
 # Every job (local, conda or cluster) imports the alpacaflow package from this
 # checkout, whatever is installed; bash strict mode as Snakemake's default.
+# Without conda envs, jobs run `python` from the folder of the interpreter that
+# runs Snakemake (a venv's, also when `.venv/bin/snakemake` is called without
+# activating it); with --sdm conda, each rule's env provides python.
 # The weights cache (hf_home) is where download_model puts snapshots; it is
 # exported for every job, not a param: moving it reruns nothing.
+USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
 shell.prefix(
     "set -euo pipefail; "
-    "export PYTHONPATH="
+    + (
+        ""
+        if USES_CONDA
+        else "export PATH="
+        + shlex.quote(str(Path(sys.executable).parent))
+        + ':"$PATH"; '
+    )
+    + "export PYTHONPATH="
     + shlex.quote(SCRIPTS_DIR)
     + "${{PYTHONPATH:+:$PYTHONPATH}}; "
     + (
@@ -145,7 +158,9 @@ def prompt_source_inputs(wildcards):
     prompts = config["prompts"]
     if prompts["source"] == "huggingface":
         return []
-    return [prompts["source"], prompts["df_gamed"]]
+    return [prompts["source"], prompts["df_gamed"]] + (
+        [prompts["lc_instructions"]] if prompts["lc_instructions"] else []
+    )
 
 
 def per_model(name):

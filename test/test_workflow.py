@@ -7,7 +7,10 @@ developer's results/ and .snakemake/ are never touched.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -255,3 +258,21 @@ def test_judge_validation_is_opt_in_and_asks_for_the_judge_gpus():
     blocks = re.split(r"\n(?=(?:local)?rule \w+:)", result.stdout)
     block = next(b for b in blocks if b.startswith("rule validate_judge"))
     assert "gpu=2" in block and "runtime=240" in block
+
+
+def test_venv_snakemake_without_activating_the_venv(tmp_path, tiny_models):
+    """`.venv/bin/snakemake` from a shell whose `python` is another one: jobs still run with the venv's."""
+    write_config(tmp_path, tiny_models)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "python").write_text("#!/bin/sh\necho 'not the venv python' >&2\nexit 3\n")
+    (fake / "python").chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}:/usr/bin:/bin"}
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "snakemake"), "--snakefile", str(REPO / "Snakefile"),
+         "--configfile", "config.yaml", "--cores", "1", "results/prompts.parquet"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "results" / "prompts.parquet").stat().st_size > 0
