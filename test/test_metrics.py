@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,12 +12,15 @@ from alpaca_eval.metrics import get_length_controlled_winrate, get_winrate
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.metrics import local_df_gamed, model_metrics
 from alpacaflow.report import is_loss, sample_losses, write_error_sample
-from conftest import DEMO_GAMED
+from conftest import DEMO_GAMED, DEMO_PROMPTS, run_cli
 
 N_PROMPTS = 30
+DEMO_INSTRUCTIONS = [r["instruction"] for r in json.loads(DEMO_PROMPTS.read_text())]
 
 
-def synthetic_annotations(seed: int, discrete: bool, n: int = N_PROMPTS) -> list[dict]:
+def synthetic_annotations(seed: int, discrete: bool, n: int = N_PROMPTS, instructions=None) -> list[dict]:
+    """Annotations of the demo prompts (the ones DEMO_GAMED's indices stand for) unless `instructions` are given."""
+    instructions = instructions or DEMO_INSTRUCTIONS
     rng = np.random.default_rng(seed)
     records = []
     for i in range(n):
@@ -26,7 +30,7 @@ def synthetic_annotations(seed: int, discrete: bool, n: int = N_PROMPTS) -> list
         records.append(
             {
                 "prompt_index": i,
-                "instruction": f"instruction {i}",
+                "instruction": instructions[i],
                 "output_1": "r" * int(rng.integers(50, 300)),
                 "output_2": "m" * length,
                 "generator_1": "reference",
@@ -51,8 +55,83 @@ def test_leaderboard_numbers_equal_alpaca_eval(discrete):
         assert ours[key] == pytest.approx(float(plain[key]), abs=1e-9)
     for key in ("length_controlled_winrate", "lc_standard_error"):
         assert ours[key] == pytest.approx(float(theirs[key]), abs=1e-9)
-    assert ours["unparsed"] == 0
-    assert ours["avg_length"] == pytest.approx(np.mean([len(r["output_2"]) for r in records]))
+    assert ours["unparsed"] == 0 and ours["lc_note"] == ""
+    # alpaca_eval's avg_length: int() of the mean characters (main.evaluate), not a rounded float
+    assert ours["avg_length"] == int(pd.Series([r["output_2"] for r in records]).str.len().mean())
+    assert isinstance(ours["avg_length"], int)
+
+
+def test_avg_length_truncates_as_alpaca_eval_does():
+    records = synthetic_annotations(1, True)
+    for i, r in enumerate(records):  # model outputs of mean length 2173.5, references of about that length
+        r["output_2"] = "a" * (2173 - 10 * (i // 2) if i % 2 else 2174 + 10 * (i // 2))
+        r["output_1"] = "r" * (2023 + (37 * i) % 300)
+    assert np.mean([len(r["output_2"]) for r in records]) == 2173.5
+    assert model_metrics(records, DEMO_GAMED, "x")["avg_length"] == 2173  # round() would say 2174
+    records[0]["output_2"] = ""  # an empty output counts 0 characters: mean 2101.03
+    assert model_metrics(records, DEMO_GAMED, "x")["avg_length"] == 2101
+
+
+def _without_instruction_column(tmp_path) -> Path:
+    path = tmp_path / "df_gamed.csv"
+    pd.read_csv(DEMO_GAMED).drop(columns="instruction").to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("custom_instructions", "30 of 30 judged instructions are not the instruction at their index"),
+        ("longer_than_df_gamed", "prompt index 30 is not among df_gamed's 30 prompts"),
+        ("df_gamed_without_instructions", "df_gamed does not say which instruction each of its indices is"),
+    ],
+)
+def test_lc_is_na_with_its_reason_where_df_gamed_does_not_apply(tmp_path, case, reason):
+    gamed = _without_instruction_column(tmp_path) if case == "df_gamed_without_instructions" else DEMO_GAMED
+    n = 120 if case == "longer_than_df_gamed" else N_PROMPTS
+    custom = [f"my own prompt {i}" for i in range(n)]
+    records = synthetic_annotations(6, True, n, None if case == "df_gamed_without_instructions" else custom)
+    ours = model_metrics(records, gamed, "x")
+    assert np.isnan(ours["length_controlled_winrate"]) and np.isnan(ours["lc_standard_error"])
+    assert ours["lc_note"].startswith("n/a: ") and reason in ours["lc_note"]
+    plain = get_winrate(pd.DataFrame(records))
+    assert ours["win_rate"] == pytest.approx(float(plain["win_rate"]), abs=1e-9)
+    assert ours["n_total"] == n
+
+
+def test_lc_of_a_subset_of_the_official_set_is_kept():
+    records = synthetic_annotations(7, False)[5:17]
+    assert model_metrics(records, DEMO_GAMED, "x")["lc_note"] == ""
+
+
+def test_leaderboard_and_compare_steps_report_na_instead_of_crashing(tmp_path):
+    """120 prompts of one's own against a 30-row df_gamed: alpaca_eval raises 'Transform function failed'."""
+    paths = {}
+    for model, seed in (("base", 8), ("sft", 9)):
+        records = synthetic_annotations(seed, True, 120, [f"my own prompt {i}" for i in range(120)])
+        for r in records:
+            r["generator_2"] = model
+        paths[model] = tmp_path / f"{model}.json"
+        paths[model].write_text(json.dumps(records))
+        (tmp_path / f"{model}_tp.json").write_text(json.dumps({"examples_per_second": 1.0}))
+    with pytest.raises(ValueError, match="Transform function failed"), local_df_gamed(DEMO_GAMED):
+        get_length_controlled_winrate(pd.DataFrame(json.loads(paths["sft"].read_text())), save_weights_dir=None)
+    models = ["base", "sft"]
+    annotations = [str(paths[m]) for m in models]
+    board = run_cli("leaderboard", "--models", *models, "--annotations", *annotations, "--throughputs",
+                    *[str(tmp_path / f"{m}_tp.json") for m in models], "--df-gamed", str(DEMO_GAMED),
+                    "--out-csv", str(tmp_path / "lb.csv"), "--out-md", str(tmp_path / "lb.md"))  # fmt: skip
+    assert board.returncode == 0, board.stderr[-2000:]
+    table = pd.read_csv(tmp_path / "lb.csv")
+    assert table["length_controlled_winrate"].isna().all() and table["win_rate"].notna().all()
+    assert table["win_rate"].tolist() == sorted(table["win_rate"], reverse=True)  # LC n/a: sorted by win rate
+    md = (tmp_path / "lb.md").read_text()
+    assert "| n/a |" in md and "The LC win rate is n/a for base, sft: prompt index 30 is not among" in md
+    compare = run_cli("compare", "--models", *models, "--annotations", *annotations, "--df-gamed", str(DEMO_GAMED),
+                      "--resamples", "1000", "--out", str(tmp_path / "cmp.csv"))  # fmt: skip
+    assert compare.returncode == 0, compare.stderr[-2000:]
+    row = pd.read_csv(tmp_path / "cmp.csv").iloc[0]
+    assert np.isnan(row["lc_diff"]) and not np.isnan(row["win_rate_diff"]) and row["n_paired"] == 120
 
 
 def test_lc_uses_prompt_index_not_row_order():

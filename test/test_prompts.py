@@ -61,12 +61,56 @@ def test_local_sources(tmp_path, fmt):
     assert json.loads(meta_path.read_text())["rows_kept"] == len(ROWS)
 
 
-def test_max_instances_keeps_first_rows_and_their_index(tmp_path):
+class RecordingAnnotator:
+    """Stands in for alpaca_eval's PairwiseAnnotator inside `alpaca_eval.evaluate`: records the pairs it is given."""
+
+    seen: list[str] = []
+
+    def __init__(self, **_):
+        pass
+
+    def annotate_head2head(self, outputs_1, outputs_2, **_):
+        RecordingAnnotator.seen = list(outputs_2["instruction"])
+        return [{"instruction": s, "output_1": "r", "output_2": "m", "preference": 2.0} for s in self.seen]
+
+
+def alpaca_eval_selection(records: list[dict], n: int) -> list[str]:
+    """The instructions alpaca_eval.evaluate(max_instances=n) judges, from alpaca_eval's own code."""
+    from alpaca_eval import evaluate
+
+    model = pd.DataFrame([{"instruction": r["instruction"], "output": "m", "generator": "m"} for r in records])
+    reference = pd.DataFrame([{"instruction": r["instruction"], "output": r["output"]} for r in records])
+    evaluate(model_outputs=model, reference_outputs=reference, Annotator=RecordingAnnotator, max_instances=n,
+             output_path=None, precomputed_leaderboard=None, fn_metric="get_winrate", sort_by="win_rate",
+             is_return_instead_of_print=True,
+             is_cache_leaderboard=False)  # fmt: skip
+    return RecordingAnnotator.seen
+
+
+@pytest.mark.parametrize("n", [7, 20])
+def test_max_instances_selects_what_alpaca_eval_selects(tmp_path, n):
+    """Not the first N: alpaca_eval shuffles with its fixed seed; the rows keep their index and prompt order."""
     table_path, gamed_path, meta_path = outputs(tmp_path)
-    table = prepare_prompts(local_cfg(DEMO_PROMPTS, max_instances=7), table_path, gamed_path, meta_path)
-    assert table["index"].tolist() == list(range(7))
+    table = prepare_prompts(local_cfg(DEMO_PROMPTS, max_instances=n), table_path, gamed_path, meta_path)
+    expected = alpaca_eval_selection(ROWS, n)
+    assert sorted(table["instruction"]) == sorted(expected)
+    assert table["index"].tolist() == sorted(table["index"]) != list(range(n))
+    assert [ROWS[i]["instruction"] for i in table["index"]] == table["instruction"].tolist()
     meta = json.loads(meta_path.read_text())
-    assert (meta["rows_in_source"], meta["rows_kept"]) == (len(ROWS), 7)
+    assert (meta["rows_in_source"], meta["rows_kept"]) == (len(ROWS), n)
+
+
+def test_max_instances_on_alpaca_eval_shape_spans_every_subset():
+    """805 prompts in AlpacaEval's order: the first 129 are one subset, alpaca_eval's 100 are from all five."""
+    from alpacaflow.prompts import alpaca_eval_subset, records_to_table
+    from alpacaflow.synthetic import SUBSETS, synthetic_prompts
+
+    records = synthetic_prompts()
+    table = records_to_table(records, "synthetic")
+    subset = alpaca_eval_subset(table, 100)
+    assert set(table.head(100)["dataset"]) == {"helpful_base"}
+    assert set(subset["dataset"]) == {name for name, _ in SUBSETS}
+    assert sorted(subset["instruction"]) == sorted(alpaca_eval_selection(records, 100))
 
 
 def _bad(tmp_path: Path, rows) -> Path:
@@ -165,3 +209,36 @@ def test_huggingface_source_offline_and_uncached_is_one_line(tmp_path):
     )
     assert result.returncode == 1
     assert "not in the local Hugging Face cache" in result.stderr.strip().splitlines()[-1]
+
+
+def _gamed_without_instructions(path: Path) -> Path:
+    pd.read_csv(DEMO_GAMED).drop(columns="instruction").to_csv(path, index=False)
+    return path
+
+
+def test_df_gamed_copy_says_which_instruction_each_index_is(tmp_path):
+    """From df_gamed's own column, from the hub prompt file beside it, or from prompts.lc_instructions; else none."""
+    bare = _gamed_without_instructions(tmp_path / "bare.csv")
+    instructions = [r["instruction"] for r in ROWS]
+
+    def gamed_after(cfg, **env):
+        table_path, gamed_path, meta_path = outputs(tmp_path / str(len(list(tmp_path.iterdir()))))
+        result = download_cli(cfg, table_path, gamed_path, meta_path, **env)
+        assert result.returncode == 0, result.stderr
+        return pd.read_csv(gamed_path), json.loads(meta_path.read_text())["df_gamed_instructions"]
+
+    gamed, origin = gamed_after(local_cfg(DEMO_PROMPTS))
+    assert origin == "df_gamed's own instruction column"
+    gamed, origin = gamed_after(local_cfg(DEMO_PROMPTS, df_gamed=str(bare)))
+    assert origin is None and "instruction" not in gamed.columns
+    gamed, origin = gamed_after(local_cfg(DEMO_PROMPTS, df_gamed=str(bare), lc_instructions=str(DEMO_PROMPTS)))
+    assert origin == str(DEMO_PROMPTS)
+    assert gamed["instruction"].tolist() == [instructions[i] for i in gamed["index"]]
+    assert gamed.drop(columns="instruction").equals(pd.read_csv(bare))  # nothing else changed
+
+    cache = fake_hub_cache(tmp_path / "hub")
+    shutil.copyfile(bare, next((cache / "datasets--tatsu-lab--alpaca_eval" / "snapshots").iterdir()) / "df_gamed.csv")
+    cfg = local_cfg("huggingface", df_gamed="df_gamed.csv", expected_rows=len(ROWS), max_instances=5)
+    gamed, origin = gamed_after(cfg, HF_HUB_CACHE=str(cache), HF_HUB_OFFLINE="1")
+    assert origin == "tatsu-lab/alpaca_eval/alpaca_eval_gpt4_baseline.json"
+    assert gamed["instruction"].tolist() == [instructions[i] for i in gamed["index"]]  # all 30, not the 5 kept

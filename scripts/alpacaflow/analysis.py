@@ -10,7 +10,8 @@ default) and every prompt both were judged on:
   prediction with the length term removed (``glm_preference``); their mean x
   100 is its ``length_controlled_winrate``. The GLM is fitted once per model
   on all its judged prompts, then the prompts are resampled: the LC interval
-  does not include the GLM's refitting variance;
+  does not include the GLM's refitting variance. Where LC is n/a for either
+  model (`metrics.lc_check`), the LC columns are empty;
 * a paired bootstrap (prompts resampled with replacement, the same draw for
   both models, seeded) gives a percentile 95% CI of each difference;
 * a two-sided sign test (`scipy.stats.binomtest`) over the prompts where the
@@ -27,7 +28,7 @@ import pandas as pd
 
 from .errors import AlpacaflowError
 from .io import atomic_path, read_records
-from .metrics import annotations_frame, local_df_gamed
+from .metrics import annotations_frame, lc_check, local_df_gamed
 
 TIE_TOLERANCE = 1e-4  # weighted judges move by ~5e-7 with batch composition; that is not a preference
 COMPARISON_COLUMNS = [
@@ -66,6 +67,8 @@ def per_prompt_values(records: list[dict[str, Any]], df_gamed: Path, source: str
     frame = annotations_frame(records, source)
     if frame.empty:
         raise AlpacaflowError(f"{source}: no parsed judgment to compare")
+    if lc_check(frame, df_gamed) is not None:
+        return pd.DataFrame({"win": win_values(frame["preference"]), "lc": np.nan})
     with local_df_gamed(df_gamed):
         get_length_controlled_winrate(frame, save_weights_dir=None, is_add_glm_preference_inplace=True)
     return pd.DataFrame({"win": win_values(frame["preference"]), "lc": frame["glm_preference"].astype(float)})
@@ -112,7 +115,8 @@ def compare_pair(
     common = values.index.intersection(base_values.index)
     a, b = values.loc[common], base_values.loc[common]
     win = paired_bootstrap(a["win"].to_numpy(), b["win"].to_numpy(), n_resamples, seed)
-    lc = paired_bootstrap(a["lc"].to_numpy(), b["lc"].to_numpy(), n_resamples, seed)
+    has_lc = a["lc"].notna().all() and b["lc"].notna().all()
+    lc = paired_bootstrap(a["lc"].to_numpy(), b["lc"].to_numpy(), n_resamples, seed) if has_lc else (np.nan,) * 3
     better, worse, same, p = sign_test(a["win"].to_numpy(), b["win"].to_numpy())
     return {
         "model": model,
@@ -158,11 +162,15 @@ def significance_sentence(row: pd.Series | dict[str, Any]) -> str:
         verdict = "is significantly worse than"
     else:
         verdict = "is not significantly different from"
-    lc = "excludes" if row["lc_diff_ci_low"] > 0 or row["lc_diff_ci_high"] < 0 else "includes"
+    if pd.isna(row["lc_diff"]):
+        lc = "the LC difference is n/a (see the leaderboard)"
+    else:
+        side = "excludes" if row["lc_diff_ci_low"] > 0 or row["lc_diff_ci_high"] < 0 else "includes"
+        lc = (f"the LC difference is {row['lc_diff']:+.1f} points (CI [{row['lc_diff_ci_low']:+.1f}, "
+              f"{row['lc_diff_ci_high']:+.1f}], which {side} 0)")  # fmt: skip
     return (
         f"**{row['model']} {verdict} {row['baseline']}** at the 5% level on win rate: "
         f"{row['win_rate_diff']:+.1f} points, 95% CI [{lo:+.1f}, {hi:+.1f}] over {row['n_paired']} paired prompts; "
-        f"the LC difference is {row['lc_diff']:+.1f} points (CI [{row['lc_diff_ci_low']:+.1f}, "
-        f"{row['lc_diff_ci_high']:+.1f}], which {lc} 0); the sign test gives p = {row['sign_test_p']:.3g} "
+        f"{lc}; the sign test gives p = {row['sign_test_p']:.3g} "
         f"({row['n_model_better']} prompts better, {row['n_baseline_better']} worse, {row['n_same']} tied)."
     )

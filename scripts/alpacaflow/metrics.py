@@ -1,8 +1,9 @@
 """The leaderboard: alpaca_eval's win rate and length-controlled win rate, offline.
 
 The numbers are alpaca_eval's own: `get_winrate` and
-`get_length_controlled_winrate` (GLM ``length_controlled_v1``). Two gaps are
-closed around them:
+`get_length_controlled_winrate` (GLM ``length_controlled_v1``), and
+``avg_length`` as alpaca_eval defines it (``int`` of the mean characters).
+Gaps closed around them:
 
 * the LC GLM fetches ``df_gamed.csv`` from the hub at call time; here it
   reads the copy that ``download_prompts`` fetched, so this step needs no
@@ -11,7 +12,13 @@ closed around them:
   annotations are indexed by their ``prompt_index`` (position in the full
   805-prompt set) so that ``max_instances`` subsets stay aligned
   (alpaca_eval#453). ``save_weights_dir=None`` keeps it from writing into
-  the installed package.
+  the installed package;
+* the difficulties are AlpacaEval's per prompt, so LC means something only
+  when each judged instruction is the one df_gamed's index stands for:
+  `lc_check` compares them (``download_prompts`` puts each index's
+  instruction into the df_gamed copy) and otherwise reports LC as n/a with
+  the reason, instead of computing a meaningless number, or crashing on an
+  index df_gamed does not have. The win rate stands either way.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ LEADERBOARD_COLUMNS = [
     "standard_error",
     "length_controlled_winrate",
     "lc_standard_error",
+    "lc_note",
     "n_wins",
     "n_wins_base",
     "n_draws",
@@ -89,20 +97,68 @@ def annotations_frame(records: list[dict[str, Any]], source: str) -> pd.DataFram
     return frame
 
 
+def lc_check(frame: pd.DataFrame, df_gamed: Path) -> str | None:
+    """Why the LC win rate does not apply to these annotations (indexed by prompt index), or None when it does.
+
+    LC applies when every judged prompt index is in df_gamed and its
+    instruction is the one df_gamed's index stands for (its ``instruction``
+    column, which ``download_prompts`` fills in).
+    """
+    if not Path(df_gamed).is_file():
+        raise AlpacaflowError(f"{df_gamed}: df_gamed file not found; the LC win rate needs it (rerun download_prompts)")
+    gamed = pd.read_csv(df_gamed).drop_duplicates("index").set_index("index")
+    outside = frame.index.difference(gamed.index)
+    if len(outside):
+        return (
+            f"prompt index {outside[0]} is not among df_gamed's {len(gamed)} prompts, so it has no instruction "
+            "difficulty (a prompt set that is not the one df_gamed was made for)"
+        )
+    if "instruction" not in gamed.columns:
+        return (
+            "df_gamed does not say which instruction each of its indices is, so nothing shows that this prompt set "
+            "is the one it was made for (set prompts.lc_instructions to that prompt file)"
+        )
+    differ = frame["instruction"].to_numpy() != gamed.loc[frame.index, "instruction"].to_numpy()
+    if differ.any():
+        return (
+            f"{int(differ.sum())} of {len(frame)} judged instructions are not the instruction at their index in the "
+            f"prompt set df_gamed was made for (e.g. prompt {frame.index[differ.argmax()]}): its instruction "
+            "difficulties do not apply to a custom prompt set"
+        )
+    return None
+
+
+def _lc_not_applicable(frame: pd.DataFrame, reason: str) -> dict[str, Any]:
+    from alpaca_eval.metrics import get_winrate
+
+    return {**get_winrate(frame), "length_controlled_winrate": math.nan, "lc_standard_error": math.nan,
+            "lc_note": f"n/a: {reason}"}  # fmt: skip
+
+
+def avg_length(outputs: list[Any]) -> int:
+    """alpaca_eval's ``avg_length``: ``int`` of the mean number of characters of the outputs (blank counts 0)."""
+    return int(pd.Series([o if isinstance(o, str) else "" for o in outputs]).str.len().mean())
+
+
 def model_metrics(records: list[dict[str, Any]], df_gamed: Path, source: str) -> dict[str, Any]:
-    """Win rate, LC win rate and counts for one model's annotations."""
+    """Win rate, LC win rate (or why it is n/a) and counts for one model's annotations."""
     from alpaca_eval.metrics import get_length_controlled_winrate
 
     frame = annotations_frame(records, source)
     if frame.empty:
         raise AlpacaflowError(f"{source}: no parsed judgment to compute a win rate from")
-    with local_df_gamed(df_gamed):
-        metrics = get_length_controlled_winrate(frame, save_weights_dir=None, is_add_glm_preference_inplace=False)
+    reason = lc_check(frame, df_gamed)
+    if reason is None:
+        with local_df_gamed(df_gamed):
+            metrics = get_length_controlled_winrate(frame, save_weights_dir=None, is_add_glm_preference_inplace=False)
+        metrics["lc_note"] = ""
+    else:
+        metrics = _lc_not_applicable(frame, reason)
     metrics = {k: (v.item() if hasattr(v, "item") else v) for k, v in metrics.items()}
     metrics["unparsed"] = len(records) - len(frame)
     metrics["empty_outputs"] = sum(is_blank(r["output_2"]) for r in records)
     metrics["truncated_for_judge"] = sum(bool(r.get("truncated_for_judge")) for r in records)
-    metrics["avg_length"] = float(pd.Series([r["output_2"] or "" for r in records]).str.len().mean())
+    metrics["avg_length"] = avg_length([r["output_2"] for r in records])
     metrics["judge"] = ", ".join(sorted(frame["annotator"].astype(str).unique()))
     return metrics
 
@@ -121,7 +177,8 @@ def build_leaderboard(
         metrics = model_metrics(read_records(ann_path), df_gamed, str(ann_path))
         rows.append({"model": model, **metrics, **_throughput(tp_path)})
     table = pd.DataFrame(rows)
-    return table.sort_values("length_controlled_winrate", ascending=False, kind="stable")[LEADERBOARD_COLUMNS]
+    order = ["length_controlled_winrate", "win_rate"]  # LC first; where it is n/a, by win rate after the others
+    return table.sort_values(order, ascending=False, kind="stable", na_position="last")[LEADERBOARD_COLUMNS]
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -130,6 +187,24 @@ def _fmt(value: Any, digits: int = 2) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def _pm(value: Any, error: Any) -> str:
+    """A value with its standard error, or n/a."""
+    return "n/a" if _fmt(value) == "n/a" else f"{_fmt(value)} ± {_fmt(error)}"
+
+
+def lc_notes(table: pd.DataFrame) -> list[str]:
+    """One sentence per reason that LC is n/a, naming the models it applies to."""
+    notes: dict[str, list[str]] = {}
+    for row in table.itertuples():
+        if isinstance(row.lc_note, str) and row.lc_note:
+            notes.setdefault(row.lc_note.removeprefix("n/a: "), []).append(row.model)
+    return [
+        f"The LC win rate is n/a for {', '.join(models)}: {reason}. The win rate does not depend on df_gamed "
+        "and stands."
+        for reason, models in notes.items()
+    ]
 
 
 def leaderboard_markdown(table: pd.DataFrame) -> str:
@@ -142,12 +217,13 @@ def leaderboard_markdown(table: pd.DataFrame) -> str:
     lines = []
     for r in table.itertuples():
         lines.append(
-            f"| {r.model} | {_fmt(r.length_controlled_winrate)} ± {_fmt(r.lc_standard_error)} "
-            f"| {_fmt(r.win_rate)} ± {_fmt(r.standard_error)} | {_fmt(r.n_wins, 1)} / {_fmt(r.n_draws, 1)} / "
-            f"{_fmt(r.n_wins_base, 1)} | {r.n_total} | {_fmt(r.avg_length, 0)} | {r.judge} | {r.unparsed} "
+            f"| {r.model} | {_pm(r.length_controlled_winrate, r.lc_standard_error)} "
+            f"| {_pm(r.win_rate, r.standard_error)} | {_fmt(r.n_wins, 1)} / {_fmt(r.n_draws, 1)} / "
+            f"{_fmt(r.n_wins_base, 1)} | {r.n_total} | {r.avg_length} | {r.judge} | {r.unparsed} "
             f"| {_fmt(r.examples_per_second)} | {_fmt(r.output_tokens_per_second, 1)} |"
         )
-    return header + "\n".join(lines) + "\n"
+    notes = lc_notes(table)
+    return header + "\n".join(lines) + "\n" + "".join(f"\n{note}\n" for note in notes)
 
 
 def write_leaderboard(table: pd.DataFrame, csv_path: Path, md_path: Path) -> None:

@@ -65,8 +65,9 @@ def plot_win_rates(board: pd.DataFrame, out: Path) -> None:
     x = np.arange(len(board))
     fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(board)), 3.5))
     ax.bar(x - 0.2, board["win_rate"], 0.4, yerr=Z95 * board["standard_error"], capsize=4, label="win rate")
+    lc_label = "LC win rate" if board["length_controlled_winrate"].notna().any() else "LC win rate (n/a)"
     ax.bar(x + 0.2, board["length_controlled_winrate"], 0.4, yerr=Z95 * board["lc_standard_error"], capsize=4,
-           label="LC win rate")  # fmt: skip
+           label=lc_label)  # fmt: skip
     ax.set_xticks(x, board["model"])
     ax.set_ylabel("% of comparisons won vs reference")
     ax.set_title("Win rates with 95% error bars")

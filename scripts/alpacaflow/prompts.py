@@ -9,6 +9,13 @@ rate, fetched now so that no later step needs the network).
 The table written here, ``prompts.parquet``, has one row per prompt:
 ``index`` (position in the full source set, kept through ``max_instances``),
 ``instruction``, ``dataset``, ``reference_output``, ``reference_generator``.
+
+df_gamed holds each prompt's difficulty by index only. The copy written here
+also says which instruction each index is (an ``instruction`` column), so
+that the LC win rate can check that it is applied to the prompts it was made
+for (`metrics.lc_check`): from df_gamed's own ``instruction`` column if it
+has one, else from the prompt file fetched beside it (hub source), else from
+``prompts.lc_instructions``; with none of them, LC is reported as n/a.
 """
 
 from __future__ import annotations
@@ -99,18 +106,63 @@ def records_to_table(records: list[Any], source: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=PROMPT_COLUMNS)
 
 
+#: alpaca_eval's `evaluate(max_instances=N)` shuffles outputs and references with this seed, then keeps the first N.
+ALPACA_EVAL_SUBSET_SEED = 123
+
+
+def alpaca_eval_subset(table: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The `n` prompts that alpaca_eval's ``max_instances=n`` evaluates, in prompt order, indices kept.
+
+    ``alpaca_eval.main.evaluate`` shuffles the model outputs and the
+    references with ``sample(frac=1, random_state=123)`` and takes the first
+    `n`; a plain ``head(n)`` would see only AlpacaEval's first subset
+    (its first 129 prompts are all ``helpful_base``).
+    """
+    shuffled = table.reset_index(drop=True).sample(frac=1, random_state=ALPACA_EVAL_SUBSET_SEED)
+    return shuffled.head(n).sort_values("index").reset_index(drop=True)
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _check_df_gamed(path: Path) -> None:
+def _read_df_gamed(path: Path) -> pd.DataFrame:
     try:
-        columns = set(pd.read_csv(path, nrows=5).columns)
+        gamed = pd.read_csv(path)
     except Exception as exc:  # pandas raises several parser errors
         raise AlpacaflowError(f"{path}: not a readable df_gamed CSV ({exc})") from exc
-    missing = {"index", "instruction_difficulty", "preference"} - columns
+    missing = {"index", "instruction_difficulty", "preference"} - set(gamed.columns)
     if missing:
         raise AlpacaflowError(f"{path}: df_gamed file lacks columns {sorted(missing)}")
+    return gamed
+
+
+def _lc_instructions(cfg: dict[str, Any], table: pd.DataFrame) -> tuple[list[str] | None, str | None]:
+    """The instructions df_gamed's indices stand for, in index order, and where they come from."""
+    if cfg["source"] == HF_SOURCE:
+        return table["instruction"].tolist(), f"{cfg['repo_id']}/{cfg['filename']}"
+    if cfg.get("lc_instructions"):
+        path = Path(cfg["lc_instructions"])
+        records = read_records(path)
+        bad = next((i for i, r in enumerate(records) if not isinstance(r, dict) or "instruction" not in r), None)
+        if bad is not None:
+            raise AlpacaflowError(f"{path}: row {bad}: missing 'instruction' (prompts.lc_instructions)")
+        return [str(r["instruction"]) for r in records], str(path)
+    return None, None
+
+
+def _write_df_gamed(source: Path, out: Path, instructions: list[str] | None, origin: str | None) -> str | None:
+    """Copy df_gamed to `out` with each index's instruction; returns where those come from (None: unknown)."""
+    gamed = _read_df_gamed(source)
+    if "instruction" in gamed.columns:
+        with atomic_path(out) as tmp:
+            shutil.copyfile(source, tmp)
+        return "df_gamed's own instruction column"
+    if instructions is not None:
+        gamed["instruction"] = gamed["index"].map(dict(enumerate(instructions)))
+    with atomic_path(out) as tmp:
+        gamed.to_csv(tmp, index=False)
+    return origin if instructions is not None else None
 
 
 def prepare_prompts(cfg: dict[str, Any], out_table: Path, out_gamed: Path, out_meta: Path) -> pd.DataFrame:
@@ -138,10 +190,10 @@ def prepare_prompts(cfg: dict[str, Any], out_table: Path, out_gamed: Path, out_m
     expected = cfg.get("expected_rows")
     if cfg["source"] == HF_SOURCE and expected is not None and len(table) != expected:
         raise AlpacaflowError(f"{source_name}: expected {expected} prompts, found {len(table)}")
-    _check_df_gamed(gamed_path)
+    instructions, instructions_source = _lc_instructions(cfg, table)
     total = len(table)
     if cfg.get("max_instances"):
-        table = table.head(cfg["max_instances"]).reset_index(drop=True)
+        table = alpaca_eval_subset(table, cfg["max_instances"])
     meta = {
         "source": source_name,
         "revision_requested": cfg["revision"] if cfg["source"] == HF_SOURCE else None,
@@ -152,8 +204,7 @@ def prepare_prompts(cfg: dict[str, Any], out_table: Path, out_gamed: Path, out_m
         "rows_kept": len(table),
         "max_instances": cfg.get("max_instances"),
     }
-    with atomic_path(out_gamed) as tmp:
-        shutil.copyfile(gamed_path, tmp)
+    meta["df_gamed_instructions"] = _write_df_gamed(gamed_path, out_gamed, instructions, instructions_source)
     write_parquet(out_table, table)
     write_json(out_meta, meta)
     return table

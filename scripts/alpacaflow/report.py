@@ -131,14 +131,19 @@ def ratio_sentence(model: str, base: str, tp: dict[str, Any], tp_base: dict[str,
     )
 
 
+def _lc(value: float) -> str:
+    return "n/a" if pd.isna(value) else f"{value:.1f}%"
+
+
 def winrate_sentence(row: pd.Series, base: pd.Series) -> str:
     """Compare one model's win rates with the baseline model's."""
     d_wr = row["win_rate"] - base["win_rate"]
     d_lc = row["length_controlled_winrate"] - base["length_controlled_winrate"]
+    lc_points = "n/a points" if pd.isna(d_lc) else f"{d_lc:+.1f} points"
     return (
-        f"{row['model']} wins {row['win_rate']:.1f}% (LC {row['length_controlled_winrate']:.1f}%) of its comparisons "
-        f"with the reference, against {base['win_rate']:.1f}% (LC {base['length_controlled_winrate']:.1f}%) for "
-        f"{base['model']}: {d_wr:+.1f} points of win rate and {d_lc:+.1f} points of LC win rate "
+        f"{row['model']} wins {row['win_rate']:.1f}% (LC {_lc(row['length_controlled_winrate'])}) of its comparisons "
+        f"with the reference, against {base['win_rate']:.1f}% (LC {_lc(base['length_controlled_winrate'])}) for "
+        f"{base['model']}: {d_wr:+.1f} points of win rate and {lc_points} of LC win rate "
         f"(standard errors {row['standard_error']:.1f} and {base['standard_error']:.1f} points)."
     )
 
@@ -228,9 +233,10 @@ def comparison_section(comparison: pd.DataFrame) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for r in comparison.itertuples():
+        lc = "n/a" if pd.isna(r.lc_diff) else f"{r.lc_diff:+.1f} [{r.lc_diff_ci_low:+.1f}, {r.lc_diff_ci_high:+.1f}]"
         lines.append(
             f"| {r.model} | {r.n_paired} | {r.win_rate_diff:+.1f} [{r.win_rate_diff_ci_low:+.1f}, "
-            f"{r.win_rate_diff_ci_high:+.1f}] | {r.lc_diff:+.1f} [{r.lc_diff_ci_low:+.1f}, {r.lc_diff_ci_high:+.1f}] "
+            f"{r.win_rate_diff_ci_high:+.1f}] | {lc} "
             f"| {r.n_model_better} / {r.n_baseline_better} / {r.n_same} | {r.sign_test_p:.3g} |"
         )
     return [*lines, "", *[significance_sentence(row) for _, row in comparison.iterrows()], ""]
