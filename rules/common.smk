@@ -44,6 +44,7 @@ from alpacaflow.config import (
 )
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.judge_settings import check_judge, judge_gpus, judge_name, settings_hash
+from alpacaflow.weights import folder_fingerprint
 
 try:
     check_config(config)
@@ -109,6 +110,22 @@ def generate_inputs(wildcards):
     else:
         inputs["weights"] = f"{RESULTS}/downloads/{wildcards.model}.json"
     return inputs
+
+
+def weights_fingerprint(wildcards):
+    """A local model folder's fingerprint, so that rewriting its weights reruns generate; "" otherwise.
+
+    Hub models are identified by download_model's manifest (an input).
+    """
+    settings = settings_of(wildcards.model)
+    if "path" in settings and looks_local(settings["path"]):
+        return folder_fingerprint(settings["path"])
+    return ""
+
+
+def manifest_flag(wildcards, input):
+    """--weights-manifest for a hub model (its snapshot's commit is loaded and keys the store)."""
+    return f"--weights-manifest {input.weights}" if hasattr(input, "weights") else ""
 
 
 def judge_inputs():

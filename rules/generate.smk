@@ -19,9 +19,11 @@ rule generate:
         gpu=generate_gpus,
     params:
         settings=settings_json,
+        weights=weights_fingerprint,
+        manifest=manifest_flag,
         out_dir=lambda wildcards, output: str(Path(output.outputs).parent),
     shell:
         "HF_HUB_OFFLINE=1 python -m alpacaflow generate --settings {params.settings:q}"
-        " --prompts {input.prompts} --prompts-meta {input.meta}"
+        " --prompts {input.prompts} --prompts-meta {input.meta} {params.manifest}"
         " --out-dir {params.out_dir} --threads {threads} --gpus {resources.gpu}"
         " > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
+import yaml
 from alpacaflow.io import read_parquet, read_records
 from alpacaflow.judge import make_annotator, pair_table
-from conftest import demo_prompt_table
+from alpacaflow.tiny import build_tiny_model
+from conftest import DEMO_GAMED, DEMO_PROMPTS, demo_prompt_table, run_snakemake
 from test_generate import generate, settings
 from test_judge import ScriptedRankingJudge, judge_cfg, model_outputs
 
@@ -24,9 +28,9 @@ def test_generation_reuses_unchanged_prompts(tmp_path, tiny_models):
     second = generate(out, big, s)
     tp = json.loads((out / "throughput.json").read_text())
     assert (tp["generated_this_run"], tp["reused_from_store"]) == (4, 4)
-    for i in range(4):
-        assert list(second["output_token_ids"][i]) == list(first["output_token_ids"][i])
-        assert second["output"][i] == first["output"][i]
+    again = second.set_index("index").loc[first["index"]]  # the 4 prompts are among the 8, by their index
+    assert [list(ids) for ids in again["output_token_ids"]] == [list(ids) for ids in first["output_token_ids"]]
+    assert again["output"].tolist() == first["output"].tolist()
 
     generate(out, big, s)
     tp = json.loads((out / "throughput.json").read_text())
@@ -56,3 +60,65 @@ def test_judging_reuses_unchanged_pairs(tmp_path):
     assert (calls, sent, len(annotated)) == (4, 4, 8)
     calls, _, _ = judge_all(big)
     assert calls == 0
+
+
+def _checkpoint_config(workdir: Path, checkpoint: Path, judge: Path) -> None:
+    config = {
+        "results_dir": "results",
+        "prompts": {"source": str(DEMO_PROMPTS), "df_gamed": str(DEMO_GAMED), "max_instances": 4},
+        "generation": {"backend": "transformers", "device": "cpu", "max_new_tokens": 8, "temperature": 0.7},
+        "judge": {"model": str(judge), "device": "cpu"},
+        "models": {"ckpt": {"path": str(checkpoint), "prompt_format": "chat"}},
+    }
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def test_weights_rewritten_in_place_regenerate_everything(tmp_path, tiny_models):
+    """Retraining into the same folder: generate reruns and no stored output is reused; untouched, nothing reruns."""
+    checkpoint = tmp_path / "checkpoints" / "latest"
+    shutil.copytree(tiny_models["chat"], checkpoint)
+    _checkpoint_config(tmp_path, checkpoint, tiny_models["chat"])
+    target = "results/ckpt/model_outputs.json"
+
+    def run(*args):
+        result = run_snakemake("--configfile", "config.yaml", "--cores", "1", *args, target, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout + result.stderr
+
+    run()
+    first = json.loads((tmp_path / "results" / "ckpt" / "throughput.json").read_text())
+    assert first["generated_this_run"] == 4 and set(first["weights"]) == {"folder_sha256"}
+    assert "Nothing to be done" in run("-n")
+
+    retrained = build_tiny_model(tmp_path / "retrained", chat=True, corpus_file=DEMO_PROMPTS, seed=7)
+    shutil.copyfile(retrained / "model.safetensors", checkpoint / "model.safetensors")
+    assert "rule generate:" in run("-n")
+    run()
+    second = json.loads((tmp_path / "results" / "ckpt" / "throughput.json").read_text())
+    assert (second["generated_this_run"], second["reused_from_store"]) == (4, 0)
+    assert second["weights"] != first["weights"]
+    assert "Nothing to be done" in run("-n")
+
+
+def test_folder_fingerprint_follows_contents_of_small_files_and_stat_of_large_ones(tmp_path):
+    import os
+
+    from alpacaflow.weights import HASHED_BYTES, folder_fingerprint
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"a": 1}')
+    (folder / "model.safetensors").write_bytes(b"w" * (HASHED_BYTES + 1))
+    first = folder_fingerprint(folder)
+    assert folder_fingerprint(folder) == first
+    (folder / ".cache").mkdir()
+    (folder / ".cache" / "lock").write_text("x")  # huggingface_hub's bookkeeping is not the model
+    os.utime(folder / "config.json", ns=(1, 1))  # a small file's mtime does not count, its content does
+    assert folder_fingerprint(folder) == first
+    (folder / "config.json").write_text('{"a": 2}')
+    assert folder_fingerprint(folder) != first
+    (folder / "config.json").write_text('{"a": 1}')
+    assert folder_fingerprint(folder) == first
+    stat = (folder / "model.safetensors").stat()
+    os.utime(folder / "model.safetensors", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # a large one's does
+    assert folder_fingerprint(folder) != first

@@ -43,7 +43,8 @@ def annotate_cli(judge: dict, prompts: Path, outputs: Path, tmp_path: Path, **en
 
 def model_outputs(prompts: Path, tmp_path: Path, fn=lambda i, s: f"GOOD answer {i}" if i % 2 else "bad") -> Path:
     table = read_parquet(prompts)
-    records = [{"instruction": s, "output": fn(i, s), "generator": "m"} for i, s in enumerate(table["instruction"])]
+    pairs = zip(table["index"], table["instruction"], strict=True)  # by prompt index: the same in any subset
+    records = [{"instruction": s, "output": fn(int(i), s), "generator": "m"} for i, s in pairs]
     path = tmp_path / "model_outputs.json"
     path.write_text(json.dumps(records))
     return path

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import yaml
+from alpacaflow.tiny import build_tiny_model
 from conftest import DEMO_GAMED, DEMO_PROMPTS, run_cli, run_snakemake
 
 COMMIT = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
@@ -69,3 +70,22 @@ def test_workflow_generates_from_the_cache_with_hub_offline(tmp_path, tiny_model
     assert len(json.loads((tmp_path / "results" / "sft" / "model_outputs.json").read_text())) == 3
     log = (tmp_path / "results" / "logs" / "generate" / "sft.log").read_text()
     assert "Traceback" not in log
+    throughput = json.loads((tmp_path / "results" / "sft" / "throughput.json").read_text())
+    assert throughput["weights"] == {"repo": "org/tiny-chat", "commit": COMMIT}
+
+    # The hub's main moves to new weights: nothing changes until download_model runs again, then every
+    # prompt is generated anew from the new commit (the store is keyed by the commit, not by `main`).
+    moved = "f" * 40
+    repo = hf_home / "hub" / "models--org--tiny-chat"
+    shutil.copytree(repo / "snapshots" / COMMIT, repo / "snapshots" / moved)
+    retrained = build_tiny_model(tmp_path / "retrained", chat=True, corpus_file=DEMO_PROMPTS, seed=7)
+    (repo / "snapshots" / moved / "model.safetensors").unlink()
+    shutil.copyfile(retrained / "model.safetensors", repo / "snapshots" / moved / "model.safetensors")
+    (repo / "refs" / "main").write_text(moved)
+    args = ("--configfile", "config.yaml", "--cores", "1", "results/sft/model_outputs.json")
+    assert "Nothing to be done" in run_snakemake(*args, "-n", cwd=tmp_path).stdout
+    again = run_snakemake(*args, "--forcerun", "download_model", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    throughput = json.loads((tmp_path / "results" / "sft" / "throughput.json").read_text())
+    assert throughput["weights"]["commit"] == moved
+    assert (throughput["generated_this_run"], throughput["reused_from_store"]) == (3, 0)

@@ -48,7 +48,7 @@ def _generate(args: argparse.Namespace) -> None:
         print(f"imported outputs of {settings['model']} from {settings['outputs']}")
         return
     claim_gpus(args.gpus)  # before torch or vLLM sees CUDA
-    summary = run_generation(settings, args.prompts, args.out_dir, args.threads)
+    summary = run_generation(settings, args.prompts, args.out_dir, args.threads, args.weights_manifest)
     print(json.dumps(summary, indent=2))
 
 
@@ -169,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", type=Path, required=True)
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0 = its default)")
     p.add_argument("--gpus", type=int, default=0, help="GPUs to claim (see alpacaflow.gpus)")
+    p.add_argument("--weights-manifest", type=Path, default=None, help="download_model's manifest (hub models)")
     p.set_defaults(func=_generate)
 
     p = steps.add_parser("annotate", help="judge one model's outputs against the references")

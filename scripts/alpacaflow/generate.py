@@ -16,6 +16,7 @@ format, with no timings.
 
 from __future__ import annotations
 
+import json
 import platform
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from .formatting import FormattedPrompt, format_prompt, stop_token_ids
 from .io import outputs_by_instruction, read_records, write_json, write_parquet
 from .prompts import load_prompt_table
 from .store import GenerationStore, request_key
+from .weights import weights_identity
 
 
 def load_tokenizer(path: str, trust_remote_code: bool = False, revision: str | None = None) -> Any:
@@ -135,10 +137,14 @@ def _write_outputs(model: str, prompts: pd.DataFrame, outputs: list[str], out_di
     write_json(out_dir / "model_outputs.json", records)
 
 
-def run_generation(settings: dict[str, Any], prompts_path: Path, out_dir: Path, threads: int = 0) -> dict[str, Any]:
+def run_generation(
+    settings: dict[str, Any], prompts_path: Path, out_dir: Path, threads: int = 0, manifest: Path | None = None
+) -> dict[str, Any]:
     """Generate one model's outputs for the prompt table and write all three files.
 
     `threads` > 0 sets torch's CPU thread count (Snakemake's `threads:`).
+    `manifest` is download_model's record of a hub model's snapshot: its
+    commit is loaded and identifies the weights (a local folder's files do).
     """
     model, generation = settings["model"], settings["generation"]
     if threads > 0:
@@ -146,7 +152,9 @@ def run_generation(settings: dict[str, Any], prompts_path: Path, out_dir: Path, 
 
         torch.set_num_threads(threads)
     prompts = load_prompt_table(prompts_path)
-    revision = settings.get("revision")
+    weights = weights_identity(settings, manifest)
+    print(f"weights: {json.dumps(weights)}", flush=True)
+    revision = weights.get("commit", settings.get("revision"))
     tokenizer = load_tokenizer(settings["path"], generation["trust_remote_code"], revision)
     formatted = [format_prompt(tokenizer, text, settings["prompt_format"]) for text in prompts["instruction"]]
     requests = build_requests(formatted, prompts["index"].tolist(), generation)
@@ -154,7 +162,7 @@ def run_generation(settings: dict[str, Any], prompts_path: Path, out_dir: Path, 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
 
     store = GenerationStore(out_dir / "generation_store.jsonl")
-    keys = [request_key(settings, r) for r in requests]
+    keys = [request_key(settings, weights, r) for r in requests]
     pending = [i for i, key in enumerate(keys) if key not in store]
     load_s = None
     if pending:
@@ -186,7 +194,7 @@ def run_generation(settings: dict[str, Any], prompts_path: Path, out_dir: Path, 
             "seconds": [c.seconds for c in completions],
         }
     )
-    summary = throughput_summary(model, settings, table, load_s, len(pending))
+    summary = {**throughput_summary(model, settings, table, load_s, len(pending)), "weights": weights}
     write_parquet(out_dir / "generations.parquet", table)
     _write_outputs(model, prompts, texts, out_dir)
     write_json(out_dir / "throughput.json", summary)

@@ -2,11 +2,13 @@
 
 One JSON Lines file per model folder (``results/{model}/generation_store.jsonl``),
 appended to (and flushed to disk) after every finished group of outputs. An entry is keyed by a hash of
-everything that determines that prompt's output: the model (path, revision,
-prompt format), the decoding settings, the prompt's token ids, its seed and
-its token budget. Raising ``max_instances`` or adding prompts therefore
-generates only the new prompts, and an unchanged prompt keeps its exact
-output. The store is not a Snakemake output, so reruns do not delete it;
+everything that determines that prompt's output: the weights' identity
+(`weights.weights_identity`: a local folder's fingerprint or the hub commit,
+not the path or configured revision, which stay the same when a checkpoint is
+rewritten), the prompt format, the decoding settings, the prompt's token ids,
+its seed and its token budget. Raising ``max_instances`` or adding prompts therefore
+generates only the new prompts, an unchanged prompt keeps its exact
+output, and new weights regenerate every prompt. The store is not a Snakemake output, so reruns do not delete it;
 delete the file to force fresh generations.
 """
 
@@ -24,12 +26,11 @@ from .backends import Completion, Request
 NOT_IN_KEY = {"gpu_memory_utilization", "device", "max_num_seqs", "checkpoint_every"}
 
 
-def request_key(settings: dict[str, Any], request: Request) -> str:
-    """Hash of everything that determines one prompt's output."""
+def request_key(settings: dict[str, Any], weights: dict[str, str], request: Request) -> str:
+    """Hash of everything that determines one prompt's output (`weights`: `weights.weights_identity`)."""
     generation = {k: v for k, v in settings["generation"].items() if k not in NOT_IN_KEY}
     payload = {
-        "path": settings["path"],
-        "revision": settings.get("revision"),
+        "weights": weights,
         "prompt_format": settings["prompt_format"],
         "generation": generation,
         "prompt_token_ids": request.token_ids,
