@@ -16,23 +16,17 @@ sys.path.insert(0, SCRIPTS_DIR)
 # The weights cache (hf_home) is where download_model puts snapshots; it is
 # exported for every job, not a param: moving it reruns nothing.
 USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+JOB_PATH = f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH; "
+JOB_HF_HOME = (
+    f"export HF_HOME={shlex.quote(config['hf_home'])}; "
+    if config.get("hf_home")
+    else ""
+)
 shell.prefix(
     "set -euo pipefail; "
-    + (
-        ""
-        if USES_CONDA
-        else "export PATH="
-        + shlex.quote(str(Path(sys.executable).parent))
-        + ':"$PATH"; '
-    )
-    + "export PYTHONPATH="
-    + shlex.quote(SCRIPTS_DIR)
-    + "${{PYTHONPATH:+:$PYTHONPATH}}; "
-    + (
-        "export HF_HOME=" + shlex.quote(config["hf_home"]) + "; "
-        if config.get("hf_home")
-        else ""
-    )
+    + ("" if USES_CONDA else JOB_PATH)
+    + f"export PYTHONPATH={shlex.quote(SCRIPTS_DIR)}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
+    + JOB_HF_HOME
 )
 
 from alpacaflow.config import (

@@ -122,7 +122,7 @@ def generate_cli(tmp_path: Path, prompts: Path, path: Path, prompt_format: str =
 
 def test_model_path_that_does_not_exist(tmp_path, prompts):
     result = generate_cli(tmp_path, prompts, tmp_path / "no_such_model")
-    assert_one_line_error(result, f"cannot load a tokenizer from '{tmp_path / 'no_such_model'}'")
+    assert_one_line_error(result, f"model folder not found: {tmp_path / 'no_such_model'}")
     assert not (tmp_path / "o" / "model_outputs.json").exists()
 
 

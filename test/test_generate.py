@@ -43,6 +43,7 @@ def generate(out_dir: Path, prompts: Path, s: dict) -> pd.DataFrame:
     return read_parquet(out_dir / "generations.parquet")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("variant", "prompt_format"), [("chat", "chat"), ("base", "alpaca")])
 def test_vllm_and_transformers_agree_token_for_token(tmp_path, tiny_models, prompt_table, variant, prompt_format):
     """Greedy decoding from the same token ids gives the same output ids in both backends.
@@ -80,7 +81,7 @@ def test_missing_model_folder_is_one_line(tmp_path, prompt_table):
         "generate", "--settings", json.dumps(s), "--prompts", str(prompt_table), "--out-dir", str(tmp_path)
     )
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("error: cannot load a tokenizer from")
+    assert result.stderr.strip().splitlines()[-1].startswith("error: model folder not found")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "model_outputs.json").exists()
 
@@ -132,6 +133,7 @@ def test_imported_outputs_may_cover_more_than_a_subset(tmp_path, prompt_table):
     assert len(json.loads((tmp_path / "out" / "model_outputs.json").read_text())) == N_PROMPTS
 
 
+@pytest.mark.slow
 def test_vllm_sampling_does_not_depend_on_batch_composition(tmp_path, tiny_models, prompt_table):
     """Per-request seeds: a prompt's sampled output is the same alone in a small set or in a larger one."""
     full = settings("m", tiny_models["chat"], "chat", "vllm")
@@ -139,10 +141,11 @@ def test_vllm_sampling_does_not_depend_on_batch_composition(tmp_path, tiny_model
     subset_dir = tmp_path / "subset"
     subset_dir.mkdir()
     table = read_parquet(prompt_table)
-    table.iloc[[5, 2]].to_parquet(subset_dir / "prompts.parquet")
+    picked = table.iloc[[5, 2]]
+    picked.to_parquet(subset_dir / "prompts.parquet")
     big = generate(tmp_path / "all", prompt_table, full)
     small = generate(tmp_path / "some", subset_dir / "prompts.parquet", full)
-    assert small["index"].tolist() == [5, 2]
+    assert small["index"].tolist() == picked["index"].tolist()
     for _, row in small.iterrows():
         assert list(row["output_token_ids"]) == list(big.loc[big["index"] == row["index"], "output_token_ids"].iloc[0])
     assert len({tuple(ids) for ids in big["output_token_ids"]}) > 1

@@ -91,6 +91,14 @@ def cpu_engine_kwargs(device: str) -> dict[str, Any]:
     return {"distributed_executor_backend": "uni", "enable_chunked_prefill": False}
 
 
+def check_engine_prompt(seen: Any, sent: list[int]) -> None:
+    """The engine decoded from exactly the token ids it was given (no BOS or other token added)."""
+    if list(seen) != list(sent):
+        raise AlpacaflowError(
+            f"vLLM decoded from other prompt token ids than it was given ({list(seen)[:6]}... for {sent[:6]}...)"
+        )
+
+
 def split_at_stop(token_ids: list[int], stop_ids: set[int]) -> tuple[list[int], int, str]:
     """Cut `token_ids` at the first stop token: (kept ids, generated count, finish reason)."""
     for i, tok in enumerate(token_ids):
@@ -188,7 +196,9 @@ class VLLMBackend:
                 while engine.has_unfinished_requests():
                     for out in engine.step():
                         if out.finished:
-                            group.append((position[out.request_id.split("-")[0]], list(out.outputs[0].token_ids)))
+                            i = position[out.request_id.split("-")[0]]
+                            check_engine_prompt(out.prompt_token_ids, requests[i].token_ids)
+                            group.append((i, list(out.outputs[0].token_ids)))
                             bar.update(1)
                     if len(group) >= every:
                         flush()

@@ -8,6 +8,10 @@ backends decode from exactly the same input. Three formats:
 * ``chat``: the tokenizer's chat template with a generation prompt;
 * ``chat`` on a tokenizer without a template: the Llama-3 header format,
   provided the tokenizer knows the Llama-3 header tokens.
+
+Every format yields exactly one BOS on a tokenizer that has one (the
+template's, or the tokenizer's for ``alpaca``): `check_bos` stops a run whose
+prompts would start with BOS twice, and says how many each prompt has.
 """
 
 from __future__ import annotations
@@ -78,3 +82,33 @@ def stop_token_ids(tokenizer: Any, generation_eos: int | list[int] | None = None
     vocab = tokenizer.get_vocab()
     ids.update(vocab[tok] for tok in END_OF_TURN_TOKENS if tok in vocab)
     return sorted(ids)
+
+
+def leading_bos(token_ids: list[int], bos_id: int | None) -> int:
+    """How many BOS tokens a prompt starts with."""
+    n = 0
+    while bos_id is not None and n < len(token_ids) and token_ids[n] == bos_id:
+        n += 1
+    return n
+
+
+def check_bos(tokenizer: Any, prompts: list[FormattedPrompt], prompt_format: str) -> str:
+    """Stop on prompts that start with BOS twice; one line saying how the first prompt starts.
+
+    A tokenizer without BOS (Qwen's, say) is left alone; a prompt without BOS
+    on a tokenizer that has one is reported, not stopped (some templates leave it out).
+    """
+    bos_id = tokenizer.bos_token_id
+    counts = [leading_bos(p.token_ids, bos_id) for p in prompts]
+    twice = next((i for i, n in enumerate(counts) if n > 1), None)
+    if twice is not None:
+        raise AlpacaflowError(
+            f"prompt format '{prompt_format}' gives prompt {twice} {counts[twice]} BOS tokens "
+            f"({prompts[twice].token_ids[:6]}...): the text already carries BOS and the tokenizer added another"
+        )
+    head = prompts[0].token_ids[:8] if prompts else []
+    if bos_id is None:
+        return f"prompt format '{prompt_format}': token ids start {head} (the tokenizer has no BOS)"
+    without = sum(n == 0 for n in counts)
+    note = f"; {without} prompt(s) without BOS" if without else ""
+    return f"prompt format '{prompt_format}': token ids start {head}, one BOS ({bos_id}) per prompt{note}"

@@ -4,8 +4,9 @@ Writes three files into the model's folder:
 
 * ``model_outputs.json``: AlpacaEval format (`instruction`, `output`,
   `generator` = the model's config key, `dataset`);
-* ``generations.parquet``: per prompt: index, prompt tokens, output tokens,
-  finish reason (stop / length), seconds, the formatted prompt and output;
+* ``generations.parquet``: per prompt: index, prompt tokens (count and the
+  ids the engine decoded from), output tokens, finish reason (stop / length),
+  seconds, the formatted prompt and output;
 * ``throughput.json``: model load seconds apart from generation wall
   seconds, examples/s and output tokens/s.
 
@@ -28,7 +29,7 @@ import pandas as pd
 from . import __version__
 from .backends import Completion, Request, load_backend
 from .errors import AlpacaflowError, Terminated, stopped_by_signal
-from .formatting import FormattedPrompt, format_prompt, stop_token_ids
+from .formatting import FormattedPrompt, check_bos, format_prompt, stop_token_ids
 from .io import outputs_by_instruction, read_records, write_json, write_parquet
 from .prompts import load_prompt_table
 from .store import GenerationStore, request_key
@@ -157,6 +158,7 @@ def run_generation(
     revision = weights.get("commit", settings.get("revision"))
     tokenizer = load_tokenizer(settings["path"], generation["trust_remote_code"], revision)
     formatted = [format_prompt(tokenizer, text, settings["prompt_format"]) for text in prompts["instruction"]]
+    print(check_bos(tokenizer, formatted, settings["prompt_format"]), flush=True)
     requests = build_requests(formatted, prompts["index"].tolist(), generation)
     stop_ids = stop_token_ids(tokenizer, generation_eos(settings["path"], revision))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
@@ -187,6 +189,7 @@ def run_generation(
             "instruction": prompts["instruction"],
             "prompt": [p.text for p in formatted],
             "prompt_tokens": [len(p.token_ids) for p in formatted],
+            "prompt_token_ids": [p.token_ids for p in formatted],
             "output": texts,
             "output_token_ids": [c.token_ids for c in completions],
             "output_tokens": [c.generated_tokens for c in completions],

@@ -50,8 +50,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .backends import cpu_engine_kwargs, shutdown_llm
+from .backends import check_engine_prompt, cpu_engine_kwargs, shutdown_llm
 from .errors import AlpacaflowError, Stopped, Terminated, saved_work, stopped_by_signal
+from .formatting import leading_bos
 from .io import atomic_path, is_blank, outputs_by_instruction, read_records, write_json
 from .judge_settings import WEIGHTED_SOURCE, check_judge, judge_name
 from .prompts import load_prompt_table
@@ -150,11 +151,12 @@ class VLLMLogprobJudge:
             logprobs=len(self.choice_ids),
             logprob_token_ids=list(self.choice_ids.values()),
         )
-        # The prompt text carries BOS already: tokenize without adding another.
-        inputs = [TokensPrompt(prompt_token_ids=self.tokenizer.encode(p, add_special_tokens=False)) for p in prompts]
+        ids = [judge_prompt_ids(self.judge, self.tokenizer, p) for p in prompts]
         start = time.perf_counter()
-        outputs = self.llm.generate(inputs, params, use_tqdm=True)
+        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=i) for i in ids], params, use_tqdm=True)
         per_example = (time.perf_counter() - start) / max(len(prompts), 1)
+        for out, sent in zip(outputs, ids, strict=True):
+            check_engine_prompt(out.prompt_token_ids, sent)
         completions = [self._as_openai(out.outputs[0]) for out in outputs]
         return {
             "completions": [c["text"] for c in completions],
@@ -168,6 +170,33 @@ class VLLMLogprobJudge:
         top = [{"token": tok, "logprob": float(first[i].logprob)} for tok, i in self.choice_ids.items() if i in first]
         text = self.tokenizer.decode(output.token_ids)
         return {"text": text, "logprobs": {"content": [{"token": text, "top_logprobs": top}]}}
+
+
+def judge_prompt_ids(judge: dict[str, Any], tokenizer: Any, text: str) -> list[int]:
+    """The token ids a local vLLM judge decodes from for one rendered prompt.
+
+    The weighted judge is given token ids, tokenized here without special
+    tokens (its prompt text starts with BOS): one BOS. The ranking judge's
+    text goes to vLLM through alpaca_eval's ``vllm_local_completions``, and
+    vLLM tokenizes a text prompt with the tokenizer's special tokens, so a
+    Llama-3 judge sees BOS twice, as in the course's set-up (kept for
+    comparability; `test_realistic` checks both counts against vLLM itself).
+    """
+    return list(tokenizer(text, add_special_tokens=judge["method"] == "ranking")["input_ids"])
+
+
+#: BOS tokens each local judge method's prompt starts with on a Llama-3 judge (see `judge_prompt_ids`).
+JUDGE_BOS = {"weighted": 1, "ranking": 2}
+
+
+def judge_bos_line(judge: dict[str, Any], tokenizer: Any, text: str) -> str:
+    """One line on how the judge's prompt starts; stops a weighted judge whose prompt has BOS twice."""
+    ids = judge_prompt_ids(judge, tokenizer, text)
+    n = leading_bos(ids, tokenizer.bos_token_id)
+    if judge["method"] == "weighted" and n > 1:
+        raise AlpacaflowError(f"the weighted judge's prompt starts with {n} BOS tokens ({ids[:6]}...); expected one")
+    why = " (the ranking prompt's own and vLLM's, as in the course's judge set-up)" if n == 2 else ""
+    return f"judge prompt token ids start {ids[:8]}: {n} BOS{why}"
 
 
 def vllm_engine_kwargs(judge: dict[str, Any]) -> dict[str, Any]:
@@ -389,6 +418,12 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def render(template: str, instruction: str, output_1: str, output_2: str) -> str:
+    """A judge prompt as alpaca_eval fills its template (the order of the outputs aside)."""
+    filled = template.replace("{instruction}", instruction)
+    return filled.replace("{output_1}", output_1).replace("{output_2}", output_2)
+
+
 def estimate_openai_cost(pairs: pd.DataFrame, judge: dict[str, Any]) -> str:
     """One line: the estimated cost of judging `pairs` with the OpenAI judge.
 
@@ -396,12 +431,7 @@ def estimate_openai_cost(pairs: pd.DataFrame, judge: dict[str, Any]) -> str:
     estimated as characters / 4 (tiktoken downloads its encodings on first use).
     """
     template = alpaca_eval_template(WEIGHTED_SOURCE)
-    texts = [
-        template.replace("{instruction}", r.instruction)
-        .replace("{output_1}", r.output_1)
-        .replace("{output_2}", r.output_2)
-        for r in pairs.itertuples()
-    ]
+    texts = [render(template, r.instruction, r.output_1, r.output_2) for r in pairs.itertuples()]
     method = "tiktoken"
     try:
         import tiktoken
@@ -433,26 +463,23 @@ def check_judge_ready(judge: dict[str, Any]) -> None:
         require_openai_key()
 
 
-def fit_to_context(pairs: pd.DataFrame, judge: dict[str, Any], template: str) -> pd.DataFrame:
+def fit_to_context(pairs: pd.DataFrame, judge: dict[str, Any], template: str, tokenizer: Any) -> pd.DataFrame:
     """Cut outputs that would not fit a local judge's context; flag them in `truncated_for_judge`.
 
     The prompt's fixed part and the instruction are counted with the judge's
     tokenizer; what is left of ``max_model_len`` (less the tokens the judge
     writes and a small margin) is shared by the two outputs, the longer one
-    cut first. API judges are not cut (their context is far larger).
+    cut first. API judges (no `tokenizer`) are not cut (their context is far larger).
     """
     pairs = pairs.assign(truncated_for_judge=False)
-    if judge["backend"] != "vllm":
+    if tokenizer is None:
         return pairs
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(judge["model"], revision=judge.get("revision"))
 
     def count(text: str) -> int:
         return len(tokenizer.encode(text, add_special_tokens=False))
 
     writes = judge["max_new_tokens"] if judge["method"] == "ranking" else 1
-    fixed = count(template.replace("{instruction}", "").replace("{output_1}", "").replace("{output_2}", ""))
+    fixed = len(judge_prompt_ids(judge, tokenizer, render(template, "", "", "")))
     limit = judge["max_model_len"] - writes - fixed - CONTEXT_MARGIN
     for row in pairs.itertuples():
         budget = limit - count(row.instruction)
@@ -555,15 +582,29 @@ def _api_error(exc: Exception) -> str:
     return f"OpenAI API error{f' {status}' if status else ''} ({type(exc).__name__}): {first[:200]}"
 
 
+def judge_tokenizer(judge: dict[str, Any]) -> Any:
+    """A local judge's tokenizer (None for an API judge)."""
+    if judge["backend"] != "vllm":
+        return None
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(judge["model"], revision=judge.get("revision"))
+
+
 def judge_pairs(
     pairs: pd.DataFrame, judge: dict[str, Any], cache_path: Path
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Judge `pairs` (cached in `cache_path`): one annotation per pair in pair order, and counts."""
     if judge["backend"] == "openai":
         print(estimate_openai_cost(pairs, judge), flush=True)
+    tokenizer = judge_tokenizer(judge)
+    template = annotator_config(judge)[1]
+    if tokenizer is not None and len(pairs):
+        first = pairs.iloc[0]
+        print(judge_bos_line(judge, tokenizer, render(template, first.instruction, first.output_1, first.output_2)))
     with tempfile.TemporaryDirectory(prefix="alpacaflow-judge-") as tmp:
         annotator, recorder = make_annotator(judge, cache_path, Path(tmp))
-        judged = fit_to_context(pairs, judge, annotator_config(judge)[1])
+        judged = fit_to_context(pairs, judge, template, tokenizer)
         try:
             annotated, retried = annotate_with_retries(annotator, judged, judge, cache_path)
         finally:
