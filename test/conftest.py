@@ -18,6 +18,18 @@ DEMO = REPO / "test" / "demo"
 DEMO_PROMPTS = DEMO / "prompts.json"
 DEMO_GAMED = DEMO / "df_gamed_demo.csv"
 DEMO_OFFICIAL = DEMO / "official_annotations_demo.json"
+REALISTIC = REPO / "test" / "realistic"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the SLURM test last.
+
+    It installs Slurm's client tools; from then on, with no controller running,
+    snakemake-executor-plugin-slurm probes ``scontrol`` (10 s time-out) at
+    every Snakemake start, which cost the Snakemake tests after it about
+    10 s each (1 s without the probe, measured here).
+    """
+    items.sort(key=lambda item: item.path.name == "test_slurm.py")
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +41,35 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "base": build_tiny_model(root / "base", chat=False, corpus_file=DEMO_PROMPTS),
         "chat": build_tiny_model(root / "chat", chat=True, corpus_file=DEMO_PROMPTS),
     }
+
+
+@pytest.fixture(scope="session")
+def realistic(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The realistic tier's inputs, as `make realistic-data` builds them, in a temporary folder.
+
+    Tiny random-weight models (base, chat, judge) on the real Llama-3.2
+    tokenizer, and the synthetic 805-prompt set with its df_gamed and
+    stand-in official annotations.
+    """
+    from alpacaflow.synthetic import write_synthetic_set
+    from alpacaflow.tiny import LLAMA3_MODELS, build_llama3_model
+
+    root = tmp_path_factory.mktemp("realistic")
+    for name, (variant, seed) in LLAMA3_MODELS.items():
+        build_llama3_model(root / "models" / name, variant, REALISTIC / "llama-3.2-instruct.jinja", seed=seed)
+    write_synthetic_set(root)
+    return root
+
+
+def realistic_config(build: Path, workdir: Path) -> dict:
+    """test/realistic/config.yaml with its inputs in `build`, results under `workdir`/results; written there."""
+    import yaml
+
+    text = (REALISTIC / "config.yaml").read_text(encoding="utf-8").replace("test/realistic/build", str(build))
+    config = yaml.safe_load(text)
+    config["results_dir"] = "results"
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return config
 
 
 def demo_prompt_table(out: Path, n: int) -> Path:

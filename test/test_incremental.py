@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 from alpacaflow.io import read_parquet, read_records
 from alpacaflow.judge import make_annotator, pair_table
@@ -15,6 +16,7 @@ from test_generate import generate, settings
 from test_judge import ScriptedRankingJudge, judge_cfg, model_outputs
 
 
+@pytest.mark.slow
 def test_generation_reuses_unchanged_prompts(tmp_path, tiny_models):
     s = settings("m", tiny_models["chat"], "chat", "transformers")
     s["generation"].update(temperature=0.7, top_p=0.9)  # sampled: reuse must keep the exact output
@@ -73,6 +75,7 @@ def _checkpoint_config(workdir: Path, checkpoint: Path, judge: Path) -> None:
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
 
+@pytest.mark.slow
 def test_weights_rewritten_in_place_regenerate_everything(tmp_path, tiny_models):
     """Retraining into the same folder: generate reruns and no stored output is reused; untouched, nothing reruns."""
     checkpoint = tmp_path / "checkpoints" / "latest"

@@ -204,6 +204,7 @@ def test_api_error_that_echoes_the_key_is_redacted(tmp_path, prompts):  # noqa: 
     assert CANARY_KEY not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_whole_openai_run_never_writes_a_secret(tmp_path, tiny_models):
     """The demo workflow with the OpenAI judge and canary secrets; every file it wrote is searched."""
     from conftest import DEMO_GAMED, DEMO_PROMPTS, REPO, subprocess_env

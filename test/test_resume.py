@@ -78,6 +78,7 @@ def slow_settings(tiny_models, backend: str) -> dict:
     return s
 
 
+@pytest.mark.slow
 def test_sigkilled_workflow_resumes_and_equals_an_uninterrupted_run(tmp_path, tiny_models):
     """The demo's generate rule under Snakemake, whole process group SIGKILLed (a lost node)."""
     config = {
@@ -116,6 +117,7 @@ def test_sigkilled_workflow_resumes_and_equals_an_uninterrupted_run(tmp_path, ti
     assert (runs["killed"] / target).read_bytes() == (runs["uninterrupted"] / target).read_bytes()
 
 
+@pytest.mark.slow
 def test_sigterm_saves_progress_and_resumes_identically(tmp_path, tiny_models):
     """SIGTERM (preemption) stops generate with exit 143 after saving every finished batch."""
     prompts = demo_prompt_table(tmp_path / "p", N)
@@ -139,6 +141,7 @@ def test_sigterm_saves_progress_and_resumes_identically(tmp_path, tiny_models):
     assert (out / "model_outputs.json").read_bytes() == (tmp_path / "whole" / "model_outputs.json").read_bytes()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_killed_judge_resumes_with_the_same_preferences(tmp_path, tiny_models, sig):
     """SIGKILL at any moment, or SIGTERM (exit 143 with the count saved): the rerun judges only the rest."""

@@ -51,6 +51,7 @@ def sacct(job_ids: list[str]) -> list[dict[str, str]]:
     return [dict(zip(("id", "name", "state", "tres"), row, strict=True)) for row in rows]
 
 
+@pytest.mark.slow
 def test_demo_through_slurm_equals_local_run(tmp_path, tiny_models, slurm_cluster):
     local, cluster = tmp_path / "local", tmp_path / "cluster"
     local.mkdir()

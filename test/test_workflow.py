@@ -86,6 +86,7 @@ def test_generate_jobs_do_not_depend_on_each_other(tmp_path, tiny_models):
                      "generate", "leaderboard", "plots", "report"]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_demo_run_is_complete_up_to_date_and_reruns_only_changed_model(tmp_path, tiny_models):
     path = write_config(tmp_path, tiny_models)
     config = yaml.safe_load(path.read_text())

