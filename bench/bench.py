@@ -40,6 +40,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
+from benchdoc import with_sections_kept  # noqa: E402  (bench/ is on the path of a script run from it)
 
 GRID = [  # (layers, new tokens, prompts)
     (2, 64, 32),
@@ -423,7 +424,7 @@ def main() -> None:
     flow = bench_workflow()
     text = render(gen, judge, flow, args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    args.out.write_text(with_sections_kept(text, args.out))  # bench/realistic.py's section stays
     print(text)
 
 
