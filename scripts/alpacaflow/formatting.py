@@ -110,5 +110,7 @@ def check_bos(tokenizer: Any, prompts: list[FormattedPrompt], prompt_format: str
     if bos_id is None:
         return f"prompt format '{prompt_format}': token ids start {head} (the tokenizer has no BOS)"
     without = sum(n == 0 for n in counts)
-    note = f"; {without} prompt(s) without BOS" if without else ""
-    return f"prompt format '{prompt_format}': token ids start {head}, one BOS ({bos_id}) per prompt{note}"
+    start = f"prompt format '{prompt_format}': token ids start {head}"
+    if without:
+        return f"{start}; {without} of {len(prompts)} prompts have no BOS"
+    return f"{start}, one BOS ({bos_id}) per prompt"

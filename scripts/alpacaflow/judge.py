@@ -122,10 +122,9 @@ class VLLMLogprobJudge:
         self.choice_ids: dict[str, int] = {}
 
     def _load(self) -> None:
-        from transformers import AutoTokenizer
         from vllm import LLM
 
-        self.tokenizer = AutoTokenizer.from_pretrained(self.judge["model"], revision=self.judge.get("revision"))
+        self.tokenizer = judge_tokenizer(self.judge)
         for token in ("m", "M"):
             ids = self.tokenizer.encode(token, add_special_tokens=False)
             if len(ids) != 1:
@@ -183,10 +182,6 @@ def judge_prompt_ids(judge: dict[str, Any], tokenizer: Any, text: str) -> list[i
     comparability; `test_realistic` checks both counts against vLLM itself).
     """
     return list(tokenizer(text, add_special_tokens=judge["method"] == "ranking")["input_ids"])
-
-
-#: BOS tokens each local judge method's prompt starts with on a Llama-3 judge (see `judge_prompt_ids`).
-JUDGE_BOS = {"weighted": 1, "ranking": 2}
 
 
 def judge_bos_line(judge: dict[str, Any], tokenizer: Any, text: str) -> str:
@@ -601,7 +596,8 @@ def judge_pairs(
     template = annotator_config(judge)[1]
     if tokenizer is not None and len(pairs):
         first = pairs.iloc[0]
-        print(judge_bos_line(judge, tokenizer, render(template, first.instruction, first.output_1, first.output_2)))
+        line = judge_bos_line(judge, tokenizer, render(template, first.instruction, first.output_1, first.output_2))
+        print(line, flush=True)
     with tempfile.TemporaryDirectory(prefix="alpacaflow-judge-") as tmp:
         annotator, recorder = make_annotator(judge, cache_path, Path(tmp))
         judged = fit_to_context(pairs, judge, template, tokenizer)
