@@ -56,7 +56,8 @@ realistic-data: setup
 	$(PY) -m alpacaflow.synthetic $(REALISTIC)/build
 
 # The whole DAG over the 805 realistic prompts; time and peak memory per rule,
-# and the cost of whole prefills on CPU, into docs/benchmarks.md.
+# and the cost of whole prefills on CPU, into docs/benchmarks.md (about 9
+# minutes measured on 2 CPU cores).
 bench-realistic: realistic-data
 	$(PY) bench/realistic.py
 

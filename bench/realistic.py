@@ -174,7 +174,8 @@ def render_section(dag: dict[str, Any] | None, prefill: dict[str, Any] | None) -
             "random-weight Llama models (2 layers, hidden 256) on the real 128,256-token tokenizer, 8 sampled "
             "new tokens per prompt, the weighted judge, judge validation on 50 pairs. "
             f"Wall time of the whole run: **{dag['wall_s']:.0f} s**. Per job, from Snakemake's `benchmark:` files "
-            "(seconds of wall time; peak resident memory of the job's processes):",
+            "(seconds of wall time; peak resident memory of the job's processes, which Snakemake samples, so "
+            "jobs of about a second show less than their peak):",
             "",
             "| job | seconds | peak RSS MB |",
             "|---|---|---|",
