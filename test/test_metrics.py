@@ -104,6 +104,18 @@ def test_lc_of_a_subset_of_the_official_set_is_kept():
     assert model_metrics(records, DEMO_GAMED, "x")["lc_note"] == ""
 
 
+def test_lc_check_reads_instructions_as_written(tmp_path):
+    """An instruction such as "NA" or "None" is text, not a missing value (pandas' default reading)."""
+    gamed = pd.read_csv(DEMO_GAMED)
+    gamed.loc[gamed["index"] == 3, "instruction"] = "NA"
+    gamed.loc[gamed["index"] == 4, "instruction"] = "None"
+    path = tmp_path / "df_gamed.csv"
+    gamed.to_csv(path, index=False)
+    instructions = list(DEMO_INSTRUCTIONS)
+    instructions[3], instructions[4] = "NA", "None"
+    assert model_metrics(synthetic_annotations(7, False, instructions=instructions), path, "x")["lc_note"] == ""
+
+
 def test_leaderboard_and_compare_steps_report_na_instead_of_crashing(tmp_path):
     """120 prompts of one's own against a 30-row df_gamed: alpaca_eval raises 'Transform function failed'."""
     paths = {}

@@ -106,7 +106,8 @@ def lc_check(frame: pd.DataFrame, df_gamed: Path) -> str | None:
     """
     if not Path(df_gamed).is_file():
         raise AlpacaflowError(f"{df_gamed}: df_gamed file not found; the LC win rate needs it (rerun download_prompts)")
-    gamed = pd.read_csv(df_gamed).drop_duplicates("index").set_index("index")
+    # Instructions as written: pandas would read an instruction such as "NA" or "None" as missing.
+    gamed = pd.read_csv(df_gamed, converters={"instruction": str}).drop_duplicates("index").set_index("index")
     outside = frame.index.difference(gamed.index)
     if len(outside):
         return (
