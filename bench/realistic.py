@@ -45,10 +45,9 @@ CONFIG = REALISTIC / "config.yaml"
 def build_inputs() -> None:
     """The realistic tier's models and prompt set, as `make realistic-data` builds them (kept if built)."""
     from alpacaflow.synthetic import write_synthetic_set
-    from alpacaflow.tiny import LLAMA3_MODELS, build_llama3_model
+    from alpacaflow.tiny import build_llama3_models
 
-    for name, (variant, seed) in LLAMA3_MODELS.items():
-        build_llama3_model(BUILD / "models" / name, variant, REALISTIC / "llama-3.2-instruct.jinja", seed=seed)
+    build_llama3_models(BUILD / "models", REALISTIC / "llama-3.2-instruct.jinja")
     write_synthetic_set(BUILD)
 
 

