@@ -88,8 +88,10 @@ def worker_generate(variant: str, model: str, cases: list[tuple[int, int]]) -> d
     """Load `model` once with `variant`, then time every (tokens, prompts) case."""
     from alpacaflow.backends import Request, TransformersBackend, VLLMBackend, shutdown_llm
     from alpacaflow.formatting import format_prompt
+    from alpacaflow.stopping import StopRules
     from transformers import AutoTokenizer
 
+    no_stop = StopRules([], [], [])  # every request writes exactly its token budget
     tokenizer = AutoTokenizer.from_pretrained(model)
     generation = _generation(batch_size=64)
     if variant == MULTIPROC:
@@ -99,9 +101,9 @@ def worker_generate(variant: str, model: str, cases: list[tuple[int, int]]) -> d
         alpacaflow.backends.cpu_engine_kwargs = lambda device: {}
     start = time.perf_counter()
     if variant in ("vllm", MULTIPROC):
-        backend: Any = VLLMBackend(model, None, generation, [], ignore_eos=True)
+        backend: Any = VLLMBackend(model, None, generation, no_stop, ignore_eos=True)
     else:
-        backend = TransformersBackend(model, None, generation, [], tokenizer.pad_token_id or 0, ignore_eos=True)
+        backend = TransformersBackend(model, None, generation, no_stop, tokenizer, ignore_eos=True)
     load_s = time.perf_counter() - start
     results = []
     for tokens, n in cases:

@@ -45,9 +45,9 @@ CONFIG = REALISTIC / "config.yaml"
 def build_inputs() -> None:
     """The realistic tier's models and prompt set, as `make realistic-data` builds them (kept if built)."""
     from alpacaflow.synthetic import write_synthetic_set
-    from alpacaflow.tiny import build_llama3_models
+    from alpacaflow.tiny import build_realistic_models
 
-    build_llama3_models(BUILD / "models", REALISTIC / "llama-3.2-instruct.jinja")
+    build_realistic_models(BUILD / "models", REALISTIC / "llama-3.2-instruct.jinja")
     write_synthetic_set(BUILD)
 
 

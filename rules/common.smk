@@ -37,6 +37,7 @@ from alpacaflow.config import (
     model_settings,
 )
 from alpacaflow.errors import AlpacaflowError
+from alpacaflow.formatting import template_sha256
 from alpacaflow.judge_settings import check_judge, judge_gpus, judge_name, settings_hash
 from alpacaflow.weights import folder_fingerprint
 
@@ -115,6 +116,11 @@ def weights_fingerprint(wildcards):
     if "path" in settings and looks_local(settings["path"]):
         return folder_fingerprint(settings["path"])
     return ""
+
+
+def template_fingerprint(wildcards):
+    """SHA-256 of a model's prompt template file, so that editing it reruns generate; "" without one."""
+    return template_sha256(settings_of(wildcards.model).get("template"))
 
 
 def manifest_flag(wildcards, input):

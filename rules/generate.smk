@@ -20,6 +20,7 @@ rule generate:
     params:
         settings=settings_json,
         weights=weights_fingerprint,
+        template=template_fingerprint,
         manifest=manifest_flag,
         out_dir=lambda wildcards, output: str(Path(output.outputs).parent),
     shell:

@@ -6,6 +6,7 @@ Nothing here touches the network: models are random-weight Llamas built by
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -52,10 +53,10 @@ def realistic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     stand-in official annotations.
     """
     from alpacaflow.synthetic import write_synthetic_set
-    from alpacaflow.tiny import build_llama3_models
+    from alpacaflow.tiny import build_realistic_models
 
     root = tmp_path_factory.mktemp("realistic")
-    build_llama3_models(root / "models", REALISTIC / "llama-3.2-instruct.jinja")
+    build_realistic_models(root / "models", REALISTIC / "llama-3.2-instruct.jinja")
     write_synthetic_set(root)
     return root
 
@@ -69,6 +70,14 @@ def realistic_config(build: Path, workdir: Path) -> dict:
     config["results_dir"] = "results"
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return config
+
+
+def resolved_settings(model: str, entry: dict, generation: dict | None = None) -> dict:
+    """`model`'s settings as the workflow resolves them: `entry` and `generation` through the schema's defaults."""
+    from alpacaflow.config import model_settings, validate_config
+
+    config = {"models": {model: copy.deepcopy(entry)}, "generation": copy.deepcopy(generation or {})}
+    return model_settings(validate_config(config), model)
 
 
 def demo_prompt_table(out: Path, n: int) -> Path:

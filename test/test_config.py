@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 from alpacaflow.config import GENERATION_DEFAULTS, check_config, gpus_for, model_settings, validate_config
 from alpacaflow.errors import AlpacaflowError
+from alpacaflow.formatting import ALPACA_TEMPLATE
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -101,9 +103,45 @@ def test_real_config_defaults_match_the_issue():
     gen = settings["generation"]
     assert (gen["backend"], gen["temperature"], gen["top_p"], gen["max_new_tokens"]) == ("vllm", 0.7, 0.9, 512)
     assert gpus_for(settings) == 1
-    zero_shot = model_settings(real_config(), "zero_shot")
+    zero_shot = model_settings(check_config(real_config()), "zero_shot")
     assert zero_shot["path"] == "meta-llama/Llama-3.2-1B"
     assert zero_shot["prompt_format"] == "alpaca"
+    assert zero_shot["stop"] == ["### Instruction:", "### Input:", "### Response:"]  # the base model is cut
+    assert (settings["stop"], settings["stop_token_ids"], settings["reasoning"]) == ([], [], "keep")
+    assert (settings["template"], settings["system_prompt"], settings["chat_template_kwargs"]) == (None, None, {})
+
+
+def test_alpaca_stops_are_the_templates_headers_and_can_be_turned_off():
+    """The schema's default stop strings for the Alpaca format: its own headers, and "### Input:" of its variant."""
+    headers = {line for line in ALPACA_TEMPLATE.splitlines() if line.startswith("###")}
+    config = validate_config({"models": {"a": {"path": "x", "prompt_format": "alpaca"},
+                                         "b": {"path": "x", "prompt_format": "alpaca", "stop": []},
+                                         "c": {"path": "x", "stop": ["\nUser:"]}}})  # fmt: skip
+    stops = {key: model_settings(config, key)["stop"] for key in "abc"}
+    assert headers == {"### Instruction:", "### Response:"} <= set(stops["a"]) == {*headers, "### Input:"}
+    assert stops["b"] == [] and stops["c"] == ["\nUser:"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "key", "words"),
+    [
+        ({"prompt_format": "template"}, "template", "needs a template file"),
+        ({"prompt_format": "template", "template": "nowhere.jinja"}, "template", "file not found: nowhere.jinja"),
+        ({"template": "t.jinja"}, "template", "only with prompt_format 'template'"),
+        ({"prompt_format": "alpaca", "system_prompt": "Be brief."}, "system_prompt", "alpaca format has no"),
+        ({"prompt_format": "alpaca", "chat_template_kwargs": {"x": 1}}, "chat_template_kwargs", "no chat template"),
+        ({"reasoning": "drop"}, "reasoning", "'drop' is not one of"),
+        ({"stop": "###"}, "stop", "is not of type 'array'"),
+        ({"stop_token_ids": [-1]}, "stop_token_ids.0", "less than the minimum"),
+    ],
+)
+def test_prompt_settings_errors_name_the_key(tmp_path, entry, key, words):
+    (tmp_path / "t.jinja").write_text("{{ messages[0]['content'] }}")
+    config = {"models": {"m": {"path": str(tmp_path), **entry}}}
+    if "template" in entry and entry["template"] == "t.jinja":
+        entry["template"] = str(tmp_path / "t.jinja")
+    with pytest.raises(AlpacaflowError, match=f"config error at 'models.m.{key}'.*{re.escape(words)}"):
+        check_config(config)
 
 
 def test_unknown_model_names_the_known_ones():
@@ -132,7 +170,7 @@ def test_trust_remote_code_is_off_unless_a_model_entry_turns_it_on():
     )
     assert model_settings(config, "a")["generation"]["trust_remote_code"] is False
     assert model_settings(config, "b")["generation"]["trust_remote_code"] is True
-    assert model_settings(real_config(), "sft")["generation"]["trust_remote_code"] is False
+    assert model_settings(check_config(real_config()), "sft")["generation"]["trust_remote_code"] is False
     # The judge never runs remote code: the option does not exist for it, and vLLM's default is off.
     assert "trust_remote_code" not in vllm_engine_kwargs(config["judge"])
     with pytest.raises(AlpacaflowError, match="'trust_remote_code' was unexpected"):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from alpacaflow.errors import AlpacaflowError
-from alpacaflow.formatting import ALPACA_TEMPLATE, LLAMA3_HEADER_TEMPLATE, format_prompt, stop_token_ids
+from alpacaflow.formatting import ALPACA_TEMPLATE, format_prompt
+from alpacaflow.stopping import eos_token_ids
 from transformers import AutoTokenizer
 
 INSTRUCTION = "Why is the sky blue?"
@@ -42,7 +43,10 @@ def test_llama3_fallback_without_template(tokenizers):
     base = tokenizers["base"]
     assert not base.chat_template
     prompt = format_prompt(base, INSTRUCTION, "chat")
-    assert prompt.text == LLAMA3_HEADER_TEMPLATE.format(bos="<|begin_of_text|>", instruction=INSTRUCTION)
+    assert prompt.text == (
+        "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n"
+        f"{INSTRUCTION}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+    )
     # The tiny chat template is Llama-3 style, so the fallback must tokenize identically.
     assert prompt.token_ids == format_prompt(tokenizers["chat"], INSTRUCTION, "chat").token_ids
 
@@ -60,8 +64,8 @@ def test_fallback_needs_llama3_header_tokens():
 
 def test_stop_tokens_include_eos_and_end_of_turn(tokenizers):
     chat = tokenizers["chat"]
-    ids = stop_token_ids(chat)
+    ids = eos_token_ids(chat)
     assert chat.convert_tokens_to_ids("<|eot_id|>") in ids
     assert chat.convert_tokens_to_ids("<|end_of_text|>") in ids
-    assert {7, 8} <= set(stop_token_ids(chat, [7, 8]))
-    assert tokenizers["base"].eos_token_id in stop_token_ids(tokenizers["base"])
+    assert {7, 8} <= set(eos_token_ids(chat, [7, 8]))
+    assert tokenizers["base"].eos_token_id in eos_token_ids(tokenizers["base"])

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from alpacaflow.config import GENERATION_DEFAULTS
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.generate import import_outputs
 from alpacaflow.io import read_parquet
-from conftest import demo_prompt_table, run_cli
+from conftest import demo_prompt_table, resolved_settings, run_cli
 
 N_PROMPTS = 8
 
@@ -21,9 +20,9 @@ def prompt_table(tmp_path_factory) -> Path:
     return demo_prompt_table(tmp_path_factory.mktemp("prompts"), N_PROMPTS)
 
 
-def settings(model: str, path: Path, prompt_format: str, backend: str) -> dict:
+def settings(model: str, path: Path, prompt_format: str, backend: str, **entry) -> dict:
+    """A model's resolved settings, as the workflow passes them (schema defaults filled)."""
     generation = {
-        **GENERATION_DEFAULTS,
         "backend": backend,
         "device": "cpu",
         "dtype": "float32",
@@ -34,7 +33,7 @@ def settings(model: str, path: Path, prompt_format: str, backend: str) -> dict:
         "enforce_eager": True,
         "batch_size": 3,
     }
-    return {"model": model, "path": str(path), "prompt_format": prompt_format, "generation": generation}
+    return resolved_settings(model, {"path": str(path), "prompt_format": prompt_format, **entry}, generation)
 
 
 def generate(out_dir: Path, prompts: Path, s: dict) -> pd.DataFrame:

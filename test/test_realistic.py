@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from alpacaflow.errors import AlpacaflowError
-from alpacaflow.formatting import ALPACA_TEMPLATE, FormattedPrompt, check_bos, format_prompt, stop_token_ids
+from alpacaflow.formatting import ALPACA_TEMPLATE, FormattedPrompt, check_bos, format_prompt
 from alpacaflow.generate import generation_eos, run_generation
 from alpacaflow.io import read_parquet
 from alpacaflow.judge import (
@@ -33,7 +33,8 @@ from alpacaflow.judge import (
     weighted_template,
 )
 from alpacaflow.prompts import prepare_prompts
-from conftest import REALISTIC, realistic_config, run_cli, run_snakemake, subprocess_env
+from alpacaflow.stopping import eos_token_ids
+from conftest import REALISTIC, realistic_config, resolved_settings, run_cli, run_snakemake, subprocess_env
 
 BOS, START, END, EOT, EOM, END_OF_TEXT = 128000, 128006, 128007, 128009, 128008, 128001
 SYSTEM, USER, ASSISTANT, BLANK_LINE = 9125, 882, 78191, 271  # "system", "user", "assistant", "\n\n"
@@ -83,6 +84,8 @@ def test_every_generate_format_starts_with_exactly_one_bos(realistic):
     for prompt, tok, fmt in ((templated, chat, "chat"), (alpaca, base, "alpaca"), (fallback, base, "chat")):
         assert prompt.token_ids.count(BOS) == 1
         assert "one BOS (128000) per prompt" in check_bos(tok, [prompt], fmt)
+    assert check_bos(base, [alpaca], "alpaca").endswith("added by the tokenizer (the text has none)")
+    assert check_bos(chat, [templated], "chat").endswith("written by the template")
     twice = FormattedPrompt(templated.text, chat(templated.text)["input_ids"])  # the text's BOS and the tokenizer's
     with pytest.raises(AlpacaflowError, match="gives prompt 0 2 BOS tokens"):
         check_bos(chat, [twice], "chat")
@@ -91,8 +94,8 @@ def test_every_generate_format_starts_with_exactly_one_bos(realistic):
 def test_stop_tokens_of_the_real_models(realistic):
     """Generation stops at <|eot_id|> and <|end_of_text|> (and <|eom_id|>) for both models."""
     chat_path, base_path = realistic / "models" / "chat", realistic / "models" / "base"
-    assert stop_token_ids(tokenizer(realistic, "chat"), generation_eos(str(chat_path))) == [END_OF_TEXT, EOM, EOT]
-    assert stop_token_ids(tokenizer(realistic, "base"), generation_eos(str(base_path))) == [END_OF_TEXT, EOM, EOT]
+    assert eos_token_ids(tokenizer(realistic, "chat"), generation_eos(str(chat_path))) == [END_OF_TEXT, EOM, EOT]
+    assert eos_token_ids(tokenizer(realistic, "base"), generation_eos(str(base_path))) == [END_OF_TEXT, EOM, EOT]
 
 
 def test_judge_prompts_start_with_the_documented_bos_counts(realistic):
@@ -152,17 +155,14 @@ def test_generate_formats_reach_both_engines_with_one_bos(tmp_path, realistic, c
 
     The template and Alpaca formats on vLLM run in the whole-DAG test below.
     """
-    from alpacaflow.config import GENERATION_DEFAULTS
-
     prompts = _realistic_prompt_table(realistic, tmp_path, 6)
     cases = [("base", "alpaca", "transformers"), ("chat", "chat", "transformers"),
              ("base", "chat", "transformers"), ("base", "chat", "vllm")]  # fmt: skip
     for model, fmt, backend in cases:
-        generation = {**GENERATION_DEFAULTS, "backend": backend, "device": "cpu", "dtype": "float32",
-                      "max_new_tokens": 2, "max_model_len": 2048, "gpu_memory_utilization": 0.2,
-                      "enforce_eager": True}  # fmt: skip
-        settings = {"model": "m", "path": str(realistic / "models" / model), "prompt_format": fmt,
-                    "generation": generation}  # fmt: skip
+        generation = {"backend": backend, "device": "cpu", "dtype": "float32", "max_new_tokens": 2,
+                      "max_model_len": 2048, "gpu_memory_utilization": 0.2, "enforce_eager": True}  # fmt: skip
+        settings = resolved_settings("m", {"path": str(realistic / "models" / model), "prompt_format": fmt},
+                                     generation)  # fmt: skip
         out = tmp_path / f"{model}-{fmt}-{backend}"
         if backend == "transformers":  # in this process; vLLM needs its own (the __main__ guard)
             run_generation(settings, prompts, out)

@@ -1,11 +1,13 @@
 """Generation backends behind one small interface: vLLM and transformers.
 
-Both take prompts as token ids (see `formatting`) and return, per prompt, the
-generated token ids with the stop token removed, the number of tokens the
-engine generated (stop token included), a finish reason (``stop`` or
-``length``) and the seconds attributed to it (the wall time since the previous
-group of finished requests, shared among that group, so the seconds of a run
-add up to its wall time).
+Both take prompts as token ids (see `formatting`) and a model's stop rules
+(see `stopping`: token ids and strings, which both engines stop at) and
+return, per prompt, the generated token ids with the stop token removed (and
+which token it was), the number of tokens the engine generated (stop token
+included), a finish reason (``stop`` or ``length``) and the seconds
+attributed to it (the wall time since the previous group of finished
+requests, shared among that group, so the seconds of a run add up to its
+wall time). `stopping.finish` then cuts stop strings out of the text.
 
 Finished work is handed to an ``on_done`` callback as it finishes: after each
 batch (transformers) or each group of ``checkpoint_every`` finished requests
@@ -13,7 +15,7 @@ batch (transformers) or each group of ``checkpoint_every`` finished requests
 writes each group to its store, so a killed job loses at most one group.
 
 Decoding settings mean the same in both: temperature 0 is greedy, top-k is
-off, generation stops at any stop token id.
+off, generation stops at any stop token id or stop string.
 
 vLLM code must run under ``if __name__ == "__main__":`` (it spawns workers);
 the command-line entry point takes care of that.
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .errors import AlpacaflowError
+from .stopping import StopRules
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class Completion:
     generated_tokens: int
     finish_reason: str
     seconds: float
+    stop_token_id: int | None = None  # the stop token that ended it (finish_reason stop)
 
 
 #: Receives (request position, completion) pairs as soon as they are finished.
@@ -99,12 +103,12 @@ def check_engine_prompt(seen: Any, sent: list[int]) -> None:
         )
 
 
-def split_at_stop(token_ids: list[int], stop_ids: set[int]) -> tuple[list[int], int, str]:
-    """Cut `token_ids` at the first stop token: (kept ids, generated count, finish reason)."""
+def split_at_stop(token_ids: list[int], stop_ids: set[int], seconds: float) -> Completion:
+    """Cut `token_ids` at the first stop token."""
     for i, tok in enumerate(token_ids):
         if tok in stop_ids:
-            return token_ids[:i], i + 1, "stop"
-    return list(token_ids), len(token_ids), "length"
+            return Completion(list(token_ids[:i]), i + 1, "stop", seconds, int(tok))
+    return Completion(list(token_ids), len(token_ids), "length", seconds)
 
 
 class VLLMBackend:
@@ -115,13 +119,13 @@ class VLLMBackend:
         path: str,
         revision: str | None,
         generation: dict[str, Any],
-        stop_ids: list[int],
+        stop: StopRules,
         ignore_eos: bool = False,
     ) -> None:
         from vllm import LLM
 
         self.generation = generation
-        self.stop_ids = stop_ids
+        self.stop = stop
         self.ignore_eos = ignore_eos  # benchmarks: every request writes exactly its token budget
         self.llm = LLM(
             model=path,
@@ -148,9 +152,10 @@ class VLLMBackend:
             top_k=0,
             max_tokens=request.max_new_tokens,
             seed=request.seed,
-            stop_token_ids=[] if self.ignore_eos else self.stop_ids,
+            stop_token_ids=[] if self.ignore_eos else self.stop.token_ids,
+            stop=None if self.ignore_eos else self.stop.strings or None,
             ignore_eos=self.ignore_eos,
-            detokenize=False,
+            detokenize=bool(self.stop.strings) and not self.ignore_eos,  # stop strings are matched on text
         )
 
     def close(self) -> None:
@@ -172,7 +177,7 @@ class VLLMBackend:
         # Outputs carry the id without the random suffix that `enqueue` returns ("7-1a2b" -> "7").
         position = {request_id.split("-")[0]: i for i, request_id in enumerate(ids)}
         engine = self.llm.llm_engine
-        stop = set() if self.ignore_eos else set(self.stop_ids)
+        stop = set() if self.ignore_eos else set(self.stop.token_ids)
         every = self.generation.get("checkpoint_every") or len(requests)
         results: dict[int, Completion] = {}
         group: list[tuple[int, list[int]]] = []
@@ -184,8 +189,7 @@ class VLLMBackend:
             share = (now - clock) / len(group)
             done = []
             for i, token_ids in group:
-                kept, n, reason = split_at_stop(token_ids, stop)
-                results[i] = Completion(kept, n, reason, share)
+                results[i] = split_at_stop(token_ids, stop, share)
                 done.append((i, results[i]))
             clock, group = now, []
             if on_done is not None:
@@ -216,8 +220,8 @@ class TransformersBackend:
         path: str,
         revision: str | None,
         generation: dict[str, Any],
-        stop_ids: list[int],
-        pad_id: int,
+        stop: StopRules,
+        tokenizer: Any,
         ignore_eos: bool = False,
     ) -> None:
         import torch
@@ -225,9 +229,11 @@ class TransformersBackend:
 
         self.torch = torch
         self.generation = generation
-        self.stop_ids = stop_ids
+        self.stop = stop
+        self.tokenizer = tokenizer  # transformers matches stop strings with it
         self.ignore_eos = ignore_eos  # benchmarks: every request writes exactly its token budget
-        self.pad_id = pad_id
+        pad = tokenizer.pad_token_id
+        self.pad_id = pad if pad is not None else (stop.token_ids or [0])[0]
         self.device = "cuda" if generation["device"] == "cuda" else "cpu"
         model = AutoModelForCausalLM.from_pretrained(
             path,
@@ -248,8 +254,9 @@ class TransformersBackend:
             max_new_tokens=max_new_tokens,
             do_sample=sample,
             top_k=0 if sample else None,
-            eos_token_id=self.stop_ids,
+            eos_token_id=self.stop.token_ids,
             pad_token_id=self.pad_id,
+            stop_strings=None if self.ignore_eos else self.stop.strings or None,
             **extra,
         )
 
@@ -265,14 +272,14 @@ class TransformersBackend:
                 input_ids=torch.tensor(ids, device=self.device),
                 attention_mask=torch.tensor(mask, device=self.device),
                 generation_config=self._generation_config(max(r.max_new_tokens for r in batch)),
+                tokenizer=self.tokenizer,
             )
         share = (time.perf_counter() - start) / len(batch)
-        stop = set() if self.ignore_eos else set(self.stop_ids)
-        results = []
-        for row, request in zip(out[:, width:].tolist(), batch, strict=True):
-            kept, n, reason = split_at_stop(row[: request.max_new_tokens], stop)
-            results.append(Completion(kept, n, reason, share))
-        return results
+        stop = set() if self.ignore_eos else set(self.stop.token_ids)
+        return [
+            split_at_stop(row[: request.max_new_tokens], stop, share)
+            for row, request in zip(out[:, width:].tolist(), batch, strict=True)
+        ]
 
     def generate(self, requests: list[Request], on_done: OnDone | None = None) -> list[Completion]:
         """Batches in a fixed order (longest prompt first); each finished batch goes to `on_done`.
@@ -306,12 +313,12 @@ def shutdown_llm(llm: Any) -> None:
 
 
 def load_backend(
-    path: str, revision: str | None, generation: dict[str, Any], stop_ids: list[int], pad_id: int
+    path: str, revision: str | None, generation: dict[str, Any], stop: StopRules, tokenizer: Any
 ) -> Backend:
     """Instantiate the configured backend (this loads the model)."""
     backend = generation["backend"]
     if backend == "vllm":
-        return VLLMBackend(path, revision, generation, stop_ids)
+        return VLLMBackend(path, revision, generation, stop)
     if backend == "transformers":
-        return TransformersBackend(path, revision, generation, stop_ids, pad_id)
+        return TransformersBackend(path, revision, generation, stop, tokenizer)
     raise AlpacaflowError(f"unknown generation backend '{backend}' (use 'vllm' or 'transformers')")

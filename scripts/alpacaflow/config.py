@@ -38,6 +38,18 @@ GENERATION_DEFAULTS: dict[str, Any] = {
 }
 
 
+#: A model entry's keys that shape its prompts, stopping and outputs (defaults in the schema).
+PROMPT_KEYS = (
+    "prompt_format",
+    "template",
+    "system_prompt",
+    "chat_template_kwargs",
+    "stop",
+    "stop_token_ids",
+    "reasoning",
+)
+
+
 def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
     """Read the config JSON schema (YAML syntax)."""
     return yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -122,6 +134,30 @@ def check_models(config: dict[str, Any]) -> None:
             raise AlpacaflowError(f"config error at 'models.{key}.outputs': file not found: {entry['outputs']}")
         if has_path and looks_local(entry["path"]) and not Path(entry["path"]).expanduser().is_dir():
             raise AlpacaflowError(f"config error at 'models.{key}.path': model folder not found: {entry['path']}")
+        if has_path:
+            check_prompt_settings(key, entry)
+
+
+def check_prompt_settings(key: str, entry: dict[str, Any]) -> None:
+    """`template` goes with prompt_format `template` (and its file exists); the Alpaca format has no chat options."""
+    fmt, template = entry.get("prompt_format", "chat"), entry.get("template")
+    if fmt == "template" and not template:
+        raise AlpacaflowError(
+            f"config error at 'models.{key}.template': prompt_format 'template' needs a template file"
+        )
+    if fmt != "template" and template:
+        raise AlpacaflowError(
+            f"config error at 'models.{key}.template': a template file is used only with prompt_format 'template'"
+        )
+    if template and not Path(template).expanduser().is_file():
+        raise AlpacaflowError(f"config error at 'models.{key}.template': file not found: {template}")
+    if fmt == "alpaca":
+        for option in ("system_prompt", "chat_template_kwargs"):
+            if entry.get(option):
+                raise AlpacaflowError(
+                    f"config error at 'models.{key}.{option}': the alpaca format has no chat template or system "
+                    "message; use prompt_format 'chat' or 'template'"
+                )
 
 
 def check_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -146,8 +182,8 @@ def model_settings(config: dict[str, Any], model: str) -> dict[str, Any]:
     return {
         "model": model,
         "path": entry["path"],
-        "revision": entry.get("revision"),
-        "prompt_format": entry.get("prompt_format", "chat"),
+        "revision": entry["revision"],
+        **{key: entry[key] for key in PROMPT_KEYS},
         "generation": generation,
     }
 

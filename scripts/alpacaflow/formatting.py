@@ -1,22 +1,31 @@
-"""Prompt formatting and stop tokens, shared by every generation backend.
+"""Prompt formatting: a model's prompt format turned into the token ids it decodes from.
 
 Prompts are turned into token ids here, once, so the vLLM and transformers
-backends decode from exactly the same input. Three formats:
+backends decode from exactly the same input. Formats (a model's
+``prompt_format``, `PromptFormat`):
 
-* ``alpaca``: the Alpaca instruction template, tokenized with the
-  tokenizer's special tokens (BOS for Llama);
-* ``chat``: the tokenizer's chat template with a generation prompt;
-* ``chat`` on a tokenizer without a template: the Llama-3 header format,
-  provided the tokenizer knows the Llama-3 header tokens.
+* ``alpaca``: the Alpaca instruction template;
+* ``chat``: the tokenizer's chat template with a generation prompt, or, on a
+  tokenizer without one, the Llama-3 header format (provided the tokenizer
+  knows the Llama-3 header tokens);
+* ``template``: a Jinja file rendered like a Hugging Face chat template
+  (transformers' `apply_chat_template` with that file as ``chat_template``:
+  ``messages``, ``bos_token``, ``eos_token``, ``add_generation_prompt``).
 
-Every format yields exactly one BOS on a tokenizer that has one (the
-template's, or the tokenizer's for ``alpaca``): `check_bos` stops a run whose
-prompts would start with BOS twice, and says how many each prompt has.
+The chat formats take an optional system message and extra template
+variables (``chat_template_kwargs``, e.g. Qwen3's ``enable_thinking``).
+
+Every format gives exactly one BOS on a tokenizer that has one: text that
+starts with BOS is tokenized as it is; other text gets the tokenizer's special
+tokens (its BOS). `check_bos` stops a run whose prompts would start with BOS
+twice and says where each prompt's BOS came from.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import AlpacaflowError
@@ -27,61 +36,126 @@ ALPACA_TEMPLATE = (
     "### Instruction:\n{instruction}\n\n### Response:\n"
 )
 
-LLAMA3_HEADER_TEMPLATE = (
-    "{bos}<|start_header_id|>user<|end_header_id|>\n\n{instruction}<|eot_id|>"
-    "<|start_header_id|>assistant<|end_header_id|>\n\n"
-)
+LLAMA3_HEADER = "<|start_header_id|>{role}<|end_header_id|>\n\n{content}<|eot_id|>"
+LLAMA3_GENERATION_PROMPT = "<|start_header_id|>assistant<|end_header_id|>\n\n"
 
-#: End-of-turn markers of common chat formats; those in the vocabulary stop generation.
-END_OF_TURN_TOKENS = ("<|eot_id|>", "<|end_of_text|>", "<|eom_id|>", "<|im_end|>", "<end_of_turn>", "</s>")
+FORMATS = ("chat", "alpaca", "template")
+
+
+@dataclass(frozen=True)
+class PromptFormat:
+    """How a model's instructions become prompts (a model entry's prompt keys)."""
+
+    name: str = "chat"
+    template: str | None = None  # the Jinja file's text, for name == "template"
+    system_prompt: str | None = None
+    chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> PromptFormat:
+        """The format of a model's resolved settings (reads the template file)."""
+        template = settings["template"]
+        return cls(
+            settings["prompt_format"],
+            read_template(template) if template else None,
+            settings["system_prompt"],
+            dict(settings["chat_template_kwargs"]),
+        )
 
 
 @dataclass(frozen=True)
 class FormattedPrompt:
-    """A prompt as text (for the record) and as the token ids actually decoded from."""
+    """A prompt as text (for the record) and as the token ids actually decoded from.
+
+    `bos` says where its BOS came from: ``text`` (the template wrote it),
+    ``tokenizer`` (added as the tokenizer's special token) or ``none``.
+    """
 
     text: str
     token_ids: list[int]
+    bos: str = "none"
 
 
-def _llama3_fallback(tokenizer: Any, instruction: str) -> str:
+def read_template(path: str) -> str:
+    """A template file's text, with one clear line if it cannot be read."""
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AlpacaflowError(f"cannot read the prompt template '{path}': {exc.strerror or exc}") from None
+
+
+def template_sha256(path: str | None) -> str:
+    """SHA-256 of a template file ("" for none): a rerun trigger of generate."""
+    if not path or not Path(path).expanduser().is_file():
+        return ""
+    return hashlib.sha256(Path(path).expanduser().read_bytes()).hexdigest()
+
+
+def _messages(fmt: PromptFormat, instruction: str) -> list[dict[str, str]]:
+    system = [{"role": "system", "content": fmt.system_prompt}] if fmt.system_prompt else []
+    return [*system, {"role": "user", "content": instruction}]
+
+
+def _llama3_fallback(tokenizer: Any, messages: list[dict[str, str]]) -> str:
     vocab = tokenizer.get_vocab()
     if not all(tok in vocab for tok in ("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>")):
         raise AlpacaflowError(
             f"tokenizer {getattr(tokenizer, 'name_or_path', '')!s} has no chat template and no Llama-3 "
-            "header tokens; set this model's prompt_format to 'alpaca'"
+            "header tokens; set this model's prompt_format to 'alpaca' or 'template'"
         )
-    return LLAMA3_HEADER_TEMPLATE.format(bos=tokenizer.bos_token or "", instruction=instruction)
+    turns = "".join(LLAMA3_HEADER.format(role=m["role"], content=m["content"]) for m in messages)
+    return (tokenizer.bos_token or "") + turns + LLAMA3_GENERATION_PROMPT
 
 
-def format_prompt(tokenizer: Any, instruction: str, prompt_format: str) -> FormattedPrompt:
-    """Render one instruction in `prompt_format` and tokenize it."""
-    if prompt_format == "alpaca":
-        text = ALPACA_TEMPLATE.format(instruction=instruction)
-        return FormattedPrompt(text, list(tokenizer(text, add_special_tokens=True)["input_ids"]))
-    if prompt_format != "chat":
-        raise AlpacaflowError(f"unknown prompt_format '{prompt_format}' (use 'chat' or 'alpaca')")
-    if getattr(tokenizer, "chat_template", None):
-        messages = [{"role": "user", "content": instruction}]
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    else:
-        text = _llama3_fallback(tokenizer, instruction)
-    # The rendered text already carries BOS (template or fallback): add nothing.
-    return FormattedPrompt(text, list(tokenizer(text, add_special_tokens=False)["input_ids"]))
+def _render_chat(tokenizer: Any, fmt: PromptFormat, instruction: str) -> str:
+    messages = _messages(fmt, instruction)
+    if fmt.name == "chat" and not getattr(tokenizer, "chat_template", None):
+        return _llama3_fallback(tokenizer, messages)
+    try:
+        return tokenizer.apply_chat_template(
+            messages,
+            chat_template=fmt.template if fmt.name == "template" else None,
+            tokenize=False,
+            add_generation_prompt=True,
+            **fmt.chat_template_kwargs,
+        )
+    except Exception as exc:  # jinja2's TemplateError and the template's own raise_exception
+        raise AlpacaflowError(f"prompt format '{fmt.name}': the chat template failed: {exc}") from None
 
 
-def stop_token_ids(tokenizer: Any, generation_eos: int | list[int] | None = None) -> list[int]:
-    """EOS of the tokenizer and of the generation config, plus end-of-turn tokens in the vocabulary."""
-    ids: set[int] = set()
-    if tokenizer.eos_token_id is not None:
-        ids.add(int(tokenizer.eos_token_id))
-    if isinstance(generation_eos, int):
-        ids.add(generation_eos)
-    elif generation_eos:
-        ids.update(int(i) for i in generation_eos)
-    vocab = tokenizer.get_vocab()
-    ids.update(vocab[tok] for tok in END_OF_TURN_TOKENS if tok in vocab)
-    return sorted(ids)
+def render(tokenizer: Any, instruction: str, fmt: PromptFormat) -> str:
+    """The prompt text of one instruction in `fmt`."""
+    if fmt.name == "alpaca":
+        return ALPACA_TEMPLATE.format(instruction=instruction)
+    if fmt.name in ("chat", "template"):
+        return _render_chat(tokenizer, fmt, instruction)
+    raise AlpacaflowError(f"unknown prompt_format '{fmt.name}' (use one of {', '.join(FORMATS)})")
+
+
+def tokenize_once(tokenizer: Any, text: str) -> tuple[list[int], str]:
+    """Token ids of `text` with exactly one BOS where the tokenizer has one, and where it came from.
+
+    Text that already starts with BOS (a template wrote it) is tokenized
+    without special tokens; other text with them, so that the tokenizer adds
+    its BOS (if it adds one at all).
+    """
+    plain = list(tokenizer(text, add_special_tokens=False)["input_ids"])
+    bos_id = tokenizer.bos_token_id
+    if bos_id is None:
+        return plain, "none"
+    if plain[:1] == [bos_id]:
+        return plain, "text"
+    if list(tokenizer(text, add_special_tokens=True)["input_ids"])[:1] == [bos_id]:
+        return [bos_id, *plain], "tokenizer"  # its BOS only (never a trailing EOS some tokenizers add)
+    return plain, "none"
+
+
+def format_prompt(tokenizer: Any, instruction: str, fmt: PromptFormat | str) -> FormattedPrompt:
+    """Render one instruction in `fmt` (a `PromptFormat` or a format name) and tokenize it."""
+    fmt = PromptFormat(fmt) if isinstance(fmt, str) else fmt
+    text = render(tokenizer, instruction, fmt)
+    ids, bos = tokenize_once(tokenizer, text)
+    return FormattedPrompt(text, ids, bos)
 
 
 def leading_bos(token_ids: list[int], bos_id: int | None) -> int:
@@ -92,11 +166,14 @@ def leading_bos(token_ids: list[int], bos_id: int | None) -> int:
     return n
 
 
+_BOS_SOURCE = {"text": "written by the template", "tokenizer": "added by the tokenizer (the text has none)"}
+
+
 def check_bos(tokenizer: Any, prompts: list[FormattedPrompt], prompt_format: str) -> str:
-    """Stop on prompts that start with BOS twice; one line saying how the first prompt starts.
+    """Stop on prompts that start with BOS twice; one line saying how prompts start and where BOS came from.
 
     A tokenizer without BOS (Qwen's, say) is left alone; a prompt without BOS
-    on a tokenizer that has one is reported, not stopped (some templates leave it out).
+    on a tokenizer that has one is reported, not stopped (its tokenizer adds none).
     """
     bos_id = tokenizer.bos_token_id
     counts = [leading_bos(p.token_ids, bos_id) for p in prompts]
@@ -104,13 +181,15 @@ def check_bos(tokenizer: Any, prompts: list[FormattedPrompt], prompt_format: str
     if twice is not None:
         raise AlpacaflowError(
             f"prompt format '{prompt_format}' gives prompt {twice} {counts[twice]} BOS tokens "
-            f"({prompts[twice].token_ids[:6]}...): the text already carries BOS and the tokenizer added another"
+            f"({prompts[twice].token_ids[:6]}...): the text starts with BOS more than once"
         )
     head = prompts[0].token_ids[:8] if prompts else []
-    if bos_id is None:
-        return f"prompt format '{prompt_format}': token ids start {head} (the tokenizer has no BOS)"
-    without = sum(n == 0 for n in counts)
     start = f"prompt format '{prompt_format}': token ids start {head}"
+    if bos_id is None:
+        return f"{start} (the tokenizer has no BOS)"
+    without = sum(n == 0 for n in counts)
     if without:
-        return f"{start}; {without} of {len(prompts)} prompts have no BOS"
-    return f"{start}, one BOS ({bos_id}) per prompt"
+        return f"{start}; {without} of {len(prompts)} prompts have no BOS (the tokenizer adds none)"
+    sources = sorted({p.bos for p in prompts})
+    where = "; ".join(_BOS_SOURCE.get(s, s) for s in sources)
+    return f"{start}, one BOS ({bos_id}) per prompt, {where}"

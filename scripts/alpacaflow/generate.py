@@ -5,8 +5,9 @@ Writes three files into the model's folder:
 * ``model_outputs.json``: AlpacaEval format (`instruction`, `output`,
   `generator` = the model's config key, `dataset`);
 * ``generations.parquet``: per prompt: index, prompt tokens (count and the
-  ids the engine decoded from), output tokens, finish reason (stop / length),
-  seconds, the formatted prompt and output;
+  ids the engine decoded from), output tokens, finish reason (stop / length)
+  and the stop rule that ended it (`stopping`), whether the output opens with
+  ``<think>`` and its reasoning tokens, seconds, the formatted prompt and output;
 * ``throughput.json``: model load seconds apart from generation wall
   seconds, examples/s and output tokens/s.
 
@@ -29,9 +30,10 @@ import pandas as pd
 from . import __version__
 from .backends import Completion, Request, load_backend
 from .errors import AlpacaflowError, Terminated, stopped_by_signal
-from .formatting import FormattedPrompt, check_bos, format_prompt, stop_token_ids
+from .formatting import FormattedPrompt, PromptFormat, check_bos, format_prompt, template_sha256
 from .io import outputs_by_instruction, read_records, write_json, write_parquet
 from .prompts import load_prompt_table
+from .stopping import Finished, finish, stop_rules, summary_line
 from .store import GenerationStore, request_key
 from .weights import weights_identity
 
@@ -57,18 +59,33 @@ def generation_eos(path: str, revision: str | None = None) -> int | list[int] | 
         return None
 
 
+def check_lengths(model: str, prompts: list[FormattedPrompt], indices: list[int], generation: dict[str, Any]) -> None:
+    """Stop before any engine starts when the longest prompt plus max_new_tokens exceeds max_model_len."""
+    if not prompts:
+        return
+    longest = max(range(len(prompts)), key=lambda i: len(prompts[i].token_ids))
+    n, budget, limit = len(prompts[longest].token_ids), generation["max_new_tokens"], generation["max_model_len"]
+    if n + budget <= limit:
+        return
+    fix = f"raise generation.max_model_len to {n + budget} or more"
+    if n < limit:
+        fix += f", or lower generation.max_new_tokens to {limit - n} or less"
+    raise AlpacaflowError(
+        f"model '{model}': the longest prompt (index {indices[longest]}, {n} tokens) plus max_new_tokens {budget} "
+        f"is {n + budget} tokens, more than max_model_len {limit}: {fix}"
+    )
+
+
 def build_requests(prompts: list[FormattedPrompt], indices: list[int], generation: dict[str, Any]) -> list[Request]:
-    """One request per prompt, output budget capped by the context length, seed = base + index."""
-    requests = []
-    for prompt, index in zip(prompts, indices, strict=True):
-        room = generation["max_model_len"] - len(prompt.token_ids)
-        if room < 1:
-            raise AlpacaflowError(
-                f"prompt {index} has {len(prompt.token_ids)} tokens, no room left in "
-                f"max_model_len={generation['max_model_len']}"
-            )
-        requests.append(Request(prompt.token_ids, min(generation["max_new_tokens"], room), generation["seed"] + index))
-    return requests
+    """One request per prompt (`check_lengths` first), seed = base + index."""
+    budget, seed = generation["max_new_tokens"], generation["seed"]
+    return [Request(p.token_ids, budget, seed + index) for p, index in zip(prompts, indices, strict=True)]
+
+
+def format_label(settings: dict[str, Any]) -> str:
+    """The prompt format as logs name it (a template format with its file)."""
+    fmt = settings["prompt_format"]
+    return f"{fmt} ({settings['template']})" if fmt == "template" else fmt
 
 
 def _versions(backend: str) -> dict[str, str]:
@@ -125,6 +142,10 @@ def throughput_summary(
         "reused_from_store": n - generated,
         "finished_by_stop": int((table["finish_reason"] == "stop").sum()),
         "hit_max_new_tokens": int((table["finish_reason"] == "length").sum()),
+        "stopped_by": {str(k): int(v) for k, v in table["stop_rule"].dropna().value_counts().sort_index().items()},
+        "open_with_think": int(table["opens_with_think"].sum()),
+        "reasoning_tokens": int(table["reasoning_tokens"].sum()),
+        "truncated_in_reasoning": int(table["truncated_in_reasoning"].sum()),
         "host": platform.node(),
         "versions": _versions(generation["backend"]),
     }
@@ -136,6 +157,31 @@ def _write_outputs(model: str, prompts: pd.DataFrame, outputs: list[str], out_di
         for instr, out, ds in zip(prompts["instruction"], outputs, prompts["dataset"], strict=True)
     ]
     write_json(out_dir / "model_outputs.json", records)
+
+
+def generations_table(
+    prompts: pd.DataFrame, formatted: list[FormattedPrompt], finished: list[Finished], seconds: list[float]
+) -> pd.DataFrame:
+    """The per-example table (generations.parquet)."""
+    return pd.DataFrame(
+        {
+            "index": prompts["index"],
+            "instruction": prompts["instruction"],
+            "prompt": [p.text for p in formatted],
+            "prompt_tokens": [len(p.token_ids) for p in formatted],
+            "prompt_token_ids": [p.token_ids for p in formatted],
+            "output": [f.text for f in finished],
+            "output_token_ids": [f.token_ids for f in finished],
+            "output_tokens": [f.output_tokens for f in finished],
+            "finish_reason": [f.finish_reason for f in finished],
+            "stop_rule": [f.stop_rule for f in finished],
+            "stop_match": [f.stop_match for f in finished],
+            "opens_with_think": [f.opens_with_think for f in finished],
+            "reasoning_tokens": [f.reasoning_tokens for f in finished],
+            "truncated_in_reasoning": [f.truncated_in_reasoning for f in finished],
+            "seconds": seconds,
+        }
+    )
 
 
 def run_generation(
@@ -157,11 +203,13 @@ def run_generation(
     print(f"weights: {json.dumps(weights)}", flush=True)
     revision = weights.get("commit", settings.get("revision"))
     tokenizer = load_tokenizer(settings["path"], generation["trust_remote_code"], revision)
-    formatted = [format_prompt(tokenizer, text, settings["prompt_format"]) for text in prompts["instruction"]]
-    print(check_bos(tokenizer, formatted, settings["prompt_format"]), flush=True)
+    fmt = PromptFormat.from_settings(settings)
+    formatted = [format_prompt(tokenizer, text, fmt) for text in prompts["instruction"]]
+    print(check_bos(tokenizer, formatted, format_label(settings)), flush=True)
+    check_lengths(model, formatted, prompts["index"].tolist(), generation)
     requests = build_requests(formatted, prompts["index"].tolist(), generation)
-    stop_ids = stop_token_ids(tokenizer, generation_eos(settings["path"], revision))
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
+    rules = stop_rules(tokenizer, settings, generation_eos(settings["path"], revision))
+    print(rules.describe(), flush=True)
 
     store = GenerationStore(out_dir / "generation_store.jsonl")
     keys = [request_key(settings, weights, r) for r in requests]
@@ -170,7 +218,7 @@ def run_generation(
     if pending:
         print(f"{len(keys) - len(pending)} of {len(keys)} outputs already in {store.path}; generating {len(pending)}")
         start = time.perf_counter()
-        backend = load_backend(settings["path"], revision, generation, stop_ids, pad_id)
+        backend = load_backend(settings["path"], revision, generation, rules, tokenizer)
         load_s = time.perf_counter() - start
         try:
             backend.generate([requests[i] for i in pending], on_done=checkpointer(store, keys, pending, len(keys)))
@@ -181,25 +229,14 @@ def run_generation(
             if close is not None:
                 close()
     completions: list[Completion] = [store[key] for key in keys]
-
-    texts = [tokenizer.decode(c.token_ids, skip_special_tokens=True) for c in completions]
-    table = pd.DataFrame(
-        {
-            "index": prompts["index"],
-            "instruction": prompts["instruction"],
-            "prompt": [p.text for p in formatted],
-            "prompt_tokens": [len(p.token_ids) for p in formatted],
-            "prompt_token_ids": [p.token_ids for p in formatted],
-            "output": texts,
-            "output_token_ids": [c.token_ids for c in completions],
-            "output_tokens": [c.generated_tokens for c in completions],
-            "finish_reason": [c.finish_reason for c in completions],
-            "seconds": [c.seconds for c in completions],
-        }
-    )
+    finished = [finish(tokenizer, c, rules, settings["reasoning"]) for c in completions]
+    print(summary_line(finished, settings["reasoning"]), flush=True)
+    table = generations_table(prompts, formatted, finished, [c.seconds for c in completions])
     summary = {**throughput_summary(model, settings, table, load_s, len(pending)), "weights": weights}
+    if settings["template"]:
+        summary["template_sha256"] = template_sha256(settings["template"])
     write_parquet(out_dir / "generations.parquet", table)
-    _write_outputs(model, prompts, texts, out_dir)
+    _write_outputs(model, prompts, table["output"].tolist(), out_dir)
     write_json(out_dir / "throughput.json", summary)
     return summary
 

@@ -5,7 +5,7 @@ appended to (and flushed to disk) after every finished group of outputs. An entr
 everything that determines that prompt's output: the weights' identity
 (`weights.weights_identity`: a local folder's fingerprint or the hub commit,
 not the path or configured revision, which stay the same when a checkpoint is
-rewritten), the prompt format, the decoding settings, the prompt's token ids,
+rewritten), the prompt format, the stop rules, the decoding settings, the prompt's token ids,
 its seed and its token budget. Raising ``max_instances`` or adding prompts therefore
 generates only the new prompts, an unchanged prompt keeps its exact
 output, and new weights regenerate every prompt. The store is not a Snakemake output, so reruns do not delete it;
@@ -32,6 +32,7 @@ def request_key(settings: dict[str, Any], weights: dict[str, str], request: Requ
     payload = {
         "weights": weights,
         "prompt_format": settings["prompt_format"],
+        "stop": {key: settings[key] for key in ("stop", "stop_token_ids")},
         "generation": generation,
         "prompt_token_ids": request.token_ids,
         "seed": request.seed,
@@ -53,7 +54,11 @@ class GenerationStore:
                 except json.JSONDecodeError:
                     continue  # a line cut short by a killed job: generated again
                 self.entries[row["key"]] = Completion(
-                    row["token_ids"], row["generated_tokens"], row["finish_reason"], row["seconds"]
+                    row["token_ids"],
+                    row["generated_tokens"],
+                    row["finish_reason"],
+                    row["seconds"],
+                    row.get("stop_token_id"),
                 )
 
     def __contains__(self, key: str) -> bool:
@@ -84,6 +89,7 @@ class GenerationStore:
                     "generated_tokens": c.generated_tokens,
                     "finish_reason": c.finish_reason,
                     "seconds": c.seconds,
+                    "stop_token_id": c.stop_token_id,
                 }
                 handle.write(json.dumps(row) + "\n")
                 self.entries[key] = c

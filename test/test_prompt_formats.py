@@ -1,0 +1,265 @@
+"""Prompt formats, stop rules and reasoning outputs on the real Llama-3.2 and Qwen3 tokenizers.
+
+Token ids are checked one by one for each format: a template file with and
+without BOS, system prompts, Qwen3's chat template with thinking on and off.
+Generation runs on scripted models (`alpacaflow.tiny`: tiny models on the real
+tokenizers that write a fixed text after a prompt), so that a stop string, a
+stop token id and a ``<think>`` block appear exactly where the tests expect
+them, in vLLM and transformers alike. Tests that start engines are ``slow``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alpacaflow import generate
+from alpacaflow.backends import Completion
+from alpacaflow.errors import AlpacaflowError
+from alpacaflow.formatting import PromptFormat, check_bos, format_prompt
+from alpacaflow.io import read_parquet
+from alpacaflow.prompts import prepare_prompts
+from alpacaflow.stopping import StopRules, eos_token_ids, finish
+from alpacaflow.tiny import llama3_tokenizer, qwen3_tokenizer
+from conftest import REALISTIC, resolved_settings, subprocess_env
+
+BOS, START, END, EOT, PYTHON_TAG = 128000, 128006, 128007, 128009, 128010
+SYSTEM, USER, ASSISTANT, BLANK_LINE = 9125, 882, 78191, 271
+IM_START, IM_END, ENDOFTEXT, THINK, THINK_END = 151644, 151645, 151643, 151667, 151668
+Q_SYSTEM, Q_USER, Q_ASSISTANT, Q_NEWLINE, Q_BLANK_LINE = 8948, 872, 77091, 198, 271
+INSTRUCTION, SYSTEM_PROMPT = "Name three prime numbers.", "Be brief."
+NO_BOS_TEMPLATE = REALISTIC / "llama-3-chat-no-bos.jinja"
+META_TEMPLATE = REALISTIC / "llama-3.2-instruct.jinja"
+ALPACA_STOPS = ["### Instruction:", "### Input:", "### Response:"]
+
+
+@functools.cache
+def llama():
+    return llama3_tokenizer("base")
+
+
+@functools.cache
+def qwen():
+    return qwen3_tokenizer()
+
+
+def ids(tok, text: str) -> list[int]:
+    return tok.encode(text, add_special_tokens=False)
+
+
+def test_a_template_file_without_bos_gets_the_tokenizers_bos_once():
+    tok = llama()
+    prompt = format_prompt(tok, INSTRUCTION, PromptFormat("template", NO_BOS_TEMPLATE.read_text()))
+    assert not prompt.text.startswith("<|begin_of_text|>")
+    assert prompt.token_ids == [BOS, START, USER, END, BLANK_LINE, *ids(tok, INSTRUCTION),
+                                EOT, START, ASSISTANT, END, BLANK_LINE]  # fmt: skip
+    assert prompt.bos == "tokenizer"
+    line = check_bos(tok, [prompt], "template (llama-3-chat-no-bos.jinja)")
+    assert line.endswith("one BOS (128000) per prompt, added by the tokenizer (the text has none)")
+    # Meta's template writes BOS itself: the tokenizer's is not added on top.
+    written = format_prompt(tok, INSTRUCTION, PromptFormat("template", META_TEMPLATE.read_text()))
+    assert written.token_ids[:3] == [BOS, START, SYSTEM] and written.token_ids.count(BOS) == 1
+    assert written.bos == "text"
+    assert check_bos(tok, [written], "template").endswith("one BOS (128000) per prompt, written by the template")
+    # The same file as a tokenizer's own chat template (prompt_format chat): the same ids.
+    chat_tok = llama3_tokenizer("chat", NO_BOS_TEMPLATE.read_text())
+    assert format_prompt(chat_tok, INSTRUCTION, "chat").token_ids == prompt.token_ids
+
+
+def test_a_template_that_writes_bos_twice_is_stopped():
+    twice = PromptFormat("template", "{{ bos_token }}{{ bos_token }}{{ messages[0]['content'] }}")
+    prompt = format_prompt(llama(), INSTRUCTION, twice)
+    with pytest.raises(AlpacaflowError, match=r"gives prompt 0 2 BOS tokens \(\[128000, 128000,"):
+        check_bos(llama(), [prompt], "template")
+
+
+def test_a_broken_template_is_one_line():
+    with pytest.raises(AlpacaflowError, match="prompt format 'template': the chat template failed: .*bad"):
+        format_prompt(llama(), INSTRUCTION, PromptFormat("template", "{{ raise_exception('bad template') }}"))
+
+
+def test_the_system_prompt_reaches_every_chat_format():
+    tok = llama()
+    fallback = format_prompt(tok, INSTRUCTION, PromptFormat("chat", system_prompt=SYSTEM_PROMPT))
+    assert fallback.token_ids == [BOS, START, SYSTEM, END, BLANK_LINE, *ids(tok, SYSTEM_PROMPT), EOT,
+                                  START, USER, END, BLANK_LINE, *ids(tok, INSTRUCTION), EOT,
+                                  START, ASSISTANT, END, BLANK_LINE]  # fmt: skip
+    from_file = PromptFormat("template", NO_BOS_TEMPLATE.read_text(), SYSTEM_PROMPT)
+    assert format_prompt(tok, INSTRUCTION, from_file).token_ids == fallback.token_ids
+    meta = format_prompt(llama3_tokenizer("chat", META_TEMPLATE.read_text()), INSTRUCTION,
+                         PromptFormat("chat", system_prompt=SYSTEM_PROMPT))  # fmt: skip
+    assert "Today Date: " in meta.text and f"\n\n{SYSTEM_PROMPT}<|eot_id|>" in meta.text
+    assert format_prompt(tok, INSTRUCTION, "chat").text.count("<|start_header_id|>system") == 0  # none by default
+    qwen_prompt = format_prompt(qwen(), INSTRUCTION, PromptFormat("chat", system_prompt=SYSTEM_PROMPT))
+    assert qwen_prompt.token_ids == [IM_START, Q_SYSTEM, Q_NEWLINE, *ids(qwen(), SYSTEM_PROMPT), IM_END, Q_NEWLINE,
+                                     IM_START, Q_USER, Q_NEWLINE, *ids(qwen(), INSTRUCTION), IM_END, Q_NEWLINE,
+                                     IM_START, Q_ASSISTANT, Q_NEWLINE]  # fmt: skip
+
+
+def test_qwen3_thinking_is_switched_by_chat_template_kwargs():
+    tok = qwen()
+    thinking = format_prompt(tok, INSTRUCTION, "chat")  # Qwen3's template thinks unless told otherwise
+    assert thinking.token_ids == [IM_START, Q_USER, Q_NEWLINE, *ids(tok, INSTRUCTION), IM_END, Q_NEWLINE,
+                                  IM_START, Q_ASSISTANT, Q_NEWLINE]  # fmt: skip
+    off = format_prompt(tok, INSTRUCTION, PromptFormat("chat", chat_template_kwargs={"enable_thinking": False}))
+    assert off.token_ids == [*thinking.token_ids, THINK, Q_BLANK_LINE, THINK_END, Q_BLANK_LINE]
+    on = format_prompt(tok, INSTRUCTION, PromptFormat("chat", chat_template_kwargs={"enable_thinking": True}))
+    assert on.token_ids == thinking.token_ids
+    assert check_bos(tok, [off], "chat").endswith("(the tokenizer has no BOS)") and off.bos == "none"
+
+
+def test_end_of_sequence_ids_are_special_tokens_only():
+    """Qwen's BPE has "</s>" as plain text (id 128247): writing it must not stop a Qwen model."""
+    assert qwen().get_vocab()["</s>"] == 128247
+    assert eos_token_ids(qwen(), [IM_END, ENDOFTEXT]) == [ENDOFTEXT, IM_END]
+    assert eos_token_ids(llama()) == [128001, 128008, EOT]
+
+
+def test_finish_cuts_at_the_first_stop_string_and_counts_tokens_through_it():
+    tok = llama()
+    written = ids(tok, "Paris is the capital of France.\n\n### Instruction:\nName another city.")
+    rules = StopRules([128001, EOT], [], ALPACA_STOPS)
+    done = finish(tok, Completion(written, len(written), "length", 0.1), rules, "keep")
+    assert done.text == "Paris is the capital of France.\n\n"
+    assert done.token_ids == ids(tok, "Paris is the capital of France.\n\n### Instruction:\n")  # ":\n" completes it
+    assert (done.output_tokens, done.finish_reason, done.stop_rule) == (10, "stop", "stop")
+    assert done.stop_match == "### Instruction:"
+    by_id = finish(tok, Completion(ids(tok, "Hello world"), 3, "stop", 0.1, PYTHON_TAG),
+                   StopRules([EOT, PYTHON_TAG], [PYTHON_TAG], []), "keep")  # fmt: skip
+    assert (by_id.text, by_id.stop_rule, by_id.stop_match) == ("Hello world", "stop_token_ids", "128010")
+    eos = finish(tok, Completion(ids(tok, "Hi"), 2, "stop", 0.1, EOT), StopRules([EOT, PYTHON_TAG], [PYTHON_TAG], []),
+                 "keep")  # fmt: skip
+    assert (eos.stop_rule, eos.stop_match) == ("eos", "128009")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "reasoning", "expected"),
+    [
+        ("<think>Let me think.\n</think>\n\nFour!", "stop", "strip", ("Four!", True, 6, False)),
+        ("<think>Let me think.\n</think>\n\nFour!", "stop", "keep", ("<think>Let me think.\n</think>\n\nFour!",
+                                                                     True, 6, False)),
+        ("<think>Let me", "length", "keep", ("<think>Let me", True, 3, True)),
+        ("<think>Let me", "length", "strip", ("", True, 3, True)),
+        ("Four!", "stop", "strip", ("Four!", False, 0, False)),
+    ],
+)  # fmt: skip
+def test_finish_strips_or_keeps_a_leading_think_block(text, reason, reasoning, expected):
+    tok = qwen()
+    written = ids(tok, text)
+    done = finish(tok, Completion(written, len(written), reason, 0.1, IM_END if reason == "stop" else None),
+                  StopRules([IM_END], [], []), reasoning)  # fmt: skip
+    assert (done.text, done.opens_with_think, done.reasoning_tokens, done.truncated_in_reasoning) == expected
+    assert done.output_tokens == len(written)  # reasoning tokens are counted apart, not removed from the count
+
+
+def _prompts(realistic: Path, out: Path, n: int) -> Path:
+    cfg = {"source": str(realistic / "prompts.json"), "df_gamed": str(realistic / "df_gamed.csv"),
+           "revision": "main", "max_instances": n}  # fmt: skip
+    prepare_prompts(cfg, out / "prompts.parquet", out / "df_gamed.csv", out / "prompts_meta.json")
+    return out / "prompts.parquet"
+
+
+def _settings(realistic: Path, model: str, backend: str, entry: dict, **generation) -> dict:
+    gen = {"backend": backend, "device": "cpu", "dtype": "float32", "temperature": 0.0, "max_new_tokens": 24,
+           "max_model_len": 2048, "gpu_memory_utilization": 0.2, "enforce_eager": True, **generation}  # fmt: skip
+    return resolved_settings(model, {"path": str(realistic / "models" / model), **entry}, gen)
+
+
+def test_the_length_check_stops_before_any_engine_starts(tmp_path, realistic, monkeypatch):
+    """The longest of 805 real-length prompts plus max_new_tokens over max_model_len: one line, no engine."""
+
+    def no_engine(*args, **kwargs):
+        raise AssertionError("an engine was started")
+
+    monkeypatch.setattr(generate, "load_backend", no_engine)
+    prompts = _prompts(realistic, tmp_path, 805)
+    settings = _settings(realistic, "writer", "vllm", {"prompt_format": "alpaca"}, max_new_tokens=4096,
+                         max_model_len=4096)  # fmt: skip
+    longest = max(len(format_prompt(llama(), r, "alpaca").token_ids) for r in read_parquet(prompts)["instruction"])
+    total, room = longest + 4096, 4096 - longest
+    message = (f"model 'writer': the longest prompt \\(index \\d+, {longest} tokens\\) plus max_new_tokens 4096 "
+               f"is {total} tokens, more than max_model_len 4096: raise generation.max_model_len to "
+               f"{total} or more, or lower generation.max_new_tokens to {room} or less$")  # fmt: skip
+    with pytest.raises(AlpacaflowError, match=message):
+        generate.run_generation(settings, prompts, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+#: (model, prompt format settings, what it writes: output, output tokens, stop rule, stop match, reasoning tokens).
+CASES = {
+    "alpaca_stops": ("writer", {"prompt_format": "alpaca"},
+                     ("Paris is the capital of France.\n\n", 10, "stop", "### Instruction:", 0)),
+    "stop_token_id": ("writer", {"prompt_format": "chat", "stop_token_ids": [PYTHON_TAG]},
+                      ("Hello world", 3, "stop_token_ids", str(PYTHON_TAG), 0)),
+    "qwen3_strip": ("qwen3", {"reasoning": "strip"}, ("The answer is four!", 13, "eos", str(IM_END), 6)),
+}  # fmt: skip
+#: Transformers only: the same rules, off or at their edges.
+MORE_CASES = {
+    "alpaca_no_stops": ("writer", {"prompt_format": "alpaca", "stop": []}, (None, 24, None, None, 0)),
+    "eos": ("writer", {"prompt_format": "chat"}, ("Hello world Bye", 5, "eos", str(EOT), 0)),
+    "qwen3_keep": ("qwen3", {}, ("<think>Let me think.\n</think>\n\nThe answer is four!", 13, "eos", str(IM_END), 6)),
+    "qwen3_thinking_off": ("qwen3", {"chat_template_kwargs": {"enable_thinking": False}},
+                           ("The answer is four!", 6, "eos", str(IM_END), 0)),
+}  # fmt: skip
+COLUMNS = ["output", "output_tokens", "stop_rule", "stop_match", "reasoning_tokens"]
+
+
+def _check(table, expected: tuple) -> None:
+    for row in table[COLUMNS].itertuples(index=False):
+        assert tuple(row) == expected or expected[0] is None and tuple(row)[1:] == expected[1:]
+
+
+@pytest.mark.slow
+def test_stop_rules_and_think_blocks_in_vllm_and_transformers_alike(tmp_path, realistic, capsys):
+    prompts = _prompts(realistic, tmp_path, 4)
+    runs = {}
+    for backend, cases in (("transformers", {**CASES, **MORE_CASES}), ("vllm", CASES)):
+        for name, (model, entry, _) in cases.items():
+            runs[backend, name] = (_settings(realistic, model, backend, entry), str(tmp_path / backend / name))
+    for (backend, _), (settings, out) in runs.items():
+        if backend == "transformers":
+            generate.run_generation(settings, prompts, Path(out))
+    log = capsys.readouterr().out
+    vllm_runs = [[s, str(prompts), out] for (backend, _), (s, out) in runs.items() if backend == "vllm"]
+    probe = subprocess.run([sys.executable, str(REALISTIC / "generate_probe.py"), json.dumps(vllm_runs)],
+                           env=subprocess_env(), capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    tables = {key: read_parquet(Path(out) / "generations.parquet") for key, (_, out) in runs.items()}
+
+    for name, (_, _, expected) in {**CASES, **MORE_CASES}.items():
+        _check(tables["transformers", name], expected)
+    for name in CASES:  # both engines stopped at the same token, for the same rule
+        hf, vl = tables["transformers", name], tables["vllm", name]
+        assert hf[[*COLUMNS, "finish_reason"]].equals(vl[[*COLUMNS, "finish_reason"]])
+        assert [list(x) for x in hf["output_token_ids"]] == [list(x) for x in vl["output_token_ids"]]
+    runaway = tables["transformers", "alpaca_no_stops"]["output"][0]
+    assert runaway.startswith("Paris is the capital of France.\n\n### Instruction:\nParis is")  # what the stops cut
+    for backend in ("transformers", "vllm"):
+        throughput = json.loads((tmp_path / backend / "qwen3_strip" / "throughput.json").read_text())
+        assert (throughput["open_with_think"], throughput["reasoning_tokens"], throughput["stopped_by"]) == (
+            4,
+            24,
+            {"eos": 4},
+        )
+        stops = json.loads((tmp_path / backend / "alpaca_stops" / "throughput.json").read_text())["stopped_by"]
+        assert stops == {"stop": 4}
+    assert "stop strings ['### Instruction:', '### Input:', '### Response:']" in log
+    assert "4 outputs ended: 4 by eos; 4 of 4 open with <think> (reasoning: strip)" in log
+    assert "4 outputs ended: 4 by stop; 0 of 4 open with <think>" in probe.stdout
+    assert "stop_token_ids [128010]" in probe.stdout
+
+
+def test_an_output_still_thinking_at_max_new_tokens_is_reported(tmp_path, realistic, capsys):
+    """Transformers, 3 new tokens: every output is cut inside its <think> block."""
+    prompts = _prompts(realistic, tmp_path, 2)
+    settings = _settings(realistic, "qwen3", "transformers", {"reasoning": "strip"}, max_new_tokens=3)
+    generate.run_generation(settings, prompts, tmp_path / "out")
+    table = read_parquet(tmp_path / "out" / "generations.parquet")
+    assert table["truncated_in_reasoning"].tolist() == [True, True] and table["output"].tolist() == ["", ""]
+    assert table["finish_reason"].tolist() == ["length", "length"]
+    assert json.loads((tmp_path / "out" / "throughput.json").read_text())["truncated_in_reasoning"] == 2
+    assert "2 of 2 open with <think> (reasoning: strip); 2 hit max_new_tokens inside <think>" in capsys.readouterr().out
