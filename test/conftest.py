@@ -61,6 +61,63 @@ def realistic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def write_config(workdir: Path, tiny_models: dict[str, Path], **generation) -> Path:
+    """The demo workflow's config on the tiny models (6 prompts, vLLM on CPU, weighted judge) in `workdir`."""
+    import yaml
+
+    config = {
+        "results_dir": "results",
+        "prompts": {"source": str(DEMO_PROMPTS), "df_gamed": str(DEMO_GAMED), "max_instances": 6},
+        "generation": {
+            "backend": "vllm",
+            "device": "cpu",
+            "dtype": "float32",
+            "max_new_tokens": 16,
+            "max_model_len": 512,
+            "gpu_memory_utilization": 0.2,
+            "enforce_eager": True,
+            **generation,
+        },
+        "judge": {
+            "backend": "vllm",
+            "method": "weighted",
+            "model": str(tiny_models["chat"]),
+            "device": "cpu",
+            "tensor_parallel_size": 1,
+            "max_model_len": 1024,
+            "dtype": "float32",
+            "gpu_memory_utilization": 0.2,
+            "enforce_eager": True,
+        },
+        "error_sample": {"n": 3},
+        "models": {
+            "zero_shot": {"path": str(tiny_models["base"]), "prompt_format": "alpaca"},
+            "sft": {"path": str(tiny_models["chat"]), "prompt_format": "chat"},
+        },
+    }
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str, Path]) -> Path:
+    """The demo workflow with judge validation, run once (the folder it ran in).
+
+    test_workflow checks it; test_slurm compares a run through SLURM with it.
+    """
+    import yaml
+
+    workdir = tmp_path_factory.mktemp("demo_run")
+    path = write_config(workdir, tiny_models)
+    config = yaml.safe_load(path.read_text())
+    config["validate_judge"] = {"enabled": True, "source": str(DEMO_OFFICIAL)}
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    run = run_snakemake("--configfile", "config.yaml", "--cores", "2", cwd=workdir)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return workdir
+
+
 def realistic_config(build: Path, workdir: Path) -> dict:
     """test/realistic/config.yaml with its inputs in `build`, results under `workdir`/results; written there."""
     import yaml

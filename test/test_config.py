@@ -23,6 +23,9 @@ def test_shipped_configs_are_valid():
     check_config(real_config())
     demo = yaml.safe_load((REPO / "test" / "demo" / "config.yaml").read_text())
     validate_config(demo)
+    # The demo's zero-shot base model is cut at the Alpaca template's next header.
+    assert model_settings(demo, "zero_shot")["stop"] == ["### Instruction:", "### Input:", "### Response:"]
+    assert model_settings(demo, "sft")["stop"] == []
 
 
 def test_defaults_are_filled():

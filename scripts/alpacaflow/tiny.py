@@ -1,4 +1,4 @@
-"""Build tiny random-weight Llama models for the offline CPU demo and the tests.
+r"""Build tiny models (random-weight or scripted) for the offline CPU demo and the tests.
 
 The Hugging Face hub is unreachable from CI, so the demo and the test suite
 build their own models: a `LlamaForCausalLM` with random weights saved with
