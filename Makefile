@@ -40,9 +40,9 @@ demo: models
 bench: models
 	$(PY) bench/bench.py
 
-# Everything, the slow tiers included (what CI runs).
+# Everything, the slow tiers included (what CI runs); the 25 slowest tests are listed at the end.
 test: setup lint
-	$(PY) -m pytest test
+	$(PY) -m pytest test --durations=25
 
 # Leaves out the tests marked slow (vLLM engines, whole workflow runs, the
 # 805-prompt realistic tier, SLURM): for a quick look while developing.

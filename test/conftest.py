@@ -7,6 +7,7 @@ Nothing here touches the network: models are random-weight Llamas built by
 from __future__ import annotations
 
 import copy
+import json
 import os
 import subprocess
 import sys
@@ -164,6 +165,21 @@ def run_cli(*args: str, cwd: Path = REPO, **env: str) -> subprocess.CompletedPro
         capture_output=True,
         text=True,
         timeout=600,
+    )
+
+
+def run_generate_probe(runs: list[tuple[dict, Path, Path]]) -> subprocess.CompletedProcess:
+    """`generate.run_generation` for each (settings, prompts, out_dir) in one subprocess (test/generate_probe.py).
+
+    For the vLLM backend: one vLLM import for several runs, under the ``__main__`` guard it needs.
+    """
+    payload = json.dumps([[settings, str(prompts), str(out)] for settings, prompts, out in runs])
+    return subprocess.run(
+        [sys.executable, str(REPO / "test" / "generate_probe.py"), payload],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
 
 

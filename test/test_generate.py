@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from alpacaflow.errors import AlpacaflowError
-from alpacaflow.generate import import_outputs
+from alpacaflow.generate import import_outputs, run_generation
 from alpacaflow.io import read_parquet
-from conftest import demo_prompt_table, resolved_settings, run_cli
+from conftest import demo_prompt_table, resolved_settings, run_cli, run_generate_probe
 
 N_PROMPTS = 8
 
@@ -42,16 +42,35 @@ def generate(out_dir: Path, prompts: Path, s: dict) -> pd.DataFrame:
     return read_parquet(out_dir / "generations.parquet")
 
 
+AGREE = [("chat", "chat"), ("base", "alpaca")]
+
+
+@pytest.fixture(scope="module")
+def vllm_runs(tmp_path_factory, tiny_models, prompt_table) -> Path:
+    """Every vLLM generation of this module, in one process (one vLLM import): see the tests below."""
+    root = tmp_path_factory.mktemp("vllm_runs")
+    runs = [(settings("m", tiny_models[v], f, "vllm"), prompt_table, root / f"agree-{v}") for v, f in AGREE]
+    sampled = settings("m", tiny_models["chat"], "chat", "vllm")
+    sampled["generation"].update(temperature=0.7, top_p=0.9)
+    (root / "subset").mkdir()
+    read_parquet(prompt_table).iloc[[5, 2]].to_parquet(root / "subset" / "prompts.parquet")
+    runs += [(sampled, prompt_table, root / "all"), (sampled, root / "subset" / "prompts.parquet", root / "some")]
+    result = run_generate_probe(runs)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(("variant", "prompt_format"), [("chat", "chat"), ("base", "alpaca")])
-def test_vllm_and_transformers_agree_token_for_token(tmp_path, tiny_models, prompt_table, variant, prompt_format):
+@pytest.mark.parametrize(("variant", "prompt_format"), AGREE)
+def test_vllm_and_transformers_agree_token_for_token(tmp_path, tiny_models, prompt_table, vllm_runs, variant,
+                                                     prompt_format):  # fmt: skip
     """Greedy decoding from the same token ids gives the same output ids in both backends.
 
     This checks that prompt formatting, stop tokens and decoding settings agree.
     """
-    path = tiny_models[variant]
-    hf = generate(tmp_path / "hf", prompt_table, settings("m", path, prompt_format, "transformers"))
-    vl = generate(tmp_path / "vllm", prompt_table, settings("m", path, prompt_format, "vllm"))
+    run_generation(settings("m", tiny_models[variant], prompt_format, "transformers"), prompt_table, tmp_path / "hf")
+    hf = read_parquet(tmp_path / "hf" / "generations.parquet")
+    vl = read_parquet(vllm_runs / f"agree-{variant}" / "generations.parquet")
     assert len(hf) == len(vl) == N_PROMPTS
     assert hf["prompt"].tolist() == vl["prompt"].tolist()
     for i in range(N_PROMPTS):
@@ -61,7 +80,7 @@ def test_vllm_and_transformers_agree_token_for_token(tmp_path, tiny_models, prom
     assert hf["output"].tolist() == vl["output"].tolist()
     assert set(hf["finish_reason"]) <= {"stop", "length"}
 
-    for out_dir, backend in ((tmp_path / "hf", "transformers"), (tmp_path / "vllm", "vllm")):
+    for out_dir, backend in ((tmp_path / "hf", "transformers"), (vllm_runs / f"agree-{variant}", "vllm")):
         records = json.loads((out_dir / "model_outputs.json").read_text())
         assert [sorted(r) for r in records] == [["dataset", "generator", "instruction", "output"]] * N_PROMPTS
         assert {r["generator"] for r in records} == {"m"}
@@ -133,17 +152,11 @@ def test_imported_outputs_may_cover_more_than_a_subset(tmp_path, prompt_table):
 
 
 @pytest.mark.slow
-def test_vllm_sampling_does_not_depend_on_batch_composition(tmp_path, tiny_models, prompt_table):
+def test_vllm_sampling_does_not_depend_on_batch_composition(vllm_runs):
     """Per-request seeds: a prompt's sampled output is the same alone in a small set or in a larger one."""
-    full = settings("m", tiny_models["chat"], "chat", "vllm")
-    full["generation"].update(temperature=0.7, top_p=0.9)
-    subset_dir = tmp_path / "subset"
-    subset_dir.mkdir()
-    table = read_parquet(prompt_table)
-    picked = table.iloc[[5, 2]]
-    picked.to_parquet(subset_dir / "prompts.parquet")
-    big = generate(tmp_path / "all", prompt_table, full)
-    small = generate(tmp_path / "some", subset_dir / "prompts.parquet", full)
+    big = read_parquet(vllm_runs / "all" / "generations.parquet")
+    small = read_parquet(vllm_runs / "some" / "generations.parquet")
+    picked = read_parquet(vllm_runs / "subset" / "prompts.parquet")
     assert small["index"].tolist() == picked["index"].tolist()
     for _, row in small.iterrows():
         assert list(row["output_token_ids"]) == list(big.loc[big["index"] == row["index"], "output_token_ids"].iloc[0])

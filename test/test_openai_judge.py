@@ -210,8 +210,8 @@ def test_whole_openai_run_never_writes_a_secret(tmp_path, tiny_models):
     from conftest import DEMO_GAMED, DEMO_PROMPTS, REPO, subprocess_env
 
     hf_canary = "hf_alpacaflowCanaryToken0123456789"
-    generation = {"device": "cpu", "dtype": "float32", "max_new_tokens": 16, "max_model_len": 512,
-                  "gpu_memory_utilization": 0.2, "enforce_eager": True}  # fmt: skip
+    generation = {"backend": "transformers", "device": "cpu", "dtype": "float32", "max_new_tokens": 16,
+                  "max_model_len": 512}  # fmt: skip
     with FakeOpenAIServer() as server:
         config = {
             "prompts": {"source": str(DEMO_PROMPTS), "df_gamed": str(DEMO_GAMED), "max_instances": 6},

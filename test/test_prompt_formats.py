@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
-import subprocess
-import sys
+import re
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from alpacaflow.io import read_parquet
 from alpacaflow.prompts import prepare_prompts
 from alpacaflow.stopping import StopRules, eos_token_ids, finish
 from alpacaflow.tiny import llama3_tokenizer, qwen3_tokenizer
-from conftest import REALISTIC, resolved_settings, subprocess_env
+from conftest import REALISTIC, resolved_settings, run_generate_probe
 
 BOS, START, END, EOT, PYTHON_TAG = 128000, 128006, 128007, 128009, 128010
 SYSTEM, USER, ASSISTANT, BLANK_LINE = 9125, 882, 78191, 271
@@ -98,6 +97,15 @@ def test_the_system_prompt_reaches_every_chat_format():
     assert qwen_prompt.token_ids == [IM_START, Q_SYSTEM, Q_NEWLINE, *ids(qwen(), SYSTEM_PROMPT), IM_END, Q_NEWLINE,
                                      IM_START, Q_USER, Q_NEWLINE, *ids(qwen(), INSTRUCTION), IM_END, Q_NEWLINE,
                                      IM_START, Q_ASSISTANT, Q_NEWLINE]  # fmt: skip
+
+
+def test_chat_template_kwargs_pin_the_date_in_metas_template():
+    """Meta's Llama-3.2 template writes today's date unless `date_string` is given: prompts then stay the same."""
+    tok = llama3_tokenizer("chat", META_TEMPLATE.read_text())
+    pinned = format_prompt(tok, INSTRUCTION, PromptFormat("chat", chat_template_kwargs={"date_string": "26 Jul 2024"}))
+    assert "Today Date: 26 Jul 2024\n\n" in pinned.text
+    today = format_prompt(tok, INSTRUCTION, "chat").text
+    assert pinned.text == re.sub(r"Today Date: [^\n]+", "Today Date: 26 Jul 2024", today)
 
 
 def test_qwen3_thinking_is_switched_by_chat_template_kwargs():
@@ -224,9 +232,7 @@ def test_stop_rules_and_think_blocks_in_vllm_and_transformers_alike(tmp_path, re
         if backend == "transformers":
             generate.run_generation(settings, prompts, Path(out))
     log = capsys.readouterr().out
-    vllm_runs = [[s, str(prompts), out] for (backend, _), (s, out) in runs.items() if backend == "vllm"]
-    probe = subprocess.run([sys.executable, str(REALISTIC / "generate_probe.py"), json.dumps(vllm_runs)],
-                           env=subprocess_env(), capture_output=True, text=True, timeout=600)  # fmt: skip
+    probe = run_generate_probe([(s, prompts, out) for (backend, _), (s, out) in runs.items() if backend == "vllm"])
     assert probe.returncode == 0, probe.stderr[-3000:]
     tables = {key: read_parquet(Path(out) / "generations.parquet") for key, (_, out) in runs.items()}
 

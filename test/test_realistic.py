@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.formatting import ALPACA_TEMPLATE, FormattedPrompt, check_bos, format_prompt
 from alpacaflow.generate import generation_eos, run_generation
@@ -198,8 +199,14 @@ def test_ranking_judge_sees_two_bos_in_vllm_itself(tmp_path, realistic):
 
 @pytest.mark.slow
 def test_whole_dag_on_805_realistic_prompts(tmp_path, realistic):
-    """No crash (sampled generation splits prefills at this size), every count right, LC computed."""
-    realistic_config(realistic, tmp_path)
+    """No crash (sampled generation splits prefills at this size), every count right, LC computed.
+
+    The shipped config with 4 new tokens per prompt instead of 8 (what decides the crash is the prompt
+    tokens); `make bench-realistic` runs it as shipped.
+    """
+    config = realistic_config(realistic, tmp_path)
+    config["generation"]["max_new_tokens"] = 4
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     run = run_snakemake("--configfile", "config.yaml", "--cores", "2", cwd=tmp_path, timeout=1800)
     assert run.returncode == 0, run.stderr[-3000:]
     results = tmp_path / "results"
@@ -217,7 +224,7 @@ def test_whole_dag_on_805_realistic_prompts(tmp_path, realistic):
         tp = json.loads((results / model / "throughput.json").read_text())
         assert tp["n_examples"] == 805 and tp["generated_this_run"] == 805
         assert tp["finished_by_stop"] + tp["hit_max_new_tokens"] == 805
-        assert tp["output_tokens"] == int(table["output_tokens"].sum()) <= 805 * 8
+        assert tp["output_tokens"] == int(table["output_tokens"].sum()) <= 805 * 4
         assert tp["prompt_tokens"] > 4096  # more than vLLM's CPU per-step budget: prefills had to be scheduled apart
         annotations = json.loads((results / model / "annotations.json").read_text())
         assert len(annotations) == 805 and all(a["preference"] is not None for a in annotations)

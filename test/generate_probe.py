@@ -1,10 +1,10 @@
 """Run `generate.run_generation` for several models in one process (vLLM is imported once).
 
 Usage: python generate_probe.py RUNS_JSON, where RUNS_JSON is a list of
-[settings, prompts.parquet, out_dir]. The tests of stop rules and reasoning
-outputs use it to run the vLLM backend on several models without paying
-vLLM's import for each (each run still starts its own engine, as the
-generate step does). vLLM code runs under the ``__main__`` guard it needs.
+[settings, prompts.parquet, out_dir]. The tests run the vLLM backend on
+several models and settings with it, without paying vLLM's import for each
+(each run still starts its own engine, as the generate step does). vLLM code
+runs under the ``__main__`` guard it needs.
 """
 
 from __future__ import annotations
