@@ -24,13 +24,7 @@ REALISTIC = REPO / "test" / "realistic"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the SLURM test last.
-
-    It installs Slurm's client tools; from then on, with no controller running,
-    snakemake-executor-plugin-slurm probes ``scontrol`` (10 s time-out) at
-    every Snakemake start, which cost the Snakemake tests after it about
-    10 s each (1 s without the probe, measured here).
-    """
+    """Run the SLURM test last (it installs and starts a Slurm cluster, then stops it)."""
     items.sort(key=lambda item: item.path.name == "test_slurm.py")
 
 
@@ -147,10 +141,19 @@ def demo_prompt_table(out: Path, n: int) -> Path:
     return out / "prompts.parquet"
 
 
-def subprocess_env(**extra: str) -> dict[str, str]:
-    """The test's environment with this interpreter's bin/ first on PATH (the rules call `python`)."""
+#: A failing `scontrol` (see the file): keeps Snakemake starts at about a second where Slurm's tools are installed.
+NO_SLURM = REPO / "test" / "no_slurm"
+
+
+def subprocess_env(slurm: bool = False, **extra: str) -> dict[str, str]:
+    """The test's environment with this interpreter's bin/ first on PATH (the rules call `python`).
+
+    Unless `slurm`, test/no_slurm's failing `scontrol` comes first too.
+    """
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    if not slurm:
+        env["PATH"] = str(NO_SLURM) + os.pathsep + env["PATH"]
     env["PYTHONPATH"] = str(REPO / "scripts")
     env.update(extra)
     return env

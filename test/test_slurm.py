@@ -66,7 +66,11 @@ def test_demo_through_slurm_equals_local_run(tmp_path, tiny_models, demo_run, sl
     command += ["--configfile", "config.yaml", "--profile", str(profile)]
     # Always under `timeout -k`: a plugin that cannot query job states waits forever.
     ran = subprocess.run(
-        ["timeout", "-k", "30", "1500", *command], cwd=cluster, env=subprocess_env(), capture_output=True, text=True
+        ["timeout", "-k", "30", "1500", *command],
+        cwd=cluster,
+        env=subprocess_env(slurm=True),
+        capture_output=True,
+        text=True,
     )
     assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-4000:]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 from alpacaflow.io import read_parquet
-from conftest import DEMO_OFFICIAL, REPO, run_snakemake, write_config
+from conftest import DEMO_OFFICIAL, NO_SLURM, REPO, run_snakemake, write_config
 
 
 def smk(workdir: Path, *args: str, timeout: int = 900):
@@ -243,7 +243,7 @@ def test_venv_snakemake_without_activating_the_venv(tmp_path, tiny_models):
     fake.mkdir()
     (fake / "python").write_text("#!/bin/sh\necho 'not the venv python' >&2\nexit 3\n")
     (fake / "python").chmod(0o755)
-    env = {**os.environ, "PATH": f"{fake}:/usr/bin:/bin"}
+    env = {**os.environ, "PATH": f"{fake}:{NO_SLURM}:/usr/bin:/bin"}
     env.pop("PYTHONPATH", None)
     result = subprocess.run(
         [str(Path(sys.executable).parent / "snakemake"), "--snakefile", str(REPO / "Snakefile"),
