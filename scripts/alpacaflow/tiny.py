@@ -178,12 +178,28 @@ def _is_built(out_dir: Path) -> bool:
     return (out_dir / "config.json").exists() and (out_dir / "tokenizer.json").exists()
 
 
+def _save(out_dir: Path, model: Any, tokenizer: Any, eos_ids: list[int]) -> Path:
+    """Save `model` and `tokenizer` with a generation config (renamed into place when complete)."""
+    from transformers import GenerationConfig
+
+    model.generation_config = GenerationConfig(
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=eos_ids if len(eos_ids) > 1 else eos_ids[0],
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    tmp = out_dir.with_name(out_dir.name + ".partial")
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    tmp.rename(out_dir)
+    return out_dir
+
+
 def _save_random_llama(
     out_dir: Path, tokenizer: Any, eos_ids: list[int], arch: dict[str, Any], num_layers: int, seed: int
 ) -> Path:
     """A random-weight `LlamaForCausalLM` for `tokenizer`, saved with it to `out_dir` (renamed into place)."""
     import torch
-    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     config = LlamaConfig(
         vocab_size=len(tokenizer),
@@ -198,17 +214,7 @@ def _save_random_llama(
         **arch,
     )
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    model.generation_config = GenerationConfig(
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=eos_ids if len(eos_ids) > 1 else eos_ids[0],
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    tmp.rename(out_dir)
-    return out_dir
+    return _save(out_dir, LlamaForCausalLM(config), tokenizer, eos_ids)
 
 
 def build_tiny_model(
@@ -368,22 +374,6 @@ def _script_weights(model: Any, table: dict[int, int], scale: float = 4.0) -> No
             embed[src].zero_()
             embed[src, slot] = 1.0
             head[dst, slot] = scale  # after the final RMSNorm, a logit of 16 * scale for the successor
-
-
-def _save(out_dir: Path, model: Any, tokenizer: Any, eos_ids: list[int]) -> Path:
-    """Save `model` and `tokenizer` with a generation config (renamed into place when complete)."""
-    from transformers import GenerationConfig
-
-    model.generation_config = GenerationConfig(
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=eos_ids if len(eos_ids) > 1 else eos_ids[0],
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    tmp.rename(out_dir)
-    return out_dir
 
 
 def build_writer_model(out_dir: Path, num_layers: int = 2) -> Path:
