@@ -10,12 +10,19 @@ from pathlib import Path
 
 import pytest
 import yaml
+from alpacaflow.generate import run_generation
 from alpacaflow.io import read_parquet, read_records
 from alpacaflow.judge import make_annotator, pair_table
 from alpacaflow.tiny import build_tiny_model
 from conftest import DEMO_GAMED, DEMO_PROMPTS, REALISTIC, demo_prompt_table, run_snakemake
-from test_generate import generate, settings
+from test_generate import settings
 from test_judge import ScriptedRankingJudge, judge_cfg, model_outputs
+
+
+def generate(out: Path, prompts: Path, s: dict):
+    """The generate step in this process (transformers needs no process of its own)."""
+    run_generation(s, prompts, out)
+    return read_parquet(out / "generations.parquet")
 
 
 @pytest.mark.slow

@@ -209,7 +209,6 @@ CASES = {
 MORE_CASES = {
     "alpaca_no_stops": ("writer", {"prompt_format": "alpaca", "stop": []}, (None, 24, None, None, 0)),
     "eos": ("writer", {"prompt_format": "chat"}, ("Hello world Bye", 5, "eos", str(EOT), 0)),
-    "qwen3_keep": ("qwen3", {}, ("<think>Let me think.\n</think>\n\nThe answer is four!", 13, "eos", str(IM_END), 6)),
     "qwen3_thinking_off": ("qwen3", {"chat_template_kwargs": {"enable_thinking": False}},
                            ("The answer is four!", 6, "eos", str(IM_END), 0)),
 }  # fmt: skip

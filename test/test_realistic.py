@@ -202,10 +202,12 @@ def test_whole_dag_on_805_realistic_prompts(tmp_path, realistic):
     """No crash (sampled generation splits prefills at this size), every count right, LC computed.
 
     The shipped config with 4 new tokens per prompt instead of 8 (what decides the crash is the prompt
-    tokens); `make bench-realistic` runs it as shipped.
+    tokens) and without judge validation (the demo workflow test runs it; it is the annotate path on 50
+    pairs); `make bench-realistic` runs it as shipped.
     """
     config = realistic_config(realistic, tmp_path)
     config["generation"]["max_new_tokens"] = 4
+    config["validate_judge"]["enabled"] = False
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     run = run_snakemake("--configfile", "config.yaml", "--cores", "2", cwd=tmp_path, timeout=1800)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -239,9 +241,7 @@ def test_whole_dag_on_805_realistic_prompts(tmp_path, realistic):
     counts = subsets[subsets["model"] == "sft"].set_index("dataset")["n"].to_dict()
     assert counts == {"helpful_base": 129, "koala": 156, "oasst": 188, "selfinstruct": 252, "vicuna": 80}
     assert pd.read_csv(results / "paired_comparison.csv")["n_paired"].tolist() == [805]
-    agreement = json.loads((results / "validation" / "agreement.json").read_text())
-    assert agreement["n_pairs"] == 50 and agreement["judge_counts"]["unparsed"] == 0
-    assert re.search(r": 1 BOS", (results / "logs" / "validate_judge.log").read_text())
+    assert not (results / "validation").exists()
     report = (results / "report.md").read_text()
     assert "805 prompts" in report and "LC win rate is n/a" not in report
     for model in ("zero_shot", "sft"):

@@ -126,6 +126,7 @@ def test_sigterm_saves_progress_and_resumes_identically(tmp_path, tiny_models):
     """SIGTERM (preemption) stops generate with exit 143 after saving every finished batch."""
     prompts = demo_prompt_table(tmp_path / "p", N)
     s = slow_settings(tiny_models, "transformers")
+    s["generation"]["max_new_tokens"] = 32
     out = tmp_path / "killed"
     store = out / "generation_store.jsonl"
     proc = start(generate_cli(s, prompts, out))
