@@ -140,7 +140,7 @@ def check_models(config: dict[str, Any]) -> None:
 
 def check_prompt_settings(key: str, entry: dict[str, Any]) -> None:
     """`template` goes with prompt_format `template` (and its file exists); the Alpaca format has no chat options."""
-    fmt, template = entry.get("prompt_format", "chat"), entry.get("template")
+    fmt, template = entry["prompt_format"], entry["template"]  # defaults filled by the schema
     if fmt == "template" and not template:
         raise AlpacaflowError(
             f"config error at 'models.{key}.template': prompt_format 'template' needs a template file"
@@ -153,7 +153,7 @@ def check_prompt_settings(key: str, entry: dict[str, Any]) -> None:
         raise AlpacaflowError(f"config error at 'models.{key}.template': file not found: {template}")
     if fmt == "alpaca":
         for option in ("system_prompt", "chat_template_kwargs"):
-            if entry.get(option):
+            if entry[option]:
                 raise AlpacaflowError(
                     f"config error at 'models.{key}.{option}': the alpaca format has no chat template or system "
                     "message; use prompt_format 'chat' or 'template'"
