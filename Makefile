@@ -40,9 +40,12 @@ demo: models
 bench: models
 	$(PY) bench/bench.py
 
-# Everything, the slow tiers included (what CI runs); the 25 slowest tests are listed at the end.
+# Everything, the slow tiers included (what CI runs), in two pytest-xdist workers
+# (one test module, or modules sharing a session fixture, per worker at a time:
+# see test/conftest.py); the 25 slowest tests are listed at the end.
+TEST_WORKERS ?= 2
 test: setup lint
-	$(PY) -m pytest test --durations=25
+	$(PY) -m pytest test -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=25
 
 # Leaves out the tests marked slow (vLLM engines, whole workflow runs, the
 # 805-prompt realistic tier, SLURM): for a quick look while developing.

@@ -23,9 +23,26 @@ DEMO_OFFICIAL = DEMO / "official_annotations_demo.json"
 REALISTIC = REPO / "test" / "realistic"
 
 
+#: Test modules that share a session fixture run in one pytest-xdist worker (`make test` runs two).
+SHARED_GROUPS = {"test_workflow": "demo_run", "test_slurm": "demo_run"}
+#: The longest groups first (seconds measured on 2 cores), so that the two workers end together.
+LONGEST_FIRST = ["demo_run", "test_realistic", "test_resume", "test_prompt_formats", "test_bad_input"]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the SLURM test last (it installs and starts a Slurm cluster, then stops it)."""
-    items.sort(key=lambda item: item.path.name == "test_slurm.py")
+    """One xdist group per test module (its module fixtures are built once), the longest groups first.
+
+    Under `pytest -n 2 --dist loadgroup --no-loadscope-reorder` (see the Makefile)
+    a group runs in one worker; without xdist the marks change nothing but the order.
+    """
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(SHARED_GROUPS.get(item.path.stem, item.path.stem)))
+
+    def rank(item: pytest.Item) -> int:
+        group = SHARED_GROUPS.get(item.path.stem, item.path.stem)
+        return LONGEST_FIRST.index(group) if group in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order inside a group stays the files' order
 
 
 @pytest.fixture(scope="session")
