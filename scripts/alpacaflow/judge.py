@@ -37,6 +37,7 @@ jobs race on: alpaca_eval#305). Gaps closed around alpaca_eval's annotator:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -150,7 +151,7 @@ class VLLMLogprobJudge:
             logprobs=len(self.choice_ids),
             logprob_token_ids=list(self.choice_ids.values()),
         )
-        ids = [judge_prompt_ids(self.judge, self.tokenizer, p) for p in prompts]
+        ids = judge_prompt_ids_many(self.judge, self.tokenizer, prompts)
         start = time.perf_counter()
         outputs = self.llm.generate([TokensPrompt(prompt_token_ids=i) for i in ids], params, use_tqdm=True)
         per_example = (time.perf_counter() - start) / max(len(prompts), 1)
@@ -181,7 +182,14 @@ def judge_prompt_ids(judge: dict[str, Any], tokenizer: Any, text: str) -> list[i
     Llama-3 judge sees BOS twice, as in the course's set-up (kept for
     comparability; `test_realistic` checks both counts against vLLM itself).
     """
-    return list(tokenizer(text, add_special_tokens=judge["method"] == "ranking")["input_ids"])
+    return judge_prompt_ids_many(judge, tokenizer, [text])[0]
+
+
+def judge_prompt_ids_many(judge: dict[str, Any], tokenizer: Any, texts: list[str]) -> list[list[int]]:
+    """`judge_prompt_ids` of many prompts, tokenized as one batch."""
+    if not texts:
+        return []
+    return [list(ids) for ids in tokenizer(list(texts), add_special_tokens=judge["method"] == "ranking")["input_ids"]]
 
 
 def judge_bos_line(judge: dict[str, Any], tokenizer: Any, text: str) -> str:
@@ -305,14 +313,27 @@ class RecordingCompletions:
         return next((c for p, c in self.raw.items() if needle in p), None)
 
     def close(self) -> None:
-        """Shut down every vLLM engine the decoder started (ours, or alpaca_eval's module-level one)."""
-        if isinstance(self.decoder, VLLMLogprobJudge):
-            self.decoder.close()
-        vllm_local = sys.modules.get("alpaca_eval.decoders.vllm_local")
-        if vllm_local is not None and vllm_local.llm is not None:
-            shutdown_llm(vllm_local.llm)
-            vllm_local.llm = None
-            vllm_local.llmModelName = None
+        """Shut down every vLLM engine the decoder started."""
+        close_decoder(self.decoder)
+
+
+def judge_decoder(judge: dict[str, Any]) -> Any:
+    """The judge's `fn_completions`: ours for the weighted vLLM judge, else alpaca_eval's (engines start lazily)."""
+    from alpaca_eval.decoders import get_fn_completions
+
+    config, _, extra = annotator_config(judge)
+    return extra.get("fn_completions") or get_fn_completions(config["fn_completions"])
+
+
+def close_decoder(decoder: Any) -> None:
+    """Shut down the vLLM engine a judge decoder started (ours, or alpaca_eval's module-level one)."""
+    if isinstance(decoder, VLLMLogprobJudge):
+        decoder.close()
+    vllm_local = sys.modules.get("alpaca_eval.decoders.vllm_local")
+    if vllm_local is not None and vllm_local.llm is not None:
+        shutdown_llm(vllm_local.llm)
+        vllm_local.llm = None
+        vllm_local.llmModelName = None
 
 
 def make_annotator(
@@ -321,14 +342,12 @@ def make_annotator(
     """A `PairwiseAnnotator` with one annotator configured from `judge`, and its recording decoder.
 
     `fn_completions` replaces the judge's decoder (tests use it for a
-    scripted judge); prompts, parsing, order randomization and caching stay
-    alpaca_eval's.
+    scripted judge, the benchmark to keep one engine across runs); prompts,
+    parsing, order randomization and caching stay alpaca_eval's.
     """
-    from alpaca_eval.decoders import get_fn_completions
-
     name = judge_name(judge)
-    config, template, extra = annotator_config(judge)
-    decoder = fn_completions or extra.get("fn_completions") or get_fn_completions(config["fn_completions"])
+    config, template, _ = annotator_config(judge)
+    decoder = fn_completions or judge_decoder(judge)
     config.pop("fn_completions", None)
     recorder = RecordingCompletions(decoder)
     folder = workdir / name
@@ -470,16 +489,16 @@ def fit_to_context(pairs: pd.DataFrame, judge: dict[str, Any], template: str, to
     if tokenizer is None:
         return pairs
 
-    def count(text: str) -> int:
-        return len(tokenizer.encode(text, add_special_tokens=False))
+    def encode(column: str) -> list[list[int]]:  # one batch per column
+        texts = pairs[column].tolist()
+        return tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
 
     writes = judge["max_new_tokens"] if judge["method"] == "ranking" else 1
     fixed = len(judge_prompt_ids(judge, tokenizer, render(template, "", "", "")))
     limit = judge["max_model_len"] - writes - fixed - CONTEXT_MARGIN
-    for row in pairs.itertuples():
-        budget = limit - count(row.instruction)
-        ids_1 = tokenizer.encode(row.output_1, add_special_tokens=False)
-        ids_2 = tokenizer.encode(row.output_2, add_special_tokens=False)
+    encoded = zip(encode("instruction"), encode("output_1"), encode("output_2"), strict=True)
+    for row, (ids_0, ids_1, ids_2) in zip(pairs.itertuples(), encoded, strict=True):
+        budget = limit - len(ids_0)
         if len(ids_1) + len(ids_2) <= budget:
             continue
         if budget < 2:
@@ -578,18 +597,32 @@ def _api_error(exc: Exception) -> str:
 
 
 def judge_tokenizer(judge: dict[str, Any]) -> Any:
-    """A local judge's tokenizer (None for an API judge)."""
+    """A local judge's tokenizer (None for an API judge), loaded once per process.
+
+    The annotate step needs it twice (context fitting, and the weighted
+    judge's token ids); a real 128k-token tokenizer takes about 2 s to load on
+    CPU (bench/NOTES.md). It is only read from, never changed.
+    """
     if judge["backend"] != "vllm":
         return None
+    return _load_tokenizer(judge["model"], judge.get("revision"))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_tokenizer(model: str, revision: str | None) -> Any:
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(judge["model"], revision=judge.get("revision"))
+    return AutoTokenizer.from_pretrained(model, revision=revision)
 
 
 def judge_pairs(
-    pairs: pd.DataFrame, judge: dict[str, Any], cache_path: Path
+    pairs: pd.DataFrame, judge: dict[str, Any], cache_path: Path, decoder: Any = None
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Judge `pairs` (cached in `cache_path`): one annotation per pair in pair order, and counts."""
+    """Judge `pairs` (cached in `cache_path`): one annotation per pair in pair order, and counts.
+
+    The judge's engine is shut down at the end, unless the caller passes its
+    own `decoder` (from `judge_decoder`; the benchmark reuses one across runs).
+    """
     if judge["backend"] == "openai":
         print(estimate_openai_cost(pairs, judge), flush=True)
     tokenizer = judge_tokenizer(judge)
@@ -599,12 +632,13 @@ def judge_pairs(
         line = judge_bos_line(judge, tokenizer, render(template, first.instruction, first.output_1, first.output_2))
         print(line, flush=True)
     with tempfile.TemporaryDirectory(prefix="alpacaflow-judge-") as tmp:
-        annotator, recorder = make_annotator(judge, cache_path, Path(tmp))
+        annotator, recorder = make_annotator(judge, cache_path, Path(tmp), fn_completions=decoder)
         judged = fit_to_context(pairs, judge, template, tokenizer)
         try:
             annotated, retried = annotate_with_retries(annotator, judged, judge, cache_path)
         finally:
-            recorder.close()
+            if decoder is None:
+                recorder.close()
     records = [_jsonable(r) for r in annotated]
     by_instruction = {r["instruction"]: r for r in records}
     ordered = [by_instruction[s] for s in pairs["instruction"]]
