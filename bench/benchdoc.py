@@ -1,7 +1,8 @@
 """docs/benchmarks.md is written by more than one script: each owns one section, marked, and keeps the others.
 
-``bench.py`` (the speed harness) owns everything outside the marked sections;
-``realistic.py`` owns the section ``realistic``. Each rewrites its own part only.
+``bench.py`` (the speed harness, on CPU) owns everything outside the marked
+sections; ``bench.py --device cuda`` owns the section ``gpu``; ``realistic.py``
+owns the section ``realistic``. Each rewrites its own part only.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import re
 from pathlib import Path
 
 
-def _marks(name: str) -> tuple[str, str]:
-    return f"<!-- section {name}: written by bench/{name}.py -->", f"<!-- end of section {name} -->"
+def _marks(name: str, script: str) -> tuple[str, str]:
+    return f"<!-- section {name}: written by bench/{script} -->", f"<!-- end of section {name} -->"
 
 
 def sections(text: str) -> dict[str, str]:
@@ -27,9 +28,12 @@ def with_sections_kept(own: str, path: Path) -> str:
     return own.rstrip() + "\n\n" + kept + "\n" if kept else own
 
 
-def write_section(path: Path, name: str, body: str) -> str:
-    """Put `body` into `path` as section `name`: in place of the old one, or at the end."""
-    begin, end = _marks(name)
+def write_section(path: Path, name: str, body: str, script: str | None = None) -> str:
+    """Put `body` into `path` as section `name`: in place of the old one, or at the end.
+
+    The marks name its writer, bench/`script` (default: `name`.py).
+    """
+    begin, end = _marks(name, script or f"{name}.py")
     block = f"{begin}\n{body.strip()}\n{end}"
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     current = sections(old).get(name)
