@@ -144,7 +144,7 @@ def vocab_size(path: Path) -> int:
 def make_plan(args: argparse.Namespace) -> Plan:
     """What to time: CPU (toy and real-vocabulary tiny models) or GPU (real shapes: 805 prompts x 512 tokens)."""
     if args.device == "cuda":
-        real, real_judge = real_vocab_model("chat", 2), real_vocab_model("judge", 3)
+        real = real_judge = real_vocab_model("chat", 2)
         models = [ModelPlan("real-vocab 2L", real, vocab_size(real), [(512, 805)], "synthetic")]
         if args.model:
             models.append(ModelPlan(args.model.name, args.model, vocab_size(args.model), [(512, 805)], "synthetic"))
@@ -153,7 +153,9 @@ def make_plan(args: argparse.Namespace) -> Plan:
         if args.judge_model:
             judges.append(JudgePlan(args.judge_model.name, args.judge_model, every, "synthetic"))
         return Plan("cuda", args.repeats, models, judges, args.judge_tokens, False, 256, 4096, 0.85)
-    toy, real, real_judge = toy_model(2), real_vocab_model("chat", 2), real_vocab_model("judge", 3)
+    # The judges are the chat models: what they judge does not change the time, and one build less.
+    toy, real = toy_model(2), real_vocab_model("chat", 2)
+    real_judge = real
     if args.quick:
         models = [
             ModelPlan("toy 2L", toy, vocab_size(toy), [(16, 16)]),
