@@ -55,7 +55,7 @@ MODELS = BENCH / "models"
 REAL_TEMPLATE = REPO / "test" / "realistic" / "llama-3.2-instruct.jinja"
 LOGS = BENCH / "logs"
 #: The seed loop runs one prompt at a time, so its rate does not depend on how many: at most this many are timed.
-SEED_LOOP_PROMPTS = {"cpu": 32, "cuda": 32}
+SEED_LOOP_PROMPTS = {"cpu": 32, "cuda": 8}
 GENERATION_VARIANTS = {"torch": ["seed_loop", "transformers", "transformers_raw"], "vllm": ["vllm", "vllm_raw"]}
 
 
@@ -111,10 +111,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats after the warm-up (default 5)")
     parser.add_argument("--quick", action="store_true", help="fewer cases, pairs and repeats: a fast look")
     parser.add_argument("--judge-tokens", type=int, default=100, help="the ranking judge's new tokens")
+    parser.add_argument("--prompts", type=int, default=805, help="GPU mode: prompts (and judge pairs) per case")
+    parser.add_argument("--tokens", type=int, default=512, help="GPU mode: new tokens per prompt")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    if not 1 <= args.prompts <= 805 or args.tokens < 1:
+        parser.error("--prompts must be 1 to 805 (the synthetic set) and --tokens at least 1")
     for name in ("model", "judge_model"):
         path = getattr(args, name)
         if path is not None and not (path / "config.json").is_file():
@@ -142,17 +146,23 @@ def vocab_size(path: Path) -> int:
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
-    """What to time: CPU (toy and real-vocabulary tiny models) or GPU (real shapes: 805 prompts x 512 tokens)."""
+    """What to time: CPU (toy and real-vocabulary tiny models) or GPU (real shapes: 805 prompts x 512 tokens).
+
+    GPU: vLLM takes 0.6 of the GPU's memory for generation (the transformers
+    worker's model and KV cache share the GPU with it) and 0.3 per judge
+    engine (the two methods' engines are loaded side by side).
+    """
     if args.device == "cuda":
         real = real_judge = real_vocab_model("chat", 2)
-        models = [ModelPlan("real-vocab 2L", real, vocab_size(real), [(512, 805)], "synthetic")]
+        case = [(args.tokens, args.prompts)]
+        models = [ModelPlan("real-vocab 2L", real, vocab_size(real), case, "synthetic")]
         if args.model:
-            models.append(ModelPlan(args.model.name, args.model, vocab_size(args.model), [(512, 805)], "synthetic"))
-        every = {"weighted": 805, "ranking": 805}
+            models.append(ModelPlan(args.model.name, args.model, vocab_size(args.model), case, "synthetic"))
+        every = {"weighted": args.prompts, "ranking": args.prompts}
         judges = [JudgePlan("real-vocab 2L", real_judge, every, "synthetic")]
         if args.judge_model:
             judges.append(JudgePlan(args.judge_model.name, args.judge_model, every, "synthetic"))
-        return Plan("cuda", args.repeats, models, judges, args.judge_tokens, False, 256, 4096, 0.85)
+        return Plan("cuda", args.repeats, models, judges, args.judge_tokens, False, 256, 4096, 0.6)
     # The judges are the chat models: what they judge does not change the time, and one build less.
     toy, real = toy_model(2), real_vocab_model("chat", 2)
     real_judge = real
@@ -193,6 +203,12 @@ def _spec(plan: Plan, kind: str, path: Path, prompts: str) -> dict[str, Any]:
     }
 
 
+def _judge_memory(plan: Plan) -> dict[str, float]:
+    """Two judge engines side by side: on a GPU each takes half of the generation engine's share."""
+    share = plan.gpu_memory_utilization / 2 if plan.device == "cuda" else plan.gpu_memory_utilization
+    return {"gpu_memory_utilization": share}
+
+
 def _log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -208,13 +224,14 @@ def time_generation(plan: Plan, model: ModelPlan) -> list[dict[str, Any]]:
             workers[kind] = Worker(_spec(plan, kind, model.path, model.prompts), log)
         owner = {v: kind for kind, vs in GENERATION_VARIANTS.items() for v in vs}
         limit = SEED_LOOP_PROMPTS[plan.device]
+        last = None
         for step in schedule(model.cases, model.variants, plan.repeats):
             tokens, prompts = step.case
             # The seed loop's warm-up: a few prompts (its calls are one prompt each, the same shapes).
             cap = (4 if step.warm_up else limit) if step.variant == "seed_loop" else None
             _log(f"{model.label}: round {step.round}, {tokens} tokens x {prompts} prompts, {step.variant}")
-            answer = workers[owner[step.variant]].call(op="time", variant=step.variant, tokens=tokens,
-                                                       prompts=prompts, limit=cap)  # fmt: skip
+            last = workers[owner[step.variant]].take_turn(last)
+            answer = last.call(op="time", variant=step.variant, tokens=tokens, prompts=prompts, limit=cap)
             records.append({"model": model.label, "vocab": model.vocab, "tokens": tokens, "prompts": prompts,
                             "variant": step.variant, "warm_up": step.warm_up, **answer})  # fmt: skip
         loads = {kind: w.ready for kind, w in workers.items()}
@@ -235,14 +252,16 @@ def time_judges(plan: Plan, judge: JudgePlan) -> list[dict[str, Any]]:
     try:
         for method in ("weighted", "ranking"):
             _log(f"judge {judge.label}: loading {method}")
-            spec = {**_spec(plan, "judge", judge.path, judge.prompts), "method": method,
+            spec = {**_spec(plan, "judge", judge.path, judge.prompts), "method": method, **_judge_memory(plan),
                     "pairs": judge.pairs[method], "judge_tokens": plan.judge_tokens}  # fmt: skip
             workers[method] = Worker(spec, LOGS / f"judge-{judge.label.replace(' ', '_')}-{method}.log")
         variants = ["weighted:ours", "weighted:raw", "ranking:ours", "ranking:raw"]
+        last = None
         for step in schedule([None], variants, plan.repeats):
             method, variant = step.variant.split(":")  # the warm-up runs ours first: raw reads its prompts
             _log(f"judge {judge.label}: round {step.round}, {method}, {variant}")
-            answer = workers[method].call(op="time", variant=variant)
+            last = workers[method].take_turn(last)
+            answer = last.call(op="time", variant=variant)
             records.append(_judge_record(judge, method, variant, step.warm_up, answer))
         loads = {m: w.ready["load_s"] for m, w in workers.items()}
         for w in workers.values():
@@ -320,18 +339,21 @@ def machine(device_name: str | None = None) -> str:
 
 
 def method_lines(plan: Plan, elapsed_s: float) -> list[str]:
+    cuda = " --device cuda" if plan.device == "cuda" else ""
     return [
-        f"One run of `bench/bench.py{' --device cuda' if plan.device == 'cuda' else ''}` ({elapsed_s / 60:.1f} "
-        "minutes). Every engine was loaded once in its own worker process and stayed loaded; one untimed warm-up "
-        f"round, then {plan.repeats} timed rounds visited every case and variant, interleaved, the variants in a "
-        "rotated order each round. Seconds are medians with min–max over the timed rounds; rates and ratios use the "
-        "medians. All variants use the same chat-formatted token ids and sampling settings (temperature 0.7, "
-        "top_p 0.9, top-k off, per-request seeds), EOS ignored so that each writes exactly the requested tokens. "
-        f"The seed loop (one prompt at a time) is timed on at most {SEED_LOOP_PROMPTS[plan.device]} prompts of a "
-        "case, its rate being independent of their number; its warm-up is 4 prompts. `*_raw` rows are the engines "
-        "with nothing of alpacaflow's around them: batched `model.generate` on left-padded batches in the given "
-        "order, and `vllm.LLM.generate`, each in the same process and on the same loaded model as alpacaflow's "
-        "backend. Load time (model or engine start) is apart; peak RSS is the worker process's.",
+        f"One run of `bench/bench.py{cuda}` ({elapsed_s / 60:.1f} minutes). Every engine was loaded once in its "
+        "own worker process and stayed loaded; one untimed warm-up round, then "
+        f"{plan.repeats} timed rounds visited every case and variant, interleaved, the variants in a rotated order "
+        "each round; a worker taking over the CPU from another first runs one untimed prompt (its first call "
+        "after a switch was up to 1.5x slower). Seconds are medians with min–max over the timed rounds; rates "
+        "and ratios use the medians. All variants use the same chat-formatted token ids and sampling settings "
+        "(temperature 0.7, top_p 0.9, top-k off, per-request seeds), EOS ignored so that each writes exactly "
+        f"the requested tokens. The seed loop (one prompt at a time) is timed on at most "
+        f"{SEED_LOOP_PROMPTS[plan.device]} prompts of a case, its rate being independent of their number; its "
+        "warm-up is 4 prompts. `*_raw` rows are the engines with nothing of alpacaflow's around them: batched "
+        "`model.generate` on left-padded batches in the given order, and `vllm.LLM.generate`, each in the same "
+        "process and on the same loaded model as alpacaflow's backend. Load time (model or engine start) is "
+        "apart; peak RSS is the worker process's.",
     ]
 
 
@@ -418,7 +440,7 @@ def workflow_lines(flow: dict[str, Any]) -> list[str]:
 
 
 def render_gpu(plan: Plan, gen: list[dict], judge: list[dict], elapsed_s: float) -> str:
-    """The ``gpu`` section: real shapes (805 prompts x 512 new tokens) on the GPU named in it."""
+    """The ``gpu`` section: real shapes (by default 805 prompts x 512 new tokens) on the GPU named in it."""
     name = next((r.get("device_name") for r in gen if r.get("device_name")), "a GPU")
     lines = [
         "## GPU",
@@ -427,7 +449,8 @@ def render_gpu(plan: Plan, gen: list[dict], judge: list[dict], elapsed_s: float)
         "",
         *method_lines(plan, elapsed_s),
         "",
-        "Prompts: the 805 synthetic prompts of AlpacaEval's shape (`alpacaflow.synthetic`), chat-formatted; "
+        "Prompts: the 805 synthetic prompts of AlpacaEval's shape (`alpacaflow.synthetic`, the first `--prompts` "
+        "of them), chat-formatted; "
         "`real-vocab` is the tiny random Llama on the real Llama-3.2 tokenizer; other rows are the local "
         "checkpoints given with `--model`.",
         "",

@@ -17,8 +17,15 @@ SPEED_TARGETS = {"vllm": 20.0, "transformers": 5.0}
 #: alpacaflow's backend over the raw engine, in median seconds (at most).
 OVERHEAD_TARGET = 1.05
 RAW = {"vllm": "vllm_raw", "transformers": "transformers_raw"}
+#: Row order within a case, and of the judge rows.
+VARIANT_ORDER = ["seed_loop", "transformers", "transformers_raw", "vllm", "vllm_raw"]
+JUDGE_ORDER = [("weighted", "ours"), ("weighted", "raw"), ("ranking", "ours"), ("ranking", "raw")]
 #: alpacaflow's judge path over raw vLLM, in pairs/s (at least).
 JUDGE_TARGET = 0.8
+
+
+def _rank(order: list, key: Any) -> int:
+    return order.index(key) if key in order else len(order)
 
 
 def tokens_per_s(row: dict[str, Any]) -> float:
@@ -50,7 +57,7 @@ def generation_table(rows: list[dict[str, Any]]) -> list[str]:
     ]
     for variants in _by_case(rows).values():
         seed = variants.get("seed_loop")
-        for row in variants.values():
+        for row in sorted(variants.values(), key=lambda r: _rank(VARIANT_ORDER, r["variant"])):
             ratio = f"{tokens_per_s(row) / tokens_per_s(seed):.1f}x" if seed else "–"
             timed = row["timed_prompts"]
             prompts = f"{row['prompts']}" if timed == row["prompts"] else f"{timed} of {row['prompts']}"
@@ -118,7 +125,9 @@ def judge_table(rows: list[dict[str, Any]]) -> list[str]:
         "| judge | method | path | pairs | pairs/s | seconds, median (min–max) | engine start s | parsed |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
+    judges = list(dict.fromkeys(r["judge"] for r in rows))
+    ordered = sorted(rows, key=lambda r: (judges.index(r["judge"]), _rank(JUDGE_ORDER, (r["method"], r["variant"]))))
+    for r in ordered:
         parsed = f"{r['parsed']} of {r['pairs']}" if r["parsed"] is not None else "–"
         path = "alpacaflow (annotator)" if r["variant"] == "ours" else "raw vLLM"
         lines.append(

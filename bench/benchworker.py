@@ -3,7 +3,8 @@
 Started by `benchharness.Worker` as ``python bench/benchworker.py SPEC`` (SPEC is JSON:
 ``kind`` and its settings). It loads its engine, answers ``{"load_s": ...}``,
 then for every request line ``{"op": "time", ...}`` runs one timed call and
-answers its wall time; ``{"op": "stop"}`` shuts the engine down. Answers go
+answers its wall time; ``{"op": "wake"}`` runs one untimed prompt (after
+another worker had the CPU); ``{"op": "stop"}`` shuts the engine down. Answers go
 to the original stdout; everything else the libraries print goes to stderr
 (the worker's log).
 
@@ -206,6 +207,10 @@ class Generation:
         )
         return sum(len(o.outputs[0].token_ids) for o in outputs)
 
+    def wake(self) -> dict[str, Any]:
+        """One prompt, one token through the engine, untimed."""
+        return self.time("vllm_raw" if self.spec["kind"] == "vllm" else "transformers_raw", 1, 1)
+
     def close(self) -> None:
         if self.spec["kind"] == "vllm":
             self.backend.close()
@@ -283,8 +288,13 @@ class Judge:
         self.pairs = judge_pair_table(spec["prompts"], spec["pairs"])
         self.capture = Capture(judge_decoder(self.judge))
         self.tokenizer = judge_tokenizer(self.judge)
-        config = annotator_config(self.judge)[0]
-        self.capture(prompts=["Say m or M."], **config.get("completions_kwargs", {}))  # starts the engine
+        self.decoder_kwargs = annotator_config(self.judge)[0].get("completions_kwargs", {})
+        self.wake()  # starts the engine
+
+    def wake(self) -> dict[str, Any]:
+        """One prompt through the engine, untimed (not recorded as a prompt the annotator sent)."""
+        self.capture.decoder(prompts=["Say m or M."], **self.decoder_kwargs)
+        return {}
 
     def time(self, variant: str) -> dict[str, Any]:
         start = time.perf_counter()
@@ -349,7 +359,7 @@ def main() -> None:
         if op == "stop":
             break
         try:
-            answer = {**engine.time(**request), "peak_rss_mb": peak_rss_mb()}
+            answer = {**(engine.wake() if op == "wake" else engine.time(**request)), "peak_rss_mb": peak_rss_mb()}
         except Exception:
             traceback.print_exc()
             answer = {"error": traceback.format_exc().strip().splitlines()[-1]}

@@ -69,7 +69,18 @@ def test_ratios_and_verdicts_come_from_the_medians():
     assert "toy/64tok/256p: 40.0x" in verdicts
     assert "transformers >= 5x the seed loop in output tokens/s (medians): met in 1 of 1 cases" in verdicts
     assert "within 1.05x of the raw engine's time (medians): met in 2 of 3 cases" in verdicts
-    table = "\n".join(tables.generation_table(GEN))
+    table = "\n".join(tables.generation_table(list(reversed(GEN))))  # rows come in a fixed order
+    variants = [line.split(" | ")[4] for line in table.splitlines()[2:]]
+    assert variants == [
+        "seed_loop",
+        "vllm",
+        "vllm_raw",
+        "seed_loop",
+        "transformers",
+        "transformers_raw",
+        "vllm",
+        "vllm_raw",
+    ]
     assert "| toy | 1,024 | 64 | 32 of 256 | seed_loop |" in table
     assert "| 0.44 (0.40–0.53) |" in table
 
@@ -122,6 +133,11 @@ def test_gpu_plan_times_real_shapes_on_local_models(monkeypatch, tiny_models):
     ]
     assert all(m.variants == ["seed_loop", "transformers", "transformers_raw", "vllm", "vllm_raw"] for m in plan.models)
     assert [(j.pairs, j.prompts) for j in plan.judges] == [({"weighted": 805, "ranking": 805}, "synthetic")]
+    assert plan.gpu_memory_utilization == 0.6 and bench._judge_memory(plan) == {"gpu_memory_utilization": 0.3}
+    small = bench.make_plan(bench.parse_args(["--device", "cuda", "--prompts", "64", "--tokens", "128"]))
+    assert [m.cases for m in small.models] == [[(128, 64)]] and small.judges[0].pairs["ranking"] == 64
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--device", "cuda", "--prompts", "806"])
 
 
 def test_gpu_section_is_written_beside_the_other_sections(tmp_path, monkeypatch):
@@ -157,6 +173,7 @@ def test_a_worker_times_the_seed_loop_ours_and_raw_on_the_same_token_ids(tmp_pat
             "max_num_seqs": 8, "max_model_len": 512, "gpu_memory_utilization": 0.2}  # fmt: skip
     with Worker(spec, tmp_path / "torch.log") as worker:
         assert worker.ready["load_s"] > 0 and worker.ready["device_name"] == "CPU"
+        assert worker.take_turn(None) is worker and "peak_rss_mb" in worker.call(op="wake")  # one untimed prompt
         for variant in ("seed_loop", "transformers", "transformers_raw"):
             answer = worker.call(op="time", variant=variant, tokens=5, prompts=4)
             assert (answer["output_tokens"], answer["timed_prompts"]) == (20, 4), variant
