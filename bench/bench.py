@@ -57,6 +57,8 @@ LOGS = BENCH / "logs"
 #: The seed loop runs one prompt at a time, so its rate does not depend on how many: at most this many are timed.
 SEED_LOOP_PROMPTS = {"cpu": 32, "cuda": 8}
 GENERATION_VARIANTS = {"torch": ["seed_loop", "transformers", "transformers_raw"], "vllm": ["vllm", "vllm_raw"]}
+#: variant -> the kind of worker that times it
+OWNER = {v: kind for kind, variants in GENERATION_VARIANTS.items() for v in variants}
 
 
 @dataclass
@@ -135,10 +137,11 @@ def toy_model(layers: int) -> Path:
     )
 
 
-def real_vocab_model(name: str, seed: int) -> Path:
+def real_vocab_model() -> Path:
+    """The realistic tier's chat model: a tiny random Llama on the real Llama-3.2 tokenizer."""
     from alpacaflow.tiny import build_llama3_model
 
-    return build_llama3_model(MODELS / f"real-{name}-2l", "chat", REAL_TEMPLATE, num_layers=2, seed=seed)
+    return build_llama3_model(MODELS / "real-chat-2l", "chat", REAL_TEMPLATE, num_layers=2, seed=2)
 
 
 def vocab_size(path: Path) -> int:
@@ -153,44 +156,49 @@ def make_plan(args: argparse.Namespace) -> Plan:
     engine (the two methods' engines are loaded side by side).
     """
     if args.device == "cuda":
-        real = real_judge = real_vocab_model("chat", 2)
+        real = real_vocab_model()
         case = [(args.tokens, args.prompts)]
         models = [ModelPlan("real-vocab 2L", real, vocab_size(real), case, "synthetic")]
         if args.model:
             models.append(ModelPlan(args.model.name, args.model, vocab_size(args.model), case, "synthetic"))
         every = {"weighted": args.prompts, "ranking": args.prompts}
-        judges = [JudgePlan("real-vocab 2L", real_judge, every, "synthetic")]
+        judges = [JudgePlan("real-vocab 2L", real, every, "synthetic")]
         if args.judge_model:
             judges.append(JudgePlan(args.judge_model.name, args.judge_model, every, "synthetic"))
         return Plan("cuda", args.repeats, models, judges, args.judge_tokens, False, 256, 4096, 0.6)
     # The judges are the chat models: what they judge does not change the time, and one build less.
-    toy, real = toy_model(2), real_vocab_model("chat", 2)
-    real_judge = real
+    toy, real = toy_model(2), real_vocab_model()
     if args.quick:
         models = [
             ModelPlan("toy 2L", toy, vocab_size(toy), [(16, 16)]),
             ModelPlan("real-vocab 2L", real, vocab_size(real), [(16, 16)]),
         ]
         few = {"weighted": 32, "ranking": 16}
-        judges = [JudgePlan("toy 2L", toy, few), JudgePlan("real-vocab 2L", real_judge, few)]
-        return Plan("cpu", min(args.repeats, 2), models, judges, args.judge_tokens, True, 64, 2048, 0.2)
-    # On CPU a step over the real vocabulary costs about 40x the toy's (bench/NOTES.md): its case is smaller,
-    # and the toy runs that case too, for a like-for-like row.
+        judges = [JudgePlan("toy 2L", toy, few), JudgePlan("real-vocab 2L", real, few)]
+        return cpu_plan(min(args.repeats, 2), models, judges, args.judge_tokens)
+    # On CPU a call on the real vocabulary costs 10 to 20x the toy's (docs/benchmarks.md, the 16 x 16 rows):
+    # its case is smaller, and the toy runs that case too, for a like-for-like row.
     models = [
         ModelPlan("toy 2L", toy, vocab_size(toy), [(64, 32), (64, 128), (16, 16)]),
         ModelPlan("real-vocab 2L", real, vocab_size(real), [(16, 16)]),
     ]
     judges = [
         JudgePlan("toy 2L", toy, {"weighted": 256, "ranking": 64}),
-        JudgePlan("real-vocab 2L", real_judge, {"weighted": 256, "ranking": 16}),
+        JudgePlan("real-vocab 2L", real, {"weighted": 256, "ranking": 16}),
     ]
-    return Plan("cpu", args.repeats, models, judges, args.judge_tokens, True, 64, 2048, 0.2)
+    return cpu_plan(args.repeats, models, judges, args.judge_tokens)
+
+
+def cpu_plan(repeats: int, models: list[ModelPlan], judges: list[JudgePlan], judge_tokens: int) -> Plan:
+    """CPU engines: batches of 64, a 2,048-token context, vLLM on 0.2 of RAM (two engines side by side fit)."""
+    return Plan("cpu", repeats, models, judges, judge_tokens, True, 64, 2048, 0.2)
 
 
 # --------------------------------------------------------------------------- timing
 
 
-def _spec(plan: Plan, kind: str, path: Path, prompts: str) -> dict[str, Any]:
+def worker_spec(plan: Plan, kind: str, path: Path, prompts: str) -> dict[str, Any]:
+    """What a `benchworker` process loads, and with which engine settings."""
     return {
         "kind": kind,
         "model": str(path),
@@ -221,8 +229,7 @@ def time_generation(plan: Plan, model: ModelPlan) -> list[dict[str, Any]]:
         for kind in GENERATION_VARIANTS:
             _log(f"{model.label}: loading {kind}")
             log = LOGS / f"{model.label.replace(' ', '_')}-{kind}.log"
-            workers[kind] = Worker(_spec(plan, kind, model.path, model.prompts), log)
-        owner = {v: kind for kind, vs in GENERATION_VARIANTS.items() for v in vs}
+            workers[kind] = Worker(worker_spec(plan, kind, model.path, model.prompts), log)
         limit = SEED_LOOP_PROMPTS[plan.device]
         last = None
         for step in schedule(model.cases, model.variants, plan.repeats):
@@ -230,7 +237,7 @@ def time_generation(plan: Plan, model: ModelPlan) -> list[dict[str, Any]]:
             # The seed loop's warm-up: a few prompts (its calls are one prompt each, the same shapes).
             cap = (4 if step.warm_up else limit) if step.variant == "seed_loop" else None
             _log(f"{model.label}: round {step.round}, {tokens} tokens x {prompts} prompts, {step.variant}")
-            last = workers[owner[step.variant]].take_turn(last)
+            last = workers[OWNER[step.variant]].take_turn(last)
             answer = last.call(op="time", variant=step.variant, tokens=tokens, prompts=prompts, limit=cap)
             records.append({"model": model.label, "vocab": model.vocab, "tokens": tokens, "prompts": prompts,
                             "variant": step.variant, "warm_up": step.warm_up, **answer})  # fmt: skip
@@ -240,7 +247,7 @@ def time_generation(plan: Plan, model: ModelPlan) -> list[dict[str, Any]]:
         for w in workers.values():
             w.kill()
     for rec in records:
-        kind = owner[rec["variant"]]
+        kind = OWNER[rec["variant"]]
         rec.update(load_s=loads[kind]["load_s"], peak_rss_mb=peaks[kind], device_name=loads[kind]["device_name"])
     return summarize(records, ("model", "tokens", "prompts", "variant"))
 
@@ -252,7 +259,7 @@ def time_judges(plan: Plan, judge: JudgePlan) -> list[dict[str, Any]]:
     try:
         for method in ("weighted", "ranking"):
             _log(f"judge {judge.label}: loading {method}")
-            spec = {**_spec(plan, "judge", judge.path, judge.prompts), "method": method, **_judge_memory(plan),
+            spec = {**worker_spec(plan, "judge", judge.path, judge.prompts), "method": method, **_judge_memory(plan),
                     "pairs": judge.pairs[method], "judge_tokens": plan.judge_tokens}  # fmt: skip
             workers[method] = Worker(spec, LOGS / f"judge-{judge.label.replace(' ', '_')}-{method}.log")
         variants = ["weighted:ours", "weighted:raw", "ranking:ours", "ranking:raw"]

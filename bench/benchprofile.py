@@ -27,7 +27,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "scripts"))
 from benchharness import Worker  # noqa: E402
 
-KINDS = {"seed_loop": "torch", "transformers": "torch", "transformers_raw": "torch", "vllm": "vllm", "vllm_raw": "vllm"}
+from bench import OWNER, cpu_plan, worker_spec  # noqa: E402
 
 
 def frames(line: str) -> tuple[list[str], int]:
@@ -58,7 +58,7 @@ def top_functions(collapsed: Path, top: int) -> tuple[list[tuple[str, float]], l
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("variant", choices=sorted(KINDS))
+    parser.add_argument("variant", choices=sorted(OWNER))
     parser.add_argument("model", type=Path)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--prompts", type=int, default=256)
@@ -68,8 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("py-spy") is None:
         raise SystemExit("profile: py-spy not found (pip install py-spy)")
-    spec = {"kind": KINDS[args.variant], "model": str(args.model), "device": "cpu", "prompts": "demo",
-            "batch_size": 64, "max_num_seqs": 128, "max_model_len": 2048, "gpu_memory_utilization": 0.2}  # fmt: skip
+    spec = worker_spec(cpu_plan(1, [], [], 100), OWNER[args.variant], args.model, "demo")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with Worker(spec, BENCH / "logs" / f"profile-{args.variant}.log") as worker:
         request = {"op": "time", "variant": args.variant, "tokens": args.tokens, "prompts": args.prompts}

@@ -281,12 +281,11 @@ class Judge:
     """One judge method on one engine: alpacaflow's annotate path and vLLM alone on its prompts."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
-        from alpacaflow.judge import annotator_config, judge_decoder, judge_tokenizer
+        from alpacaflow.judge import annotator_config, judge_decoder
 
         self.judge = judge_settings(spec)
         self.pairs = judge_pair_table(spec["prompts"], spec["pairs"])
         self.capture = Capture(judge_decoder(self.judge))
-        self.tokenizer = judge_tokenizer(self.judge)
         self.decoder_kwargs = annotator_config(self.judge)[0].get("completions_kwargs", {})
         self.wake()  # starts the engine
 

@@ -123,7 +123,7 @@ def test_gpu_mode_without_a_gpu_stops_with_one_line(capsys):
 
 
 def test_gpu_plan_times_real_shapes_on_local_models(monkeypatch, tiny_models):
-    monkeypatch.setattr(bench, "real_vocab_model", lambda name, seed: tiny_models["chat"])
+    monkeypatch.setattr(bench, "real_vocab_model", lambda: tiny_models["chat"])
     args = bench.parse_args(["--device", "cuda", "--model", str(tiny_models["base"]), "--repeats", "7"])
     plan = bench.make_plan(args)
     assert (plan.device, plan.repeats, plan.workflow) == ("cuda", 7, False)
