@@ -25,8 +25,12 @@ REALISTIC = REPO / "test" / "realistic"
 
 #: Test modules that share a session fixture run in one pytest-xdist worker (`make test` runs two).
 SHARED_GROUPS = {"test_workflow": "demo_run", "test_slurm": "demo_run"}
-#: The longest groups first (seconds measured on 2 cores), so that the two workers end together.
+#: The longest groups first (by their durations in `make test`'s report), so that the two workers end together.
 LONGEST_FIRST = ["demo_run", "test_realistic", "test_resume", "test_prompt_formats", "test_bad_input"]
+
+
+def _group(item: pytest.Item) -> str:
+    return SHARED_GROUPS.get(item.path.stem, item.path.stem)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -36,10 +40,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     a group runs in one worker; without xdist the marks change nothing but the order.
     """
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(SHARED_GROUPS.get(item.path.stem, item.path.stem)))
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
 
     def rank(item: pytest.Item) -> int:
-        group = SHARED_GROUPS.get(item.path.stem, item.path.stem)
+        group = _group(item)
         return LONGEST_FIRST.index(group) if group in LONGEST_FIRST else len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: the order inside a group stays the files' order
