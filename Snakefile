@@ -1,6 +1,8 @@
 # alpacaflow: evaluate instruction-tuned models on AlpacaEval 2.0.
-# DAG: download_prompts -> generate_{model} -> annotate_{model} -> leaderboard -> error_sample -> report,
-# with compare, error_taxonomy, context and plots feeding the report, and the opt-in validate_judge.
+# DAG, in reading order: download_prompts (and download_model for hub models) -> generate_{model}
+# -> annotate_{model} -> leaderboard, error_sample_{model}, compare, error_taxonomy_{model}, context, plots
+# and the opt-in fetch_official -> validate_judge -> report. One rules/<step>.smk per step, running the
+# module scripts/alpacaflow/<step>.py as `python -m alpacaflow <step>`.
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -14,12 +16,17 @@ report: "rules/captions/workflow.rst"
 
 # common.smk validates the config against schemas/config.schema.yaml.
 include: "rules/common.smk"
-include: "rules/download.smk"
+include: "rules/download_prompts.smk"
+include: "rules/download_model.smk"
 include: "rules/generate.smk"
 include: "rules/annotate.smk"
 include: "rules/leaderboard.smk"
 include: "rules/error_sample.smk"
-include: "rules/analysis.smk"
+include: "rules/compare.smk"
+include: "rules/error_taxonomy.smk"
+include: "rules/context.smk"
+include: "rules/plots.smk"
+include: "rules/fetch_official.smk"
 include: "rules/validate_judge.smk"
 include: "rules/report.smk"
 

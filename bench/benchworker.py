@@ -71,11 +71,11 @@ def instructions(source: str, n: int) -> list[str]:
 
 
 def generation_settings(spec: dict[str, Any]) -> dict[str, Any]:
-    from alpacaflow.config import GENERATION_DEFAULTS
+    from alpacaflow.config import defaults
 
     cuda = spec["device"] == "cuda"
     return {
-        **GENERATION_DEFAULTS,
+        **defaults("generation"),
         "temperature": TEMPERATURE,
         "top_p": TOP_P,
         "device": spec["device"],

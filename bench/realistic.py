@@ -7,7 +7,7 @@ Run with ``make bench-realistic`` (it builds test/realistic/build/ first). Two p
    tokens, the weighted judge, judge validation on 50 pairs) from empty results with ``--cores 2``,
    then reads each job's wall time and peak RSS from Snakemake's ``benchmark:`` files.
 2. **What whole prefills cost on CPU.** alpacaflow turns vLLM's chunked prefill off on CPU (with it,
-   sampled runs with per-request seeds die: see `alpacaflow.backends.cpu_engine_kwargs`). Two engines on
+   sampled runs with per-request seeds die: see `alpacaflow.vllm_engine.cpu_engine_kwargs`). Two engines on
    the same model, chunked prefill on and off, run the same two workloads side by side in one process,
    interleaved: the generate step's (805 chat prompts, 8 sampled tokens) and the judge's (805 weighted-judge
    prompts of real length, 1 greedy token). The sampled workload has no per-request seeds, since chunked
@@ -88,7 +88,7 @@ def worker_prefill(repeats: int) -> dict[str, Any]:
     os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
     os.environ["VLLM_CPU_KVCACHE_SPACE"] = "1"
     from alpacaflow.formatting import format_prompt
-    from alpacaflow.judge import judge_prompt_ids, render, weighted_template
+    from alpacaflow.judge_prompts import judge_prompt_ids, render, weighted_template
     from transformers import AutoTokenizer
     from vllm import LLM, SamplingParams
     from vllm.inputs import TokensPrompt

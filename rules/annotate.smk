@@ -19,7 +19,14 @@ rule annotate:
         judge=JUDGE_JSON,
         cache=lambda wildcards: f"{RESULTS}/{wildcards.model}/{JUDGE_CACHE}",
     shell:
-        "HF_HUB_OFFLINE=1 python -m alpacaflow annotate --judge {params.judge:q} --model {wildcards.model}"
-        " --prompts {input.prompts} --outputs {input.outputs}"
-        " --cache {params.cache} --out {output.annotations} --gpus {resources.gpu}"
-        " > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"
+        step_command(
+            "annotate",
+            "params.judge",
+            "wildcards.model",
+            "input.prompts",
+            "input.outputs",
+            "params.cache",
+            "output.annotations",
+            "resources.gpu",
+            offline=True,
+        )

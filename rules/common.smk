@@ -1,4 +1,4 @@
-# Config validation, config lookups and input functions shared by all rules.
+# Config validation, config lookups, input functions and the step command shared by all rules.
 import json
 import shlex
 import sys
@@ -67,9 +67,9 @@ MODELS = list(config["models"])
 JUDGE = config["judge"]
 # Everything that changes a judgment; secrets are never part of the config.
 JUDGE_JSON = json.dumps(JUDGE, sort_keys=True)
-ANALYSIS = config["analysis"]
 VALIDATE = config["validate_judge"]
-DISCRETE = "--discrete" if JUDGE["method"] == "ranking" else ""
+# A ranking judge gives 1 or 2 (discrete); a weighted one any preference in between.
+DISCRETE = JUDGE["method"] == "ranking"
 JUDGE_CACHE = f"judge_cache/{judge_name(JUDGE)}-{settings_hash(JUDGE)}.json"
 DOWNLOADS = downloads(config)
 
@@ -123,9 +123,9 @@ def template_fingerprint(wildcards):
     return template_sha256(settings_of(wildcards.model).get("template"))
 
 
-def manifest_flag(wildcards, input):
-    """--weights-manifest for a hub model (its snapshot's commit is loaded and keys the store)."""
-    return f"--weights-manifest {input.weights}" if hasattr(input, "weights") else ""
+def manifest_path(wildcards, input):
+    """download_model's manifest of a hub model (its snapshot's commit is loaded and keys the store); "" otherwise."""
+    return input.weights if hasattr(input, "weights") else ""
 
 
 def judge_inputs():
@@ -194,6 +194,28 @@ def official_local_inputs(wildcards):
 def validation_agreement():
     """agreement.json of the opt-in validate_judge rule, when it is enabled."""
     return [f"{RESULTS}/validation/agreement.json"] if VALIDATE["enabled"] else []
+
+
+def step_command(step, *args, offline=False):
+    """The shell command of a rule: `python -m alpacaflow <step>` with one option per argument.
+
+    Each argument names a job attribute: "input.prompts", "output.csv",
+    "params.seed", "wildcards.model", "threads" or "resources.gpu". Its last
+    part, underscores as hyphens, is the option, and, as is, the parameter of
+    the step's `run` (see alpacaflow.cli), so a rule's keys are the step's
+    arguments. stdout and stderr go to the rule's log; when the step fails,
+    the log's last line (its one-line error) is repeated on stderr and the
+    step's exit status is kept (1 for bad input, 143 after SIGTERM).
+    `offline` runs it with HF_HUB_OFFLINE=1 (generate, annotate, validate_judge).
+    """
+    options = " ".join(
+        f"--{arg.split('.')[-1].replace('_', '-')} {{{arg}:q}}" for arg in args
+    )
+    env = "HF_HUB_OFFLINE=1 " if offline else ""
+    return (
+        f"{env}python -m alpacaflow {step} {options} > {{log:q}} 2>&1"
+        " || {{ status=$?; tail -n 1 {log:q} >&2; exit $status; }}"
+    )
 
 
 def all_targets():

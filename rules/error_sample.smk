@@ -1,4 +1,4 @@
-# error_sample: seeded random losses to the reference, per model.
+# error_sample_{model}: seeded random losses to the reference.
 
 
 localrules:
@@ -18,11 +18,17 @@ rule error_sample:
     conda:
         "../envs/report.yaml"
     params:
+        discrete=DISCRETE,
         n=config["error_sample"]["n"],
         seed=config["error_sample"]["seed"],
-        discrete=DISCRETE,
     shell:
-        "python -m alpacaflow error-sample --annotations {input.annotations}"
-        " --model {wildcards.model} {params.discrete} --n {params.n} --seed {params.seed}"
-        " --out-jsonl {output.jsonl} --out-md {output.md}"
-        " > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"
+        step_command(
+            "error_sample",
+            "input.annotations",
+            "wildcards.model",
+            "params.discrete",
+            "params.n",
+            "params.seed",
+            "output.jsonl",
+            "output.md",
+        )

@@ -21,10 +21,17 @@ rule generate:
         settings=settings_json,
         weights=weights_fingerprint,
         template=template_fingerprint,
-        manifest=manifest_flag,
+        manifest=manifest_path,
         out_dir=lambda wildcards, output: str(Path(output.outputs).parent),
     shell:
-        "HF_HUB_OFFLINE=1 python -m alpacaflow generate --settings {params.settings:q}"
-        " --prompts {input.prompts} --prompts-meta {input.meta} {params.manifest}"
-        " --out-dir {params.out_dir} --threads {threads} --gpus {resources.gpu}"
-        " > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"
+        step_command(
+            "generate",
+            "params.settings",
+            "input.prompts",
+            "input.meta",
+            "params.manifest",
+            "params.out_dir",
+            "threads",
+            "resources.gpu",
+            offline=True,
+        )

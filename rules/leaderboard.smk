@@ -22,7 +22,12 @@ rule leaderboard:
     params:
         models=MODELS,
     shell:
-        "python -m alpacaflow leaderboard --models {params.models}"
-        " --annotations {input.annotations} --throughputs {input.throughputs}"
-        " --df-gamed {input.df_gamed} --out-csv {output.csv} --out-md {output.md}"
-        " > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"
+        step_command(
+            "leaderboard",
+            "params.models",
+            "input.annotations",
+            "input.throughputs",
+            "input.df_gamed",
+            "output.csv",
+            "output.md",
+        )

@@ -35,15 +35,26 @@ rule report:
     params:
         models=MODELS,
         judge=JUDGE_JSON,
-        context_models=json.dumps(ANALYSIS["context_models"]),
+        context_models=json.dumps(config["context"]["models"]),
         validation=lambda wildcards, input: (
-            f"--validation {input.validation}" if input.validation else ""
+            input.validation[0] if input.validation else ""
         ),
     shell:
-        "python -m alpacaflow report --models {params.models} --leaderboard {input.leaderboard}"
-        " --throughputs {input.throughputs} --error-samples {input.error_samples}"
-        " --prompts-meta {input.meta} --prompts {input.prompts} --judge {params.judge:q}"
-        " --comparison {input.comparison} --taxonomies {input.taxonomies} --context {input.context}"
-        " --context-models {params.context_models:q} --subsets {input.subsets}"
-        " --figures {input.figures} {params.validation}"
-        " --out {output.report} > {log} 2>&1 || (tail -n 1 {log} >&2; exit 1)"
+        step_command(
+            "report",
+            "params.models",
+            "input.leaderboard",
+            "input.throughputs",
+            "input.error_samples",
+            "input.meta",
+            "input.prompts",
+            "params.judge",
+            "input.comparison",
+            "input.taxonomies",
+            "input.context",
+            "params.context_models",
+            "input.subsets",
+            "input.figures",
+            "params.validation",
+            "output.report",
+        )

@@ -155,7 +155,7 @@ def resolved_settings(model: str, entry: dict, generation: dict | None = None) -
 
 def demo_prompt_table(out: Path, n: int) -> Path:
     """The first `n` demo prompts as a prompt table (prompts.parquet) in `out`."""
-    from alpacaflow.prompts import prepare_prompts
+    from alpacaflow.download_prompts import prepare_prompts
 
     cfg = {"source": str(DEMO_PROMPTS), "df_gamed": str(DEMO_GAMED), "revision": "main", "max_instances": n}
     prepare_prompts(cfg, out / "prompts.parquet", out / "df_gamed.csv", out / "prompts_meta.json")

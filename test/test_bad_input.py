@@ -44,7 +44,7 @@ def tiny_judge(tiny_models, **overrides) -> dict:
 def annotate(judge: dict, prompts: Path, outputs: Path, folder: Path):
     return run_cli("annotate", "--judge", json.dumps(judge), "--model", "m", "--prompts", str(prompts),
                    "--outputs", str(outputs), "--cache", str(folder / "cache.json"),
-                   "--out", str(folder / "annotations.json"))  # fmt: skip
+                   "--annotations", str(folder / "annotations.json"))  # fmt: skip
 
 
 def assert_one_line_error(result, *fragments: str) -> str:
@@ -163,7 +163,7 @@ def test_missing_df_gamed_for_lc(tmp_path):
     missing = tmp_path / "df_gamed.csv"
     result = run_cli("leaderboard", "--models", "m", "--annotations", str(tmp_path / "annotations.json"),
                      "--throughputs", str(tmp_path / "throughput.json"), "--df-gamed", str(missing),
-                     "--out-csv", str(tmp_path / "lb.csv"), "--out-md", str(tmp_path / "lb.md"))  # fmt: skip
+                     "--csv", str(tmp_path / "lb.csv"), "--md", str(tmp_path / "lb.md"))  # fmt: skip
     assert_one_line_error(result, f"{missing}: df_gamed file not found")
     assert not (tmp_path / "lb.csv").exists() and not (tmp_path / "lb.md").exists()
 
@@ -268,7 +268,7 @@ def leaderboard(folder: Path) -> pd.DataFrame:
     (folder / "throughput.json").write_text("{}")
     result = run_cli("leaderboard", "--models", "m", "--annotations", str(folder / "annotations.json"),
                      "--throughputs", str(folder / "throughput.json"), "--df-gamed", str(DEMO_GAMED),
-                     "--out-csv", str(folder / "lb.csv"), "--out-md", str(folder / "lb.md"))  # fmt: skip
+                     "--csv", str(folder / "lb.csv"), "--md", str(folder / "lb.md"))  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     board = pd.read_csv(folder / "lb.csv")
     assert judging_notes(board)[0].startswith("- m: ")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from alpacaflow.config import GENERATION_DEFAULTS, check_config, gpus_for, model_settings, validate_config
+from alpacaflow.config import check_config, defaults, gpus_for, model_settings, validate_config
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.formatting import ALPACA_TEMPLATE
 
@@ -97,7 +97,7 @@ def test_model_settings_merge_defaults_and_overrides():
     a, b = model_settings(config, "a"), model_settings(config, "b")
     assert a["generation"]["temperature"] == 0.5
     assert b["generation"]["temperature"] == 0.0
-    assert a["generation"]["max_new_tokens"] == GENERATION_DEFAULTS["max_new_tokens"]
+    assert a["generation"]["max_new_tokens"] == defaults("generation")["max_new_tokens"]
     assert gpus_for(a) == 0
 
 
@@ -157,7 +157,8 @@ def test_strings_from_snakemake_cli_are_coerced():
     config = {"generation": {"temperature": "0.5", "max_new_tokens": "64", "enforce_eager": "true"}}
     config["models"] = {"m": {"path": "org/m", "generation": {"seed": "7"}}}
     validate_config(config)
-    assert config["generation"] == {"temperature": 0.5, "max_new_tokens": 64, "enforce_eager": True}
+    coerced = {k: config["generation"][k] for k in ("temperature", "max_new_tokens", "enforce_eager")}
+    assert coerced == {"temperature": 0.5, "max_new_tokens": 64, "enforce_eager": True}
     assert config["models"]["m"]["generation"]["seed"] == 7
     with pytest.raises(AlpacaflowError, match="'generation.temperature'.*maximum"):
         validate_config({"generation": {"temperature": "5"}, "models": {"m": {"path": "org/m"}}})
@@ -166,7 +167,7 @@ def test_strings_from_snakemake_cli_are_coerced():
 
 
 def test_trust_remote_code_is_off_unless_a_model_entry_turns_it_on():
-    from alpacaflow.judge import vllm_engine_kwargs
+    from alpacaflow.decoders.vllm_local import vllm_engine_kwargs
 
     config = validate_config(
         {"models": {"a": {"path": "org/a"}, "b": {"path": "org/b", "generation": {"trust_remote_code": True}}}}

@@ -1,10 +1,10 @@
 """envs/: every conda env file parses and lists every top-level package its rules import.
 
 Imports are read from the code, not run: each rule's `conda:` file and
-`python -m alpacaflow <step>` command come from rules/*.smk; the step's
-handler in cli.py names the module it loads; the modules it pulls in at
-module level are followed; every import written anywhere in those modules
-(module level or inside functions) must be installable from the env file.
+step (its `step_command`) come from rules/*.smk; the step runs the module
+of its name (cli.py loads it); the alpacaflow modules it imports (at module
+level or inside functions) are followed; every third-party import written
+anywhere in those modules must be installable from the env file.
 No conda channel is reachable here, so the envs are not built.
 """
 
@@ -32,48 +32,52 @@ def rules() -> dict[str, tuple[str, str]]:
             if not name:
                 continue
             env = re.search(r'conda:\s*\n\s*"([^"]+)"', block)
-            step = re.search(r"python -m alpacaflow ([\w-]+)", block)
+            step = re.search(r'step_command\(\s*"(\w+)"', block)
             assert env and step, f"rule {name.group(1)} lacks conda: or its alpacaflow step"
             found[name.group(1)] = ((smk.parent / env.group(1)).resolve().name, step.group(1))
     return found
 
 
+def _file(parts: list[str]) -> Path | None:
+    """The source file of the alpacaflow module `parts` (a module file or a package's __init__), if there is one."""
+    for path in (PACKAGE.joinpath(*parts).with_suffix(".py"), PACKAGE.joinpath(*parts, "__init__.py")):
+        if parts and path.is_file():
+            return path
+    return None
+
+
 def _imports(module: str) -> tuple[set[str], set[str]]:
-    """(alpacaflow modules imported at module level, every top-level import name anywhere)."""
-    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    """(alpacaflow modules imported anywhere in it, every top-level third-party import name anywhere).
+
+    Modules are dotted names inside the package (``decoders.vllm_local``).
+    """
+    path = _file(module.split("."))
+    tree = ast.parse(path.read_text())
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
     local_top, every = set(), set()
     for node in ast.walk(tree):
-        names = []
         if isinstance(node, ast.Import):
-            names = [(a.name, 0) for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            names = [((node.module or ""), node.level)]
-        for name, level in names:
-            if level:  # relative: an alpacaflow module
-                if node in tree.body:
-                    local_top.add(name.split(".")[0] or "__init__")
-            else:
-                every.add(name.split(".")[0])
+            every |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            every.add((node.module or "").split(".")[0])
+        elif isinstance(node, ast.ImportFrom):  # relative: alpacaflow modules, at module level or in a function
+            base = package[: len(package) - (node.level - 1)] + (node.module.split(".") if node.module else [])
+            for parts in [base] + [base + [a.name] for a in node.names]:
+                if _file(parts):
+                    local_top.add(".".join(parts))
     return local_top, every
 
 
-def step_module(step: str) -> str:
-    """The module cli.py's handler for `step` imports."""
-    source = (PACKAGE / "cli.py").read_text()
-    handler = "_" + step.replace("-", "_")
-    body = re.search(rf"def {handler}\(.*?\n(.*?)(?=\ndef )", source, re.S).group(1)
-    return re.search(r"from \.(\w+) import", body).group(1)
-
-
 def third_party(step: str) -> set[str]:
-    todo, seen, needed = ["cli", step_module(step)], set(), set()
+    """Third-party imports of `python -m alpacaflow <step>`: cli, the step's module and what they import."""
+    todo, seen, needed = ["cli", step], set(), set()
     while todo:
         module = todo.pop()
         if module in seen:
             continue
         seen.add(module)
         local, every = _imports(module)
-        todo += [m for m in local if (PACKAGE / f"{m}.py").exists()]
+        todo += sorted(local)
         needed |= {n for n in every if n and n not in sys.stdlib_module_names and n != "alpacaflow"}
     return needed
 

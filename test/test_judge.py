@@ -7,17 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
+from alpacaflow.annotate import pair_table
 from alpacaflow.config import validate_config
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.io import read_parquet
-from alpacaflow.judge import (
-    annotate_with_retries,
-    check_cache,
-    make_annotator,
-    pair_table,
-    ranking_template,
-    weighted_template,
-)
+from alpacaflow.judge import annotate_with_retries, check_cache, make_annotator
+from alpacaflow.judge_prompts import ranking_template, weighted_template
 from alpacaflow.judge_settings import COURSE_RANKING_NAME, judge_name
 from conftest import demo_prompt_table, run_cli
 
@@ -37,7 +32,7 @@ def prompts(tmp_path_factory) -> Path:
 def annotate_cli(judge: dict, prompts: Path, outputs: Path, tmp_path: Path, **env: str):
     """Run the annotate step as the rule does; annotations go to tmp_path/annotations.json."""
     args = ["--judge", json.dumps(judge), "--model", "m", "--prompts", str(prompts), "--outputs", str(outputs)]
-    args += ["--cache", str(tmp_path / "cache.json"), "--out", str(tmp_path / "annotations.json")]
+    args += ["--cache", str(tmp_path / "cache.json"), "--annotations", str(tmp_path / "annotations.json")]
     return run_cli("annotate", *args, **env)
 
 

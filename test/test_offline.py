@@ -27,7 +27,7 @@ def test_download_model_records_the_snapshot(tmp_path, tiny_models):
     hub_cache_with(tiny_models["chat"], hf_home, "org/tiny-chat")
     out = tmp_path / "manifest.json"
     result = run_cli(
-        "download-model", "--repo-id", "org/tiny-chat", "--out", str(out), HF_HOME=str(hf_home), HF_HUB_OFFLINE="1"
+        "download_model", "--repo-id", "org/tiny-chat", "--manifest", str(out), HF_HOME=str(hf_home), HF_HUB_OFFLINE="1"
     )
     assert result.returncode == 0, result.stderr[-2000:]
     manifest = json.loads(out.read_text())
@@ -35,10 +35,10 @@ def test_download_model_records_the_snapshot(tmp_path, tiny_models):
     assert Path(manifest["path"], "config.json").exists()
 
     missing = run_cli(
-        "download-model",
+        "download_model",
         "--repo-id",
         "org/absent",
-        "--out",
+        "--manifest",
         str(tmp_path / "m.json"),
         HF_HOME=str(hf_home),
         HF_HUB_OFFLINE="1",

@@ -7,10 +7,10 @@ import json
 import pandas as pd
 import pytest
 from alpacaflow.context import context_rows, leaderboard_dir, published_rows
-from alpacaflow.metrics import build_leaderboard, write_leaderboard
+from alpacaflow.leaderboard import build_leaderboard, write_leaderboard
 from alpacaflow.plots import write_plots
 from conftest import DEMO_GAMED
-from test_metrics import synthetic_annotations
+from test_leaderboard import synthetic_annotations
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SUBSETS = ["helpful_base", "koala", "oasst", "selfinstruct", "vicuna"]

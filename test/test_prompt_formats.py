@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from alpacaflow import generate
 from alpacaflow.backends import Completion
+from alpacaflow.download_prompts import prepare_prompts
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.formatting import PromptFormat, check_bos, format_prompt
 from alpacaflow.io import read_parquet
-from alpacaflow.prompts import prepare_prompts
 from alpacaflow.stopping import StopRules, eos_token_ids, finish
 from alpacaflow.tiny import llama3_tokenizer, qwen3_tokenizer
 from conftest import REALISTIC, resolved_settings, run_generate_probe

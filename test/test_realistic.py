@@ -20,11 +20,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from alpacaflow.download_prompts import prepare_prompts
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.formatting import ALPACA_TEMPLATE, FormattedPrompt, check_bos, format_prompt
 from alpacaflow.generate import generation_eos, run_generation
 from alpacaflow.io import read_parquet
-from alpacaflow.judge import (
+from alpacaflow.judge_prompts import (
     CONTEXT_MARGIN,
     fit_to_context,
     judge_bos_line,
@@ -33,7 +34,6 @@ from alpacaflow.judge import (
     render,
     weighted_template,
 )
-from alpacaflow.prompts import prepare_prompts
 from alpacaflow.stopping import eos_token_ids
 from conftest import REALISTIC, realistic_config, resolved_settings, run_snakemake, subprocess_env
 

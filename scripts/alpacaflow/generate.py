@@ -23,7 +23,7 @@ import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
 
@@ -31,8 +31,8 @@ from . import __version__
 from .backends import Completion, Request, load_backend
 from .errors import AlpacaflowError, Terminated, stopped_by_signal
 from .formatting import FormattedPrompt, PromptFormat, check_bos, format_prompt, template_sha256
-from .io import outputs_by_instruction, read_records, write_json, write_parquet
-from .prompts import load_prompt_table
+from .gpus import claim_gpus
+from .io import JSON, load_prompt_table, outputs_by_instruction, read_records, write_json, write_parquet
 from .stopping import Finished, finish, stop_rules, summary_line
 from .store import GenerationStore, request_key
 from .weights import weights_identity
@@ -275,3 +275,30 @@ def import_outputs(settings: dict[str, Any], prompts_path: Path, meta: dict[str,
     write_parquet(out_dir / "generations.parquet", table)
     _write_outputs(model, prompts, outputs, out_dir)
     write_json(out_dir / "throughput.json", {"model": model, "imported_from": source, "n_examples": len(prompts)})
+
+
+def run(
+    *,
+    settings: Annotated[dict[str, Any], JSON],
+    prompts: Path,
+    meta: Path | None = None,
+    manifest: Path | None = None,
+    out_dir: Path,
+    threads: int = 0,
+    gpu: int = 0,
+) -> None:
+    """The generate step: a model's outputs (or its imported ones) into `out_dir`.
+
+    `settings` are the model's resolved settings (`config.model_settings`);
+    `meta` is download_prompts' prompts_meta.json; `manifest` is
+    download_model's record for a hub model (none for a local folder). `gpu`
+    GPUs are claimed (`gpus.claim_gpus`) before torch or vLLM sees CUDA.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if "outputs" in settings:
+        import_outputs(settings, prompts, json.loads(meta.read_text()) if meta else {}, out_dir)
+        print(f"imported outputs of {settings['model']} from {settings['outputs']}")
+        return
+    claim_gpus(gpu)
+    summary = run_generation(settings, prompts, out_dir, threads, manifest)
+    print(json.dumps(summary, indent=2))

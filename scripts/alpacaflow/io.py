@@ -1,11 +1,15 @@
-"""Atomic file writes and readers for the AlpacaEval JSON interchange format.
+"""Atomic file writes and the small readers every step shares.
 
 Every output is written to a temporary file in the destination folder and
 renamed into place, so a killed job never leaves a truncated file behind.
+The readers: records in the AlpacaEval JSON interchange format (JSON, JSON
+Lines, Parquet), the prompt table that ``download_prompts`` writes, a
+generate job's ``throughput.json``, and a file's SHA-256.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -19,6 +23,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from .errors import AlpacaflowError
+
+#: Marks a step argument given on the command line as one JSON string: ``Annotated[dict[str, Any], JSON]`` (see `cli`).
+JSON = "json"
+
+#: Columns of ``prompts.parquet``: ``index`` is the prompt's position in the full source set.
+PROMPT_COLUMNS = ["index", "instruction", "dataset", "reference_output", "reference_generator"]
 
 
 def _current_umask() -> int:
@@ -144,3 +154,28 @@ def is_blank(value: Any) -> bool:
     if isinstance(value, float) and math.isnan(value):
         return True
     return isinstance(value, str) and not value.strip()
+
+
+def load_prompt_table(path: str | Path) -> pd.DataFrame:
+    """Read ``prompts.parquet`` written by ``download_prompts``."""
+    table = read_parquet(path)
+    missing = set(PROMPT_COLUMNS) - set(table.columns)
+    if missing:
+        raise AlpacaflowError(f"{path}: prompt table lacks columns {sorted(missing)}")
+    if table.empty:
+        raise AlpacaflowError(f"{path}: the prompt set is empty")
+    return table
+
+
+def read_throughput(path: str | Path) -> dict[str, Any]:
+    """A generate job's ``throughput.json``."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def sha256_of(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

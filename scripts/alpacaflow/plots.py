@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis import win_values
 from .io import atomic_path, read_records
+from .preferences import win_frame
 
 Z95 = 1.96
 FIGURES = ["win_rates", "lengths", "length_preference", "subsets"]
@@ -31,16 +31,6 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def annotation_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Parsed judgments with win values and the two outputs' lengths in characters."""
-    frame = pd.DataFrame(records)
-    frame = frame[frame["preference"].notna()].copy()
-    frame["win"] = win_values(frame["preference"])
-    frame["model_chars"] = frame["output_2"].fillna("").astype(str).str.len()
-    frame["reference_chars"] = frame["output_1"].fillna("").astype(str).str.len()
-    return frame
 
 
 def subset_win_rates(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -126,7 +116,7 @@ def write_plots(
     models: list[str], annotations: list[Path], leaderboard_csv: Path, out_dir: Path, subsets_csv: Path
 ) -> list[Path]:
     """Draw every figure into `out_dir` and write the per-subset table."""
-    frames = {m: annotation_frame(read_records(p)) for m, p in zip(models, annotations, strict=True)}
+    frames = {m: win_frame(read_records(p)) for m, p in zip(models, annotations, strict=True)}
     board = pd.read_csv(leaderboard_csv).set_index("model").loc[models].reset_index()
     subsets = subset_win_rates(frames)
     with atomic_path(subsets_csv) as tmp:
@@ -138,3 +128,9 @@ def write_plots(
     plot_length_preference(frames, paths["length_preference"])
     plot_subsets(subsets, paths["subsets"])
     return list(paths.values())
+
+
+def run(*, models: list[str], annotations: list[Path], leaderboard: Path, out_dir: Path, subsets_csv: Path) -> None:
+    """The plots step: every figure into `out_dir`, the per-subset win rates into `subsets_csv`."""
+    for path in write_plots(models, annotations, leaderboard, out_dir, subsets_csv):
+        print(f"wrote {path}")

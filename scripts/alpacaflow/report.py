@@ -1,8 +1,6 @@
-"""Error samples and the final report.
+"""The report step: ``report.md``, readable on its own.
 
-`sample_losses` draws, with a fixed seed, annotations where the judge
-preferred the reference (preference 1 for discrete judges, below 1.5 for
-weighted ones) for error analysis. `write_report` turns the leaderboard,
+`write_report` turns the leaderboard,
 throughput files, the analysis outputs and error samples into ``report.md``:
 which judge, method and reference were used, the leaderboard, speed and
 win-rate comparisons in sentences, the figures (linked), the paired
@@ -14,90 +12,17 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import numpy as np
 import pandas as pd
 
-from .analysis import significance_sentence
+from .compare import significance_sentence
+from .error_taxonomy import taxonomy_table
 from .errors import AlpacaflowError
-from .io import atomic_path, read_parquet, read_records, write_text
+from .io import JSON, read_parquet, read_throughput, write_text
 from .judge_settings import judge_name
-from .metrics import is_loss, leaderboard_markdown
-from .taxonomy import taxonomy_table
-
-
-def sample_losses(records: list[dict[str, Any]], discrete: bool, n: int, seed: int) -> list[dict[str, Any]]:
-    """Up to `n` losses drawn at random (seeded), in the order drawn."""
-    losses = [r for r in records if is_loss(r.get("preference"), discrete)]
-    rng = np.random.default_rng(seed)
-    picks = rng.choice(len(losses), size=min(n, len(losses)), replace=False) if losses else []
-    return [
-        {
-            "prompt_index": losses[i].get("prompt_index"),
-            "dataset": losses[i].get("dataset"),
-            "instruction": losses[i]["instruction"],
-            "model_output": losses[i]["output_2"],
-            "reference_output": losses[i]["output_1"],
-            "preference": losses[i]["preference"],
-            "judge": losses[i].get("annotator"),
-            "judge_raw_output": losses[i].get("preference_raw_completion"),
-        }
-        for i in picks
-    ]
-
-
-def _quote(text: str) -> str:
-    return "\n".join("> " + line for line in (text or "(empty)").splitlines() or ["(empty)"])
-
-
-def error_sample_markdown(model: str, sample: list[dict[str, Any]], n_losses: int, n_total: int) -> str:
-    """One model's error sample as Markdown."""
-    lines = [
-        f"### {model}: {len(sample)} of {n_losses} losses to the reference ({n_total} judged)",
-        "",
-    ]
-    for k, ex in enumerate(sample, 1):
-        raw = ex["judge_raw_output"]
-        raw_text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
-        lines += [
-            f"#### {k}. prompt {ex['prompt_index']} ({ex['dataset']}), preference {ex['preference']:.3f}",
-            "",
-            "**Instruction**",
-            "",
-            _quote(ex["instruction"]),
-            "",
-            f"**{model}**",
-            "",
-            _quote(ex["model_output"]),
-            "",
-            "**Reference**",
-            "",
-            _quote(ex["reference_output"]),
-            "",
-            f"**Judge raw output**: `{raw_text[:300]}`",
-            "",
-        ]
-    return "\n".join(lines)
-
-
-def write_error_sample(
-    annotations: Path, model: str, discrete: bool, n: int, seed: int, out_jsonl: Path, out_md: Path
-) -> list[dict[str, Any]]:
-    """Draw the error sample for one model and write it as JSON Lines and Markdown."""
-    records = read_records(annotations)
-    sample = sample_losses(records, discrete, n, seed)
-    n_losses = sum(is_loss(r.get("preference"), discrete) for r in records)
-    with atomic_path(out_jsonl) as tmp:
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in sample), encoding="utf-8")
-    write_text(out_md, error_sample_markdown(model, sample, n_losses, len(records)))
-    return sample
-
-
-def _throughput(path: Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
+from .leaderboard import leaderboard_markdown
 
 
 def speed_sentence(model: str, tp: dict[str, Any]) -> str:
@@ -178,18 +103,6 @@ def judging_notes(board: pd.DataFrame) -> list[str]:
         if parts:
             notes.append(f"- {row.model}: " + "; ".join(parts) + ".")
     return [*notes, ""] if notes else []
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """Outputs of compare, error_taxonomy, context, plots and (opt-in) validate_judge."""
-
-    comparison: Path
-    taxonomies: list[Path]
-    context: Path
-    subsets: Path
-    figures: list[Path]
-    validation: Path | None = None
 
 
 def _figure(out: Path, path: Path, alt: str) -> str:
@@ -341,32 +254,41 @@ def validation_markdown(result: dict[str, Any] | None) -> list[str]:
     ]
 
 
-def write_report(
+def run(
+    *,
     models: list[str],
-    leaderboard_csv: Path,
+    leaderboard: Path,
     throughputs: list[Path],
     error_samples: list[Path],
-    prompts_meta: Path,
-    prompts_table: Path,
-    judge: dict[str, Any],
-    out: Path,
-    analysis: Analysis,
-    context_models: list[str],
-) -> str:
-    """Assemble report.md from the step outputs."""
-    board = pd.read_csv(leaderboard_csv)
+    meta: Path,
+    prompts: Path,
+    judge: Annotated[dict[str, Any], JSON],
+    comparison: Path,
+    taxonomies: list[Path],
+    context: Path,
+    context_models: Annotated[list[str], JSON],
+    subsets: Path,
+    figures: list[Path],
+    validation: Path | None,
+    report: Path,
+) -> None:
+    """The report step: assemble ``report.md`` from the outputs of every other step.
+
+    `validation` is validate_judge's agreement.json, or None when it is not enabled.
+    """
+    board = pd.read_csv(leaderboard)
     if board.empty:
-        raise AlpacaflowError(f"{leaderboard_csv}: empty leaderboard")
-    meta = json.loads(Path(prompts_meta).read_text())
-    reference = ", ".join(sorted(read_parquet(prompts_table)["reference_generator"].astype(str).unique()))
-    tps = {m: _throughput(p) for m, p in zip(models, throughputs, strict=True)}
+        raise AlpacaflowError(f"{leaderboard}: empty leaderboard")
+    source = json.loads(Path(meta).read_text())
+    reference = ", ".join(sorted(read_parquet(prompts)["reference_generator"].astype(str).unique()))
+    tps = {m: read_throughput(p) for m, p in zip(models, throughputs, strict=True)}
     judge_model = judge["openai_model"] if judge["backend"] == "openai" else judge["model"]
-    revision = meta.get("revision_resolved") or meta.get("revision_requested") or "local file"
+    revision = source.get("revision_resolved") or source.get("revision_requested") or "local file"
     unparsed = int(board["unparsed"].sum())
     parts = [
         "# AlpacaEval 2.0 report",
         "",
-        f"Each model answered {meta['rows_kept']} prompts of `{meta['source']}` ({revision}); the judge compared "
+        f"Each model answered {source['rows_kept']} prompts of `{source['source']}` ({revision}); the judge compared "
         f"every answer with the reference answer by **{reference}**. Judge: **{judge_name(judge)}** "
         f"(`{judge_model}`, backend {judge['backend']}, method {judge['method']}). Win rates are alpaca_eval's "
         "(`get_winrate`), length-controlled (LC) win rates its `length_controlled_v1` GLM; ± is one standard error.",
@@ -402,14 +324,13 @@ def write_report(
         comparisons += [s for s in (ratio, winrate_sentence(by_model.loc[m], by_model.loc[base])) if s]
     if comparisons:
         parts += [f"## Against {base}", "", *comparisons, ""]
-    parts += plots_section(out, analysis.figures, pd.read_csv(analysis.subsets))
-    parts += comparison_section(pd.read_csv(analysis.comparison))
-    parts += taxonomy_section([json.loads(Path(p).read_text(encoding="utf-8")) for p in analysis.taxonomies])
-    parts += context_section(pd.read_csv(analysis.context), context_models, judge_name(judge))
-    validation = json.loads(analysis.validation.read_text()) if analysis.validation else None
-    parts += ["## Judge validation", "", *validation_markdown(validation)]
+    parts += plots_section(report, figures, pd.read_csv(subsets))
+    parts += comparison_section(pd.read_csv(comparison))
+    parts += taxonomy_section([json.loads(Path(p).read_text(encoding="utf-8")) for p in taxonomies])
+    parts += context_section(pd.read_csv(context), context_models, judge_name(judge))
+    agreement = json.loads(validation.read_text()) if validation else None
+    parts += ["## Judge validation", "", *validation_markdown(agreement)]
     parts += ["## Error samples", "", "Random losses to the reference, for error analysis.", ""]
     parts += [Path(p).read_text(encoding="utf-8") for p in error_samples]
-    text = "\n".join(parts).rstrip() + "\n"
-    write_text(out, text)
-    return text
+    write_text(report, "\n".join(parts).rstrip() + "\n")
+    print(f"wrote {report}")

@@ -1,9 +1,8 @@
-"""Judge validation: our judge against the official GPT-4 Turbo judge on published pairs.
+"""The validate_judge step: our judge against the official GPT-4 Turbo judge on published pairs.
 
-The official annotations come from `official.fetch_official`.
-`run_validation` judges the same pairs, restricted to
-our prompt set, with the configured judge and writes our annotations and
-`agreement`: share of pairs with the same winner, Pearson and Spearman
+The official annotations come from the fetch_official step. `run` judges
+the same pairs, restricted to our prompt set, with the configured judge and
+writes our annotations and the agreement (`judge_agreement`): share of pairs with the same winner, Pearson and Spearman
 correlation of the two preferences, and both win rates (alpaca_eval's
 `get_winrate`) side by side.
 """
@@ -12,17 +11,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 
-from .analysis import win_values
 from .errors import AlpacaflowError
-from .io import is_blank, read_records, write_json
+from .fetch_official import official_pairs
+from .gpus import claim_gpus
+from .io import JSON, is_blank, load_prompt_table, read_records, write_json
 from .judge_settings import judge_name
-from .official import official_pairs
-from .prompts import load_prompt_table
+from .preferences import win_values
 
 
 def validation_pairs(official: pd.DataFrame, prompts: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -46,13 +45,7 @@ def validation_pairs(official: pd.DataFrame, prompts: pd.DataFrame, source: str)
     )
 
 
-def winner(preference: float) -> int:
-    """1 the reference, 2 the model, 0 a draw (alpaca_eval's 0 or 1.5)."""
-    win = float(win_values(pd.Series([preference])).iloc[0])
-    return 0 if win == 0.5 else 2 if win > 0.5 else 1
-
-
-def agreement(official: list[Any], ours: list[Any]) -> dict[str, Any]:
+def judge_agreement(official: list[Any], ours: list[Any]) -> dict[str, Any]:
     """Agreement of two judges' preferences on the same pairs (pairs either left unparsed are dropped)."""
     from alpaca_eval.metrics import get_winrate
     from scipy.stats import pearsonr, spearmanr
@@ -76,30 +69,40 @@ def agreement(official: list[Any], ours: list[Any]) -> dict[str, Any]:
     }
 
 
-def run_validation(
-    judge: dict[str, Any], official_path: Path, official_meta: Path, prompts_path: Path, cache: Path,
-    out_annotations: Path, out_agreement: Path,
-) -> dict[str, Any]:  # fmt: skip
-    """Judge the published pairs with our judge and write our annotations and the agreement."""
+def run(
+    *,
+    judge: Annotated[dict[str, Any], JSON],
+    official: Path,
+    official_meta: Path,
+    prompts: Path,
+    cache: Path,
+    annotations: Path,
+    agreement: Path,
+    gpu: int = 0,
+) -> None:
+    """The validate_judge step: judge the published pairs with our judge; write our annotations and the agreement.
+
+    `gpu` GPUs are claimed (`gpus.claim_gpus`) before vLLM starts.
+    """
     from .judge import check_judge_ready, judge_pairs
 
     check_judge_ready(judge)
-    official = official_pairs(read_records(official_path), str(official_path))
-    pairs = validation_pairs(official, load_prompt_table(prompts_path), str(official_path))
+    claim_gpus(gpu)
+    published = official_pairs(read_records(official), str(official))
+    pairs = validation_pairs(published, load_prompt_table(prompts), str(official))
     ours, counts = judge_pairs(pairs.drop(columns="official_preference"), judge, cache)
     for row, pref in zip(ours, pairs["official_preference"], strict=True):
         row["official_preference"] = None if is_blank(pref) else float(pref)
-    write_json(out_annotations, ours)
+    write_json(annotations, ours)
     meta = json.loads(Path(official_meta).read_text())
     result = {
         "judge": judge_name(judge),
-        "official_judge": str(official["annotator"].iloc[0]) if "annotator" in official else "official",
+        "official_judge": str(published["annotator"].iloc[0]) if "annotator" in published else "official",
         "published_model": str(pairs["generator_2"].iloc[0]),
         "source": meta["source"],
         "sha256": meta["sha256"],
-        **agreement(pairs["official_preference"].tolist(), [r["preference"] for r in ours]),
+        **judge_agreement(pairs["official_preference"].tolist(), [r["preference"] for r in ours]),
         "judge_counts": counts,
     }
-    write_json(out_agreement, result)
+    write_json(agreement, result)
     print(json.dumps({k: v for k, v in result.items() if k != "judge_counts"}), flush=True)
-    return result

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .download_prompts import resolved_commit
 from .errors import AlpacaflowError
 from .io import write_json
-from .prompts import resolved_commit
 
 
 def download_model(repo_id: str, revision: str | None, manifest: Path) -> dict[str, Any]:
@@ -39,3 +39,9 @@ def download_model(repo_id: str, revision: str | None, manifest: Path) -> dict[s
     }
     write_json(manifest, data)
     return data
+
+
+def run(*, repo_id: str, manifest: Path, revision: str = "") -> None:
+    """The download_model step: `revision` empty means the default branch."""
+    data = download_model(repo_id, revision or None, manifest)
+    print(f"{data['repo_id']} at {data['commit']}: {data['path']}")

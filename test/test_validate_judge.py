@@ -11,9 +11,10 @@ import threading
 import numpy as np
 import pytest
 from alpacaflow.errors import AlpacaflowError
-from alpacaflow.official import fetch_official, official_pairs
-from alpacaflow.prompts import load_prompt_table
-from alpacaflow.validation import agreement, validation_pairs, winner
+from alpacaflow.fetch_official import fetch_official, official_pairs
+from alpacaflow.io import load_prompt_table
+from alpacaflow.preferences import winner
+from alpacaflow.validate_judge import judge_agreement, validation_pairs
 from conftest import demo_prompt_table
 
 # Hand-made: 7 pairs, the 7th left unparsed by our judge.
@@ -22,7 +23,7 @@ OURS = [1.2, 1.8, 1.9, 1.1, 1.4, 1.95, None]
 
 
 def test_agreement_on_hand_made_pairs():
-    result = agreement(OFFICIAL, OURS)
+    result = judge_agreement(OFFICIAL, OURS)
     assert (result["n_pairs"], result["n_compared"], result["n_dropped_unparsed"]) == (7, 6, 1)
     assert result["same_winner"] == pytest.approx(4 / 6)  # pairs 3 and 4 flip the winner
     # ranks 1 6 2 5 3 4 against 2 4 5 1 3 6: sum of squared rank differences 34, rho = 1 - 6*34/(6*35)
@@ -33,13 +34,13 @@ def test_agreement_on_hand_made_pairs():
 
 
 def test_agreement_with_discrete_judges_and_draws():
-    result = agreement([1.0, 2.0, 0.0, 2.0], [1.0, 2.0, 1.5, 1.0])
+    result = judge_agreement([1.0, 2.0, 0.0, 2.0], [1.0, 2.0, 1.5, 1.0])
     assert result["same_winner"] == pytest.approx(3 / 4)  # 0 and 1.5 are both draws
     assert [winner(p) for p in (1.0, 2.0, 0.0, 1.5, 1.49)] == [1, 2, 0, 0, 1]
-    constant = agreement([1.0, 2.0], [1.0, 1.0])
+    constant = judge_agreement([1.0, 2.0], [1.0, 1.0])
     assert constant["pearson"] is None and constant["spearman"] is None
     with pytest.raises(AlpacaflowError, match="no pair was judged by both judges"):
-        agreement([1.0], [None])
+        judge_agreement([1.0], [None])
 
 
 def official_records(instructions: list[str]) -> list[dict]:

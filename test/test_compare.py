@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from alpaca_eval.metrics import get_winrate
-from alpacaflow.analysis import (
+from alpacaflow.compare import (
     compare_models,
     paired_bootstrap,
     per_prompt_values,
@@ -16,11 +16,11 @@ from alpacaflow.analysis import (
     significance_sentence,
     win_values,
 )
-from alpacaflow.metrics import model_metrics
+from alpacaflow.leaderboard import model_metrics
 from conftest import DEMO_GAMED
 from scipy.integrate import quad
 from scipy.stats import beta, binomtest
-from test_metrics import synthetic_annotations
+from test_leaderboard import synthetic_annotations
 
 
 @pytest.mark.parametrize("discrete", [True, False])

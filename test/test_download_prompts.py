@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from alpacaflow.download_prompts import prepare_prompts
 from alpacaflow.errors import AlpacaflowError
-from alpacaflow.io import read_parquet
-from alpacaflow.prompts import PROMPT_COLUMNS, prepare_prompts
+from alpacaflow.io import PROMPT_COLUMNS, read_parquet
 from conftest import DEMO_GAMED, DEMO_PROMPTS, run_cli
 
 ROWS = json.loads(DEMO_PROMPTS.read_text())
@@ -32,8 +32,8 @@ def local_cfg(source: Path, **extra) -> dict:
 
 def download_cli(cfg: dict, table: Path, gamed: Path, meta: Path, **env: str):
     """Run the download-prompts step as the rule does."""
-    args = ["--prompts-config", json.dumps(cfg), "--out-table", str(table), "--out-gamed", str(gamed)]
-    return run_cli("download-prompts", *args, "--out-meta", str(meta), **env)
+    args = ["--prompts-config", json.dumps(cfg), "--table", str(table), "--gamed", str(gamed)]
+    return run_cli("download_prompts", *args, "--meta", str(meta), **env)
 
 
 def outputs(tmp_path: Path) -> tuple[Path, Path, Path]:
@@ -102,7 +102,7 @@ def test_max_instances_selects_what_alpaca_eval_selects(tmp_path, n):
 
 def test_max_instances_on_alpaca_eval_shape_spans_every_subset():
     """805 prompts in AlpacaEval's order: the first 129 are one subset, alpaca_eval's 100 are from all five."""
-    from alpacaflow.prompts import alpaca_eval_subset, records_to_table
+    from alpacaflow.download_prompts import alpaca_eval_subset, records_to_table
     from alpacaflow.synthetic import SUBSETS, synthetic_prompts
 
     records = synthetic_prompts()

@@ -12,7 +12,7 @@ SHA-256 it got. It runs as a local rule, where the network is.
 
 from __future__ import annotations
 
-import hashlib
+import json
 import shutil
 import urllib.request
 from pathlib import Path
@@ -21,17 +21,9 @@ from typing import Any
 import pandas as pd
 
 from .errors import AlpacaflowError
-from .io import atomic_path, outputs_by_instruction, read_records, write_json
+from .io import atomic_path, outputs_by_instruction, read_records, sha256_of, write_json
 
 DOWNLOAD_TIMEOUT_S = 120
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_official(source: str, sha256: str | None, out: Path, out_meta: Path) -> dict[str, Any]:
@@ -68,3 +60,8 @@ def official_pairs(records: list[dict[str, Any]], source: str) -> pd.DataFrame:
             raise AlpacaflowError(f"{source}: row {n}: an official annotation needs {list(needed)}")
     outputs_by_instruction([{"instruction": r["instruction"], "output": ""} for r in records], source)  # duplicates
     return pd.DataFrame(records)
+
+
+def run(*, source: str, sha256: str, annotations: Path, meta: Path) -> None:
+    """The fetch_official step: `sha256` empty means no pinned digest."""
+    print(json.dumps(fetch_official(source, sha256 or None, annotations, meta)))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
-from alpacaflow.io import write_parquet
-from alpacaflow.taxonomy import (
-    TAXONOMY_DEFAULTS,
+from alpacaflow.config import defaults
+from alpacaflow.error_taxonomy import (
     build_taxonomy,
     classify,
     detect_language,
@@ -14,11 +15,12 @@ from alpacaflow.taxonomy import (
     is_refusal,
     is_repetitive,
     repeated_ngram_share,
+    run,
     taxonomy_table,
-    write_taxonomy,
 )
+from alpacaflow.io import write_parquet
 
-S = TAXONOMY_DEFAULTS
+S = defaults("error_taxonomy")  # the schema's
 REFERENCE = (
     "To boil an egg with a soft yolk, bring a pot of water to a rolling boil, lower the egg in gently with a "
     "spoon and cook it for six to seven minutes. Then move it to a bowl of ice water for a minute and peel it."
@@ -97,7 +99,9 @@ def test_taxonomy_counts_every_loss_and_keeps_one_example_each(tmp_path):
     write_parquet(generations, pd.DataFrame({"instruction": [f"q{i}" for i in range(6)], "finish_reason": reasons}))
     annotations = tmp_path / "annotations.json"
     annotations.write_text(pd.DataFrame(records).to_json(orient="records"))
-    taxonomy = write_taxonomy(annotations, generations, "m", False, {}, tmp_path / "error_taxonomy.json")
+    out = tmp_path / "error_taxonomy.json"
+    run(annotations=annotations, generations=generations, model="m", discrete=False, settings=S, taxonomy=out)
+    taxonomy = json.loads(out.read_text())
     cats = taxonomy["categories"]
     assert taxonomy["n_losses"] == 4 and taxonomy["n_judged"] == 6
     assert {c: v["count"] for c, v in cats.items()} == {

@@ -28,7 +28,8 @@ import pandas as pd
 
 from .errors import AlpacaflowError
 from .io import atomic_path, read_records
-from .metrics import annotations_frame, lc_check, local_df_gamed
+from .leaderboard import lc_check, local_df_gamed
+from .preferences import metrics_frame, win_values
 
 TIE_TOLERANCE = 1e-4  # weighted judges move by ~5e-7 with batch composition; that is not a preference
 COMPARISON_COLUMNS = [
@@ -54,17 +55,11 @@ COMPARISON_COLUMNS = [
 ]
 
 
-def win_values(preferences: pd.Series) -> pd.Series:
-    """Per-prompt win of the model over the reference in [0, 1]; draws (0 or 1.5) count 0.5."""
-    prefs = preferences.astype(float)
-    return (prefs - 1.0).where(prefs != 0.0, 0.5)
-
-
 def per_prompt_values(records: list[dict[str, Any]], df_gamed: Path, source: str) -> pd.DataFrame:
     """Win and LC values per parsed prompt, indexed by prompt index."""
     from alpaca_eval.metrics import get_length_controlled_winrate
 
-    frame = annotations_frame(records, source)
+    frame = metrics_frame(records, source)
     if frame.empty:
         raise AlpacaflowError(f"{source}: no parsed judgment to compare")
     if lc_check(frame, df_gamed) is not None:
@@ -174,3 +169,10 @@ def significance_sentence(row: pd.Series | dict[str, Any]) -> str:
         f"{lc}; the sign test gives p = {row['sign_test_p']:.3g} "
         f"({row['n_model_better']} prompts better, {row['n_baseline_better']} worse, {row['n_same']} tied)."
     )
+
+
+def run(*, models: list[str], annotations: list[Path], df_gamed: Path, resamples: int, seed: int, csv: Path) -> None:
+    """The compare step: every model after the first against the first."""
+    table = compare_models(models, annotations, df_gamed, resamples, seed)
+    write_comparison(table, csv)
+    print(table.to_string(index=False))

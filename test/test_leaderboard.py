@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from alpaca_eval.metrics import get_length_controlled_winrate, get_winrate
+from alpacaflow.error_sample import run as run_error_sample
+from alpacaflow.error_sample import sample_losses
 from alpacaflow.errors import AlpacaflowError
-from alpacaflow.metrics import local_df_gamed, model_metrics
-from alpacaflow.report import is_loss, sample_losses, write_error_sample
+from alpacaflow.leaderboard import local_df_gamed, model_metrics
+from alpacaflow.preferences import is_loss
 from conftest import DEMO_GAMED, DEMO_PROMPTS, run_cli
 
 N_PROMPTS = 30
@@ -132,7 +134,7 @@ def test_leaderboard_and_compare_steps_report_na_instead_of_crashing(tmp_path):
     annotations = [str(paths[m]) for m in models]
     board = run_cli("leaderboard", "--models", *models, "--annotations", *annotations, "--throughputs",
                     *[str(tmp_path / f"{m}_tp.json") for m in models], "--df-gamed", str(DEMO_GAMED),
-                    "--out-csv", str(tmp_path / "lb.csv"), "--out-md", str(tmp_path / "lb.md"))  # fmt: skip
+                    "--csv", str(tmp_path / "lb.csv"), "--md", str(tmp_path / "lb.md"))  # fmt: skip
     assert board.returncode == 0, board.stderr[-2000:]
     table = pd.read_csv(tmp_path / "lb.csv")
     assert table["length_controlled_winrate"].isna().all() and table["win_rate"].notna().all()
@@ -140,7 +142,7 @@ def test_leaderboard_and_compare_steps_report_na_instead_of_crashing(tmp_path):
     md = (tmp_path / "lb.md").read_text()
     assert "| n/a |" in md and "The LC win rate is n/a for base, sft: prompt index 30 is not among" in md
     compare = run_cli("compare", "--models", *models, "--annotations", *annotations, "--df-gamed", str(DEMO_GAMED),
-                      "--resamples", "1000", "--out", str(tmp_path / "cmp.csv"))  # fmt: skip
+                      "--resamples", "1000", "--seed", "0", "--csv", str(tmp_path / "cmp.csv"))  # fmt: skip
     assert compare.returncode == 0, compare.stderr[-2000:]
     row = pd.read_csv(tmp_path / "cmp.csv").iloc[0]
     assert np.isnan(row["lc_diff"]) and not np.isnan(row["win_rate_diff"]) and row["n_paired"] == 120
@@ -181,8 +183,12 @@ def test_error_sample_holds_only_losses_and_is_seeded(tmp_path, discrete):
     records = synthetic_annotations(4, discrete)
     ann = tmp_path / "annotations.json"
     ann.write_text(json.dumps(records))
-    first = write_error_sample(ann, "model", discrete, 10, 7, tmp_path / "a.jsonl", tmp_path / "a.md")
-    second = write_error_sample(ann, "model", discrete, 10, 7, tmp_path / "b.jsonl", tmp_path / "b.md")
+    for out in "ab":
+        run_error_sample(annotations=ann, model="model", discrete=discrete, n=10, seed=7,
+                         jsonl=tmp_path / f"{out}.jsonl", md=tmp_path / f"{out}.md")  # fmt: skip
+    first, second = (
+        [json.loads(line) for line in (tmp_path / f"{out}.jsonl").read_text().splitlines()] for out in "ab"
+    )
     assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
     assert first == second and len(first) == 10
     assert all(is_loss(ex["preference"], discrete) for ex in first)

@@ -19,22 +19,17 @@ counted as ``other``:
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
 
-from .io import is_blank, read_parquet, read_records, write_json
-from .metrics import is_loss
+from .io import JSON, is_blank, read_parquet, read_records, write_json
+from .preferences import is_loss
 
 CATEGORIES = ["truncated", "empty", "repetitive", "refusal", "much_shorter", "wrong_language", "other"]
-TAXONOMY_DEFAULTS: dict[str, Any] = {
-    "ngram": 4,
-    "repeated_ngram_share": 0.3,
-    "shorter_ratio": 0.25,
-    "min_language_chars": 40,
-}
 REFUSAL = re.compile(
     r"\b(i(?:'m| am) (?:sorry|afraid|unable|not able)"
     r"|i (?:cannot|can't|can ?not|won't|will not|am not going to) (?:help|assist|provide|answer|comply|fulfil"
@@ -145,14 +140,23 @@ def build_taxonomy(
     }
 
 
-def write_taxonomy(
-    annotations: Path, generations: Path, model: str, discrete: bool, settings: dict[str, Any], out: Path
-) -> dict[str, Any]:
-    """Classify one model's losses and write ``error_taxonomy.json``."""
-    taxonomy = {"model": model, **build_taxonomy(read_records(annotations), finish_reasons(generations), discrete,
-                                                 {**TAXONOMY_DEFAULTS, **settings})}  # fmt: skip
-    write_json(out, taxonomy)
-    return taxonomy
+def run(
+    *,
+    annotations: Path,
+    generations: Path,
+    model: str,
+    discrete: bool,
+    settings: Annotated[dict[str, Any], JSON],
+    taxonomy: Path,
+) -> None:
+    """The error_taxonomy step: classify one model's losses into ``error_taxonomy.json``.
+
+    `settings` is the config's `error_taxonomy` section (defaults from the schema).
+    """
+    result = {"model": model, **build_taxonomy(read_records(annotations), finish_reasons(generations), discrete,
+                                               settings)}  # fmt: skip
+    write_json(taxonomy, result)
+    print(json.dumps({c: v["count"] for c, v in result["categories"].items()}))
 
 
 def taxonomy_table(taxonomies: list[dict[str, Any]]) -> pd.DataFrame:

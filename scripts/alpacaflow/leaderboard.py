@@ -23,7 +23,6 @@ Gaps closed around them:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,8 +32,11 @@ from typing import Any
 import pandas as pd
 
 from .errors import AlpacaflowError
-from .io import atomic_path, is_blank, read_records, write_text
+from .io import atomic_path, is_blank, read_records, read_throughput, write_text
+from .preferences import metrics_frame
 
+#: The leaderboard's columns from each model's throughput.json.
+SPEED_COLUMNS = ["examples_per_second", "output_tokens_per_second"]
 LEADERBOARD_COLUMNS = [
     "model",
     "win_rate",
@@ -51,16 +53,8 @@ LEADERBOARD_COLUMNS = [
     "unparsed",
     "empty_outputs",
     "truncated_for_judge",
-    "examples_per_second",
-    "output_tokens_per_second",
+    *SPEED_COLUMNS,
 ]
-
-
-def is_loss(preference: Any, discrete: bool) -> bool:
-    """True when the judge preferred the reference (output_1)."""
-    if is_blank(preference):
-        return False
-    return preference == 1.0 if discrete else preference < 1.5
 
 
 @contextmanager
@@ -82,19 +76,6 @@ def local_df_gamed(path: Path) -> Iterator[None]:
         yield
     finally:
         glm.hf_hub_download = original
-
-
-def annotations_frame(records: list[dict[str, Any]], source: str) -> pd.DataFrame:
-    """Annotations as alpaca_eval's metrics want them: in prompt order, indexed by prompt index, unparsed dropped."""
-    frame = pd.DataFrame(records)
-    needed = {"prompt_index", "preference", "output_1", "output_2", "generator_1", "generator_2", "annotator"}
-    missing = needed - set(frame.columns)
-    if missing:
-        raise AlpacaflowError(f"{source}: annotations lack {sorted(missing)}")
-    # Sorted: the GLM's cross-validation folds follow row order, so LC depends on it.
-    frame = frame[frame["preference"].notna()].sort_values("prompt_index", kind="stable")
-    frame.index = pd.Index(frame.pop("prompt_index").astype(int).to_numpy())
-    return frame
 
 
 def lc_check(frame: pd.DataFrame, df_gamed: Path) -> str | None:
@@ -145,7 +126,7 @@ def model_metrics(records: list[dict[str, Any]], df_gamed: Path, source: str) ->
     """Win rate, LC win rate (or why it is n/a) and counts for one model's annotations."""
     from alpaca_eval.metrics import get_length_controlled_winrate
 
-    frame = annotations_frame(records, source)
+    frame = metrics_frame(records, source)
     if frame.empty:
         raise AlpacaflowError(f"{source}: no parsed judgment to compute a win rate from")
     reason = lc_check(frame, df_gamed)
@@ -164,11 +145,6 @@ def model_metrics(records: list[dict[str, Any]], df_gamed: Path, source: str) ->
     return metrics
 
 
-def _throughput(path: Path) -> dict[str, Any]:
-    data = json.loads(Path(path).read_text())
-    return {k: data.get(k) for k in ("examples_per_second", "output_tokens_per_second")}
-
-
 def build_leaderboard(
     models: list[str], annotations: list[Path], throughputs: list[Path], df_gamed: Path
 ) -> pd.DataFrame:
@@ -176,7 +152,8 @@ def build_leaderboard(
     rows = []
     for model, ann_path, tp_path in zip(models, annotations, throughputs, strict=True):
         metrics = model_metrics(read_records(ann_path), df_gamed, str(ann_path))
-        rows.append({"model": model, **metrics, **_throughput(tp_path)})
+        speed = read_throughput(tp_path)
+        rows.append({"model": model, **metrics, **{k: speed.get(k) for k in SPEED_COLUMNS}})
     table = pd.DataFrame(rows)
     order = ["length_controlled_winrate", "win_rate"]  # LC first; where it is n/a, by win rate after the others
     return table.sort_values(order, ascending=False, kind="stable", na_position="last")[LEADERBOARD_COLUMNS]
@@ -232,3 +209,11 @@ def write_leaderboard(table: pd.DataFrame, csv_path: Path, md_path: Path) -> Non
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, index=False)
     write_text(md_path, leaderboard_markdown(table))
+
+
+def run(*, models: list[str], annotations: list[Path], throughputs: list[Path], df_gamed: Path, csv: Path,
+        md: Path) -> None:  # fmt: skip
+    """The leaderboard step: one row per model, as CSV and Markdown."""
+    table = build_leaderboard(models, annotations, throughputs, df_gamed)
+    write_leaderboard(table, csv, md)
+    print(table.to_string(index=False))

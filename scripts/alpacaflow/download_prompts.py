@@ -20,17 +20,15 @@ has one, else from the prompt file fetched beside it (hub source), else from
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
 
 from .errors import AlpacaflowError
-from .io import atomic_path, is_blank, read_parquet, read_records, write_json, write_parquet
+from .io import JSON, PROMPT_COLUMNS, atomic_path, is_blank, read_records, sha256_of, write_json, write_parquet
 
-PROMPT_COLUMNS = ["index", "instruction", "dataset", "reference_output", "reference_generator"]
 HF_SOURCE = "huggingface"
 
 
@@ -122,10 +120,6 @@ def alpaca_eval_subset(table: pd.DataFrame, n: int) -> pd.DataFrame:
     return shuffled.head(n).sort_values("index").reset_index(drop=True)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _read_df_gamed(path: Path) -> pd.DataFrame:
     try:
         gamed = pd.read_csv(path)
@@ -198,8 +192,8 @@ def prepare_prompts(cfg: dict[str, Any], out_table: Path, out_gamed: Path, out_m
         "source": source_name,
         "revision_requested": cfg["revision"] if cfg["source"] == HF_SOURCE else None,
         "revision_resolved": resolved_commit(source_path) if cfg["source"] == HF_SOURCE else None,
-        "sha256": _sha256(source_path),
-        "df_gamed_sha256": _sha256(gamed_path),
+        "sha256": sha256_of(source_path),
+        "df_gamed_sha256": sha256_of(gamed_path),
         "rows_in_source": total,
         "rows_kept": len(table),
         "max_instances": cfg.get("max_instances"),
@@ -210,12 +204,7 @@ def prepare_prompts(cfg: dict[str, Any], out_table: Path, out_gamed: Path, out_m
     return table
 
 
-def load_prompt_table(path: str | Path) -> pd.DataFrame:
-    """Read ``prompts.parquet`` written by `prepare_prompts`."""
-    table = read_parquet(path)
-    missing = set(PROMPT_COLUMNS) - set(table.columns)
-    if missing:
-        raise AlpacaflowError(f"{path}: prompt table lacks columns {sorted(missing)}")
-    if table.empty:
-        raise AlpacaflowError(f"{path}: the prompt set is empty")
-    return table
+def run(*, prompts_config: Annotated[dict[str, Any], JSON], table: Path, gamed: Path, meta: Path) -> None:
+    """The download_prompts step: the config's `prompts` section in; the prompt table, df_gamed and meta out."""
+    written = prepare_prompts(prompts_config, table, gamed, meta)
+    print(f"wrote {len(written)} prompts to {table}")

@@ -1,0 +1,24 @@
+# download_model: a hub model's snapshot into the Hugging Face cache (network), for generate and annotate
+# to read offline. A local rule: on a cluster it runs where snakemake runs.
+
+
+localrules:
+    download_model,
+
+
+rule download_model:
+    output:
+        manifest=f"{RESULTS}/downloads/{{download}}.json",
+    log:
+        f"{RESULTS}/logs/download_model/{{download}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/download_model/{{download}}.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        repo_id=lambda wildcards: download_of(wildcards)[0],
+        revision=lambda wildcards: download_of(wildcards)[1] or "",
+    shell:
+        step_command(
+            "download_model", "params.repo_id", "params.revision", "output.manifest"
+        )

@@ -1,0 +1,51 @@
+# plots: the report's figures and the per-subset win rates.
+
+
+localrules:
+    plots,
+
+
+rule plots:
+    input:
+        annotations=per_model("annotations.json"),
+        leaderboard=f"{RESULTS}/leaderboard.csv",
+    output:
+        win_rates=report(
+            f"{RESULTS}/figures/win_rates.png",
+            caption="captions/win_rates.rst",
+            category="Plots",
+        ),
+        lengths=report(
+            f"{RESULTS}/figures/lengths.png",
+            caption="captions/lengths.rst",
+            category="Plots",
+        ),
+        length_preference=report(
+            f"{RESULTS}/figures/length_preference.png",
+            caption="captions/length_preference.rst",
+            category="Plots",
+        ),
+        subsets=report(
+            f"{RESULTS}/figures/subsets.png",
+            caption="captions/subsets.rst",
+            category="Plots",
+        ),
+        subsets_csv=f"{RESULTS}/subset_win_rates.csv",
+    log:
+        f"{RESULTS}/logs/plots.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/plots.tsv"
+    conda:
+        "../envs/report.yaml"
+    params:
+        models=MODELS,
+        out_dir=lambda wildcards, output: str(Path(output.win_rates).parent),
+    shell:
+        step_command(
+            "plots",
+            "params.models",
+            "input.annotations",
+            "input.leaderboard",
+            "params.out_dir",
+            "output.subsets_csv",
+        )
