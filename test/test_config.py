@@ -185,3 +185,74 @@ def test_secrets_have_no_place_in_the_config():
     for key in ("api_key", "openai_api_key", "hf_token"):
         with pytest.raises(AlpacaflowError, match=f"'{key}' was unexpected"):
             validate_config({"judge": {key: "sk-x"}, "models": {"m": {"path": "org/m"}}})
+
+
+def schema_keys() -> dict[str, object]:
+    """Every config key the schema knows, dotted (a model's as ``models.<key>.x``) -> its default (or ... if none)."""
+    from alpacaflow.config import load_schema
+
+    schema = load_schema()
+    found: dict[str, object] = {}
+
+    def walk(prefix: str, node: dict) -> None:
+        for name, sub in node.get("properties", {}).items():
+            key = f"{prefix}{name}"
+            found[key] = sub.get("default", ...)
+            if key != "generation" and "properties" in sub:  # the top-level generation lists only defaults
+                walk(f"{key}.", sub)
+
+    walk("", schema)
+    for name in schema["$defs"]["generation"]["properties"]:
+        found.setdefault(f"generation.{name}", ...)
+    entry = schema["properties"]["models"]["additionalProperties"]
+    walk("models.<key>.", entry)
+    found["models.<key>.stop"] = entry["allOf"][0]["else"]["properties"]["stop"]["default"]  # per prompt_format
+    for name in list(found):
+        if name.startswith("generation."):
+            found[name] = (
+                schema["properties"]["generation"]["properties"].get(name.split(".")[1], {}).get("default", ...)
+            )
+    return {k: v for k, v in found.items() if k not in {"prompts", "judge", "error_sample", "compare", "error_taxonomy",
+                                                     "context", "validate_judge", "models", "generation"}}  # fmt: skip
+
+
+def test_readme_key_table_matches_the_schema():
+    """One row per key; a default written as one literal is the schema's; every defaulted key is in the table."""
+    readme = (REPO / "README.md").read_text()
+    table = readme.split("## Configuration")[1].split("\n## ")[0]
+    rows = re.findall(r"^\| `([\w.<>]+)` \|([^|]*)\|.*\|$", table, re.M)
+    keys = schema_keys()
+    assert len(rows) == len({k for k, _ in rows}), "a key has two rows"
+    for key, default in rows:
+        assert key in keys, f"README documents {key}, which the schema does not have"
+        literal = re.fullmatch(r"`([^`]*)`", default.strip())
+        if literal:
+            assert yaml.safe_load(literal.group(1)) == keys[key], f"README's default of {key} is not the schema's"
+        elif default.strip():
+            assert keys[key] is not ..., f"README gives {key} a default the schema does not have"
+    documented = {k for k, _ in rows}
+    missing = sorted(k for k, v in keys.items() if v is not ... and k not in documented)
+    assert not missing, f"README's key table lacks {missing}"
+
+
+def test_config_yaml_writes_out_the_schema_defaults():
+    """Every value config.yaml sets outside `models` is the schema's default for that key."""
+    keys = schema_keys()
+
+    def leaves(prefix: str, node: dict):
+        for name, value in node.items():
+            if isinstance(value, dict) and f"{prefix}{name}" not in keys:
+                yield from leaves(f"{prefix}{name}.", value)
+            else:
+                yield f"{prefix}{name}", value
+
+    config = real_config()
+    config.pop("models")
+    for key, value in leaves("", config):
+        assert key in keys, f"config.yaml sets {key}, which the schema does not have"
+        assert value == keys[key], f"config.yaml sets {key}: {value!r}, the schema's default is {keys[key]!r}"
+
+
+def test_an_old_analysis_section_says_where_its_keys_went():
+    with pytest.raises(AlpacaflowError, match="config error at 'analysis': its keys moved to `compare`"):
+        validate_config({"analysis": {"seed": 1}, "models": {"m": {"path": "org/m"}}})

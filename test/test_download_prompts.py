@@ -31,7 +31,7 @@ def local_cfg(source: Path, **extra) -> dict:
 
 
 def download_cli(cfg: dict, table: Path, gamed: Path, meta: Path, **env: str):
-    """Run the download-prompts step as the rule does."""
+    """Run the download_prompts step as the rule does."""
     args = ["--prompts-config", json.dumps(cfg), "--table", str(table), "--gamed", str(gamed)]
     return run_cli("download_prompts", *args, "--meta", str(meta), **env)
 

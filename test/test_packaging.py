@@ -3,7 +3,7 @@
 Every third-party module imported anywhere in scripts/alpacaflow (module
 level or inside a function) must be declared in pyproject.toml, as a
 dependency or in an extra. judge.py subclasses alpaca_eval's
-`PairwiseAnnotator` (`_apply_cached_annotations`, `save`) and metrics.py
+`PairwiseAnnotator` (`_apply_cached_annotations`, `save`) and leaderboard.py
 replaces `alpaca_eval.metrics.glm_winrate.hf_hub_download` while the LC win
 rate is computed: if an alpaca_eval release moves them, this fails by name
 rather than the workflow failing (or, worse, going online) at run time.
@@ -81,7 +81,7 @@ def test_the_alpaca_eval_internals_alpacaflow_hooks_into_are_there():
     import alpaca_eval.annotators.base as base
 
     assert "self.df_annotations = " in inspect.getsource(base)  # the cache the override reads
-    # metrics.local_df_gamed swaps this name; the LC code must still call it for df_gamed.csv.
+    # leaderboard.local_df_gamed swaps this name; the LC code must still call it for df_gamed.csv.
     assert callable(glm.hf_hub_download)
     source = inspect.getsource(glm)
     assert "hf_hub_download(" in source and "df_gamed.csv" in source

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from alpacaflow.cli import STEPS
 from alpacaflow.io import read_parquet
 from conftest import DEMO_OFFICIAL, NO_SLURM, REPO, run_snakemake, write_config
 
@@ -70,6 +71,15 @@ def _check_demo_run(workdir: Path) -> None:
         for rule in ("generate", "annotate", "error_sample"):
             assert (results / "logs" / rule / f"{model}.log").exists()
             assert (results / "benchmarks" / rule / f"{model}.tsv").exists()
+    # Logs and benchmarks as the README says: <rule>/<model>.log for per-model rules, <rule>.log otherwise.
+    per_job = {"generate", "annotate", "error_sample", "error_taxonomy", "download_model"}
+    for kind, suffix in (("logs", ".log"), ("benchmarks", ".tsv")):
+        files = [p.relative_to(results / kind) for p in (results / kind).rglob("*") if p.is_file()]
+        assert files
+        for rel in files:
+            rule = rel.parts[0].removesuffix(suffix)
+            assert rule in STEPS and rel.suffix == suffix, rel
+            assert len(rel.parts) == (2 if rule in per_job else 1), rel
     alpaca_stops = "stop strings ['### Instruction:', '### Input:', '### Response:']"
     assert alpaca_stops in (results / "logs" / "generate" / "zero_shot.log").read_text()
     assert "stop strings []" in (results / "logs" / "generate" / "sft.log").read_text()
@@ -174,7 +184,11 @@ def test_bad_config_stops_before_any_job(tmp_path, tiny_models, edit, message):
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     result = smk(tmp_path)
     assert result.returncode != 0
-    assert message in result.stdout + result.stderr
+    # What the README says: Snakemake's header, our one line naming the key, Snakemake's File line.
+    lines = (result.stdout + result.stderr).splitlines()
+    at = next(i for i, line in enumerate(lines) if message in line)
+    assert lines[at].startswith("config error at '"), lines[at - 1 : at + 2]
+    assert lines[at - 1].startswith("WorkflowError in file") and lines[at + 1].strip().startswith("File "), lines
     assert not (tmp_path / "results").exists()
 
 

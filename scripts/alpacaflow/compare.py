@@ -1,4 +1,4 @@
-"""Paired comparison of each model with the baseline model on the same prompts.
+"""The compare step: paired comparison of each model with the baseline model on the same prompts.
 
 For every model after the first one listed (the zero-shot baseline by
 default) and every prompt both were judged on:
@@ -11,7 +11,7 @@ default) and every prompt both were judged on:
   100 is its ``length_controlled_winrate``. The GLM is fitted once per model
   on all its judged prompts, then the prompts are resampled: the LC interval
   does not include the GLM's refitting variance. Where LC is n/a for either
-  model (`metrics.lc_check`), the LC columns are empty;
+  model (`leaderboard.lc_check`), the LC columns are empty;
 * a paired bootstrap (prompts resampled with replacement, the same draw for
   both models, seeded) gives a percentile 95% CI of each difference;
 * a two-sided sign test (`scipy.stats.binomtest`) over the prompts where the

@@ -1,4 +1,4 @@
-"""Context rows: published AlpacaEval 2.0 leaderboard entries for models of a similar size.
+"""The context step: published AlpacaEval 2.0 leaderboard rows for models of a similar size.
 
 The rows come from the leaderboard CSVs that ship with alpaca_eval
 (``alpaca_eval/leaderboards/data_AlpacaEval_2/<judge>_leaderboard.csv``; the

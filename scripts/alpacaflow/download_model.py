@@ -1,4 +1,4 @@
-"""download_model: snapshot a hub model into the Hugging Face cache, once, where the network is.
+"""The download_model step: snapshot a hub model into the Hugging Face cache, once, where the network is.
 
 Runs as a local rule (login node). Later jobs read the snapshot with
 ``HF_HUB_OFFLINE=1``, so compute nodes need no network. The token comes

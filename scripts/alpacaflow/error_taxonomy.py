@@ -1,4 +1,4 @@
-"""Error taxonomy: why a model lost to the reference, over all of its losses.
+"""The error_taxonomy step: why a model lost to the reference, over all of its losses.
 
 Each loss (the judge preferred the reference) is checked against six
 classifiers; one loss can fall in several classes, and a loss in none is

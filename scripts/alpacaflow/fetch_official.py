@@ -1,4 +1,4 @@
-"""Published official annotations for judge validation: fetched once, checked, recorded.
+"""The fetch_official step: published official annotations for judge validation, fetched once, checked, recorded.
 
 alpaca_eval publishes, per leaderboard model, the official
 ``weighted_alpaca_eval_gpt4_turbo`` annotations

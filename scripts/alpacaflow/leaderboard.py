@@ -1,4 +1,4 @@
-"""The leaderboard: alpaca_eval's win rate and length-controlled win rate, offline.
+"""The leaderboard step: alpaca_eval's win rate and length-controlled win rate of every model, offline.
 
 The numbers are alpaca_eval's own: `get_winrate` and
 `get_length_controlled_winrate` (GLM ``length_controlled_v1``), and

@@ -1,4 +1,4 @@
-"""Figures for the report (matplotlib, PNG) and the per-subset win rates behind one of them.
+"""The plots step: the report's figures (matplotlib, PNG) and the per-subset win rates behind one of them.
 
 * ``win_rates.png``: win rate and LC win rate per model, 95% error bars
   (1.96 standard errors, alpaca_eval's);

@@ -1,7 +1,7 @@
 """The report step: ``report.md``, readable on its own.
 
-`write_report` turns the leaderboard,
-throughput files, the analysis outputs and error samples into ``report.md``:
+`run` turns the leaderboard, throughput files, the outputs of compare,
+error_taxonomy, context, plots and validate_judge, and the error samples into ``report.md``:
 which judge, method and reference were used, the leaderboard, speed and
 win-rate comparisons in sentences, the figures (linked), the paired
 comparison with the baseline, the error taxonomy, published context rows,

@@ -12,7 +12,7 @@ that a real tokenizer sees realistic token counts. The words mean nothing.
 matching ``df_gamed.csv`` shaped like alpaca_eval's (two made-up "gamed"
 baselines, a made-up difficulty per prompt) that also carries each index's
 ``instruction``, so that the length-controlled win rate accepts this set as
-the one its indices describe (`metrics.lc_check`), and
+the one its indices describe (`leaderboard.lc_check`), and
 ``official_annotations.json``, a stand-in for published official annotations
 of some prompts (for ``validate_judge``). Their numbers mean nothing.
 
