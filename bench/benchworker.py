@@ -105,7 +105,7 @@ class Generation:
             self.backend: Any = VLLMBackend(spec["model"], None, self.generation, no_stop, ignore_eos=True)
         else:
             self.backend = TransformersBackend(
-                spec["model"], None, self.generation, no_stop, self.tokenizer, ignore_eos=True
+                spec["model"], None, self.generation, no_stop, tokenizer=self.tokenizer, ignore_eos=True
             )
         self.prompts: dict[int, list[list[int]]] = {}
 

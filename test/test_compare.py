@@ -70,9 +70,9 @@ def test_bootstrap_ci_covers_the_true_difference_in_90_of_100_repeats():
 def test_bootstrap_is_seeded_and_centred():
     a = np.random.default_rng(0).random(200)
     b = np.random.default_rng(1).random(200)
-    first = paired_bootstrap(a, b, 1000, seed=7)
-    assert first == paired_bootstrap(a, b, 1000, seed=7)
-    assert first != paired_bootstrap(a, b, 1000, seed=8)
+    first = paired_bootstrap(a, b, n_resamples=1000, seed=7)
+    assert first == paired_bootstrap(a, b, n_resamples=1000, seed=7)
+    assert first != paired_bootstrap(a, b, n_resamples=1000, seed=8)
     diff, low, high = first
     assert diff == pytest.approx(np.mean(a - b)) and low < diff < high
 

@@ -30,7 +30,9 @@ def test_plots_are_written_and_subset_rates_are_right(tmp_path):
         throughputs.append(throughput)
     board = build_leaderboard(models, annotations, throughputs, DEMO_GAMED)
     write_leaderboard(board, tmp_path / "leaderboard.csv", tmp_path / "leaderboard.md")
-    figures = write_plots(models, annotations, tmp_path / "leaderboard.csv", tmp_path / "fig", tmp_path / "sub.csv")
+    figures = write_plots(
+        models, annotations, tmp_path / "leaderboard.csv", out_dir=tmp_path / "fig", subsets_csv=tmp_path / "sub.csv"
+    )
     assert [f.name for f in figures] == ["win_rates.png", "lengths.png", "length_preference.png", "subsets.png"]
     for figure in figures:
         data = figure.read_bytes()

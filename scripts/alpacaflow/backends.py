@@ -82,6 +82,7 @@ class VLLMBackend:
         revision: str | None,
         generation: dict[str, Any],
         stop: StopRules,
+        *,
         ignore_eos: bool = False,
     ) -> None:
         from vllm import LLM
@@ -181,6 +182,7 @@ class TransformersBackend:
         revision: str | None,
         generation: dict[str, Any],
         stop: StopRules,
+        *,
         tokenizer: Any,
         ignore_eos: bool = False,
     ) -> None:
@@ -262,12 +264,12 @@ class TransformersBackend:
 
 
 def load_backend(
-    path: str, revision: str | None, generation: dict[str, Any], stop: StopRules, tokenizer: Any
+    path: str, revision: str | None, generation: dict[str, Any], stop: StopRules, *, tokenizer: Any
 ) -> Backend:
     """Instantiate the configured backend (this loads the model)."""
     backend = generation["backend"]
     if backend == "vllm":
         return VLLMBackend(path, revision, generation, stop)
     if backend == "transformers":
-        return TransformersBackend(path, revision, generation, stop, tokenizer)
+        return TransformersBackend(path, revision, generation, stop, tokenizer=tokenizer)
     raise AlpacaflowError(f"unknown generation backend '{backend}' (use 'vllm' or 'transformers')")

@@ -70,7 +70,7 @@ def per_prompt_values(records: list[dict[str, Any]], df_gamed: Path, source: str
 
 
 def paired_bootstrap(
-    a: np.ndarray, b: np.ndarray, n_resamples: int, seed: int, level: float = 0.95
+    a: np.ndarray, b: np.ndarray, *, n_resamples: int, seed: int, level: float = 0.95
 ) -> tuple[float, float, float]:
     """Mean of ``a - b`` and its percentile bootstrap CI, resampling pairs with replacement."""
     diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
@@ -104,14 +104,15 @@ def _points(name: str, estimate: tuple[float, float, float]) -> dict[str, float]
 
 
 def compare_pair(
-    model: str, values: pd.DataFrame, baseline: str, base_values: pd.DataFrame, n_resamples: int, seed: int
+    model: str, values: pd.DataFrame, baseline: str, base_values: pd.DataFrame, *, n_resamples: int, seed: int
 ) -> dict[str, Any]:
     """One row of the paired comparison (percentage points)."""
     common = values.index.intersection(base_values.index)
     a, b = values.loc[common], base_values.loc[common]
-    win = paired_bootstrap(a["win"].to_numpy(), b["win"].to_numpy(), n_resamples, seed)
+    win = paired_bootstrap(a["win"].to_numpy(), b["win"].to_numpy(), n_resamples=n_resamples, seed=seed)
     has_lc = a["lc"].notna().all() and b["lc"].notna().all()
-    lc = paired_bootstrap(a["lc"].to_numpy(), b["lc"].to_numpy(), n_resamples, seed) if has_lc else (np.nan,) * 3
+    lc = (paired_bootstrap(a["lc"].to_numpy(), b["lc"].to_numpy(), n_resamples=n_resamples, seed=seed)
+          if has_lc else (np.nan,) * 3)  # fmt: skip
     better, worse, same, p = sign_test(a["win"].to_numpy(), b["win"].to_numpy())
     return {
         "model": model,
@@ -133,12 +134,12 @@ def compare_pair(
 
 
 def compare_models(
-    models: list[str], annotations: list[Path], df_gamed: Path, n_resamples: int, seed: int
+    models: list[str], annotations: list[Path], df_gamed: Path, *, n_resamples: int, seed: int
 ) -> pd.DataFrame:
     """Every model after the first against the first, on the prompts both were judged on."""
     values = {m: per_prompt_values(read_records(p), df_gamed, str(p)) for m, p in zip(models, annotations, strict=True)}
     base = models[0]
-    rows = [compare_pair(m, values[m], base, values[base], n_resamples, seed) for m in models[1:]]
+    rows = [compare_pair(m, values[m], base, values[base], n_resamples=n_resamples, seed=seed) for m in models[1:]]
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 
@@ -173,6 +174,6 @@ def significance_sentence(row: pd.Series | dict[str, Any]) -> str:
 
 def run(*, models: list[str], annotations: list[Path], df_gamed: Path, resamples: int, seed: int, csv: Path) -> None:
     """The compare step: every model after the first against the first."""
-    table = compare_models(models, annotations, df_gamed, resamples, seed)
+    table = compare_models(models, annotations, df_gamed, n_resamples=resamples, seed=seed)
     write_comparison(table, csv)
     print(table.to_string(index=False))

@@ -113,7 +113,7 @@ def checkpointer(
 
 
 def throughput_summary(
-    model: str, settings: dict[str, Any], table: pd.DataFrame, load_s: float | None, generated: int
+    model: str, settings: dict[str, Any], table: pd.DataFrame, *, load_s: float | None, generated: int
 ) -> dict[str, Any]:
     """The numbers in throughput.json, from the per-example table.
 
@@ -185,7 +185,7 @@ def generations_table(
 
 
 def run_generation(
-    settings: dict[str, Any], prompts_path: Path, out_dir: Path, threads: int = 0, manifest: Path | None = None
+    settings: dict[str, Any], prompts_path: Path, out_dir: Path, *, threads: int = 0, manifest: Path | None = None
 ) -> dict[str, Any]:
     """Generate one model's outputs for the prompt table and write all three files.
 
@@ -218,7 +218,7 @@ def run_generation(
     if pending:
         print(f"{len(keys) - len(pending)} of {len(keys)} outputs already in {store.path}; generating {len(pending)}")
         start = time.perf_counter()
-        backend = load_backend(settings["path"], revision, generation, rules, tokenizer)
+        backend = load_backend(settings["path"], revision, generation, rules, tokenizer=tokenizer)
         load_s = time.perf_counter() - start
         try:
             backend.generate([requests[i] for i in pending], on_done=checkpointer(store, keys, pending, len(keys)))
@@ -232,7 +232,7 @@ def run_generation(
     finished = [finish(tokenizer, c, rules, settings["reasoning"]) for c in completions]
     print(summary_line(finished, settings["reasoning"]), flush=True)
     table = generations_table(prompts, formatted, finished, [c.seconds for c in completions])
-    summary = {**throughput_summary(model, settings, table, load_s, len(pending)), "weights": weights}
+    summary = {**throughput_summary(model, settings, table, load_s=load_s, generated=len(pending)), "weights": weights}
     if settings["template"]:
         summary["template_sha256"] = template_sha256(settings["template"])
     write_parquet(out_dir / "generations.parquet", table)
@@ -300,5 +300,5 @@ def run(
         print(f"imported outputs of {settings['model']} from {settings['outputs']}")
         return
     claim_gpus(gpu)
-    summary = run_generation(settings, prompts, out_dir, threads, manifest)
+    summary = run_generation(settings, prompts, out_dir, threads=threads, manifest=manifest)
     print(json.dumps(summary, indent=2))

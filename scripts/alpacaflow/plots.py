@@ -113,7 +113,7 @@ def plot_subsets(table: pd.DataFrame, out: Path) -> None:
 
 
 def write_plots(
-    models: list[str], annotations: list[Path], leaderboard_csv: Path, out_dir: Path, subsets_csv: Path
+    models: list[str], annotations: list[Path], leaderboard_csv: Path, *, out_dir: Path, subsets_csv: Path
 ) -> list[Path]:
     """Draw every figure into `out_dir` and write the per-subset table."""
     frames = {m: win_frame(read_records(p)) for m, p in zip(models, annotations, strict=True)}
@@ -132,5 +132,5 @@ def write_plots(
 
 def run(*, models: list[str], annotations: list[Path], leaderboard: Path, out_dir: Path, subsets_csv: Path) -> None:
     """The plots step: every figure into `out_dir`, the per-subset win rates into `subsets_csv`."""
-    for path in write_plots(models, annotations, leaderboard, out_dir, subsets_csv):
+    for path in write_plots(models, annotations, leaderboard, out_dir=out_dir, subsets_csv=subsets_csv):
         print(f"wrote {path}")

@@ -195,7 +195,7 @@ def _save(out_dir: Path, model: Any, tokenizer: Any, eos_ids: list[int]) -> Path
 
 
 def _save_random_llama(
-    out_dir: Path, tokenizer: Any, eos_ids: list[int], arch: dict[str, Any], num_layers: int, seed: int
+    out_dir: Path, tokenizer: Any, eos_ids: list[int], arch: dict[str, Any], *, num_layers: int, seed: int
 ) -> Path:
     """A random-weight `LlamaForCausalLM` for `tokenizer`, saved with it to `out_dir` (renamed into place)."""
     import torch
@@ -221,6 +221,7 @@ def build_tiny_model(
     out_dir: Path,
     chat: bool,
     corpus_file: Path | None = None,
+    *,
     num_layers: int = 2,
     seed: int = 0,
 ) -> Path:
@@ -231,7 +232,7 @@ def build_tiny_model(
     tokenizer = _hf_tokenizer(train_tokenizer(_corpus(corpus_file)), chat=chat)
     eos = ("<|end_of_text|>", "<|eot_id|>") if chat else ("<|end_of_text|>",)
     eos_ids = [tokenizer.convert_tokens_to_ids(t) for t in eos]
-    return _save_random_llama(out_dir, tokenizer, eos_ids, TINY_ARCH, num_layers, seed)
+    return _save_random_llama(out_dir, tokenizer, eos_ids, TINY_ARCH, num_layers=num_layers, seed=seed)
 
 
 def llama3_tokenizer_files() -> dict[str, Path]:
@@ -261,7 +262,7 @@ def llama3_tokenizer(variant: str, chat_template: str | None = None) -> Any:
 
 
 def build_llama3_model(
-    out_dir: Path, variant: str, chat_template: Path | None = None, num_layers: int = 2, seed: int = 0
+    out_dir: Path, variant: str, chat_template: Path | None = None, *, num_layers: int = 2, seed: int = 0
 ) -> Path:
     """Write a tiny random Llama on the real Llama-3.2 tokenizer to `out_dir`.
 
@@ -276,7 +277,7 @@ def build_llama3_model(
     template = Path(chat_template).read_text(encoding="utf-8") if variant == "chat" else None
     tokenizer = llama3_tokenizer(variant, template)
     eos_ids = [tokenizer.convert_tokens_to_ids(t) for t in LLAMA3_EOS[variant]]
-    return _save_random_llama(out_dir, tokenizer, eos_ids, LLAMA3_ARCH, num_layers, seed)
+    return _save_random_llama(out_dir, tokenizer, eos_ids, LLAMA3_ARCH, num_layers=num_layers, seed=seed)
 
 
 #: Real-tokenizer models: name -> (variant, seed).
@@ -429,7 +430,7 @@ def build_realistic_models(out_dir: Path, chat_template: Path, num_layers: int =
     writer and qwen3 (scripted).
     """
     models = {
-        name: build_llama3_model(Path(out_dir) / name, variant, chat_template, num_layers, seed)
+        name: build_llama3_model(Path(out_dir) / name, variant, chat_template, num_layers=num_layers, seed=seed)
         for name, (variant, seed) in LLAMA3_MODELS.items()
     }
     models["writer"] = build_writer_model(Path(out_dir) / "writer", num_layers)
@@ -450,7 +451,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"tiny real-tokenizer {name} model: {path}")
         return
     for name, chat in (("base", False), ("chat", True)):
-        path = build_tiny_model(args.out_dir / name, chat, args.corpus, args.layers)
+        path = build_tiny_model(args.out_dir / name, chat, args.corpus, num_layers=args.layers)
         print(f"tiny {name} model: {path}")
 
 
