@@ -40,7 +40,7 @@ def declared() -> set[str]:
 def imported() -> dict[str, str]:
     """Top-level third-party module -> a file importing it."""
     found = {}
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):  # subpackages (decoders/) included
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
@@ -51,7 +51,7 @@ def imported() -> dict[str, str]:
             for name in names:
                 top = name.split(".")[0]
                 if top not in sys.stdlib_module_names and top != "__future__":
-                    found.setdefault(top, path.name)
+                    found.setdefault(top, str(path.relative_to(PACKAGE)))
     return found
 
 
