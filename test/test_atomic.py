@@ -28,7 +28,7 @@ def _root(node: ast.expr) -> str:
 
 def test_every_write_is_atomic():
     direct = []
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):  # subpackages (decoders/) included
         for node in ast.walk(ast.parse(path.read_text())):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
