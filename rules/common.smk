@@ -61,6 +61,13 @@ if DECLARED_GPUS is not None and judge_gpus(config["judge"]) > DECLARED_GPUS:
         f"{judge_gpus(config['judge'])} GPUs but only {DECLARED_GPUS} are declared "
         "(--resources gpu=N); lower it or declare more"
     )
+for _model in config["models"] if DECLARED_GPUS is not None else []:
+    _needed = gpus_for(model_settings(config, _model))
+    if _needed > DECLARED_GPUS:
+        raise WorkflowError(
+            f"config error at 'models.{_model}.generation.tensor_parallel_size': {_model} needs "
+            f"{_needed} GPUs but only {DECLARED_GPUS} are declared (--resources gpu=N); lower it or declare more"
+        )
 
 RESULTS = config["results_dir"]
 MODELS = list(config["models"])

@@ -195,6 +195,11 @@ CONFIG_CASES = [
     ("tp_larger_than_gpus", lambda c: c["judge"].update(device="cuda", tensor_parallel_size=4),
      ("--resources", "gpu=2"),
      "config error at 'judge.tensor_parallel_size': the judge needs 4 GPUs but only 2 are declared"),
+    ("generate_tp_larger_than_gpus", lambda c: c["models"]["m"].update(
+        generation={"device": "cuda", "tensor_parallel_size": 4}), ("--resources", "gpu=2"),
+     "config error at 'models.m.generation.tensor_parallel_size': m needs 4 GPUs but only 2 are declared"),
+    ("tp_on_cpu", lambda c: c["models"]["m"].update(generation={"tensor_parallel_size": 2}), (),
+     "config error at 'models.m.generation.tensor_parallel_size': 2 GPUs need backend vllm and device cuda"),
     ("missing_model_folder", lambda c: c["models"]["m"].update(path="/no/such/model"), (),
      "model folder not found: /no/such/model"),
 ]  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -85,3 +86,17 @@ def test_too_few_devices_is_one_clear_error(monkeypatch, tmp_path):
     with pytest.raises(AlpacaflowError, match="needs 2 GPU\\(s\\) but the machine has 1"):
         claim_gpus(2)
     assert claim_gpus(0) == []
+
+
+def test_a_tensor_parallel_generate_job_claims_its_gpus(tmp_path):
+    """`generation.tensor_parallel_size: 2` on cuda: the job claims two devices before it loads anything."""
+    from conftest import demo_prompt_table, resolved_settings, run_cli
+
+    settings = resolved_settings("big", {"path": str(tmp_path / "no_model")}, {"tensor_parallel_size": 2})
+    prompts = demo_prompt_table(tmp_path, 2)
+    result = run_cli("generate", "--settings", json.dumps(settings), "--prompts", str(prompts), "--out-dir",
+                     str(tmp_path / "out"), "--gpu", "2", ALPACAFLOW_GPU_COUNT="2",
+                     ALPACAFLOW_GPU_LOCK_DIR=str(tmp_path / "locks"), CUDA_VISIBLE_DEVICES="")  # fmt: skip
+    assert "using GPU(s) 0,1" in result.stderr, result.stderr[-2000:]
+    assert result.returncode == 1 and "cannot load a tokenizer" in result.stderr.strip().splitlines()[-1]
+    assert sorted(p.name for p in (tmp_path / "locks").iterdir()) == ["gpu0.lock", "gpu1.lock"]

@@ -238,6 +238,20 @@ def test_slurm_profile_dry_run_on_the_real_config():
     assert gpus["report"] is None and gpus["leaderboard"] is None and gpus["plots"] is None
 
 
+def test_a_model_split_over_two_gpus_requests_two():
+    """generation.tensor_parallel_size from --config: that model's generate job requests 2 GPUs, the other 1."""
+    override = "models={sft: {generation: {tensor_parallel_size: 2}}}"
+    result = run_snakemake("--profile", str(REPO / "profiles" / "slurm"), "-n", "--config", override, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    blocks = re.split(r"\n(?=(?:local)?rule \w+:)", result.stdout)
+    generate = {re.search(r"model=(\w+)", b).group(1): re.search(r"gpu=(\d+)", b).group(1)
+                for b in blocks if b.startswith("rule generate:")}  # fmt: skip
+    assert generate == {"sft": "2", "zero_shot": "1"}
+    too_few = run_snakemake("-n", "--resources", "gpu=1", "--config", override, cwd=REPO)
+    assert too_few.returncode != 0
+    assert "config error at 'models.sft.generation.tensor_parallel_size': sft needs 2 GPUs" in too_few.stderr
+
+
 def test_judge_validation_is_opt_in_and_asks_for_the_judge_gpus():
     """validate_judge joins the plan only when enabled, with the judge's GPUs and the profile's resources."""
     result = run_snakemake("--profile", str(REPO / "profiles" / "slurm"), "-n", "--config",

@@ -98,6 +98,7 @@ class VLLMBackend:
             enforce_eager=generation["enforce_eager"],
             seed=generation["seed"],
             revision=revision,
+            tensor_parallel_size=generation["tensor_parallel_size"],
             max_num_seqs=generation.get("max_num_seqs"),
             trust_remote_code=generation["trust_remote_code"],
         )

@@ -135,6 +135,7 @@ def check_models(config: dict[str, Any]) -> None:
             raise AlpacaflowError(f"config error at 'models.{key}.path': model folder not found: {entry['path']}")
         if has_path:
             check_prompt_settings(key, entry)
+            check_parallel(key, model_settings(config, key)["generation"])
 
 
 def check_prompt_settings(key: str, entry: dict[str, Any]) -> None:
@@ -157,6 +158,16 @@ def check_prompt_settings(key: str, entry: dict[str, Any]) -> None:
                     f"config error at 'models.{key}.{option}': the alpaca format has no chat template or system "
                     "message; use prompt_format 'chat' or 'template'"
                 )
+
+
+def check_parallel(key: str, generation: dict[str, Any]) -> None:
+    """Tensor parallelism is vLLM's, on GPUs."""
+    size = generation["tensor_parallel_size"]
+    if size > 1 and (generation["backend"] != "vllm" or generation["device"] != "cuda"):
+        raise AlpacaflowError(
+            f"config error at 'models.{key}.generation.tensor_parallel_size': {size} GPUs need backend vllm and "
+            f"device cuda (this model has {generation['backend']} on {generation['device']})"
+        )
 
 
 def check_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -205,6 +216,6 @@ def downloads(config: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
 
 
 def gpus_for(settings: dict[str, Any]) -> int:
-    """GPUs a generate job needs: 1 for a CUDA backend, 0 on CPU or for imported outputs."""
+    """GPUs a generate job needs: its tensor-parallel size on cuda, 0 on CPU or for imported outputs."""
     generation = settings.get("generation")
-    return 1 if generation is not None and generation["device"] == "cuda" else 0
+    return generation["tensor_parallel_size"] if generation is not None and generation["device"] == "cuda" else 0

@@ -23,7 +23,7 @@ from typing import Any
 from .backends import Completion, Request
 
 #: Settings that do not change what is generated.
-NOT_IN_KEY = {"gpu_memory_utilization", "device", "max_num_seqs", "checkpoint_every"}
+NOT_IN_KEY = {"gpu_memory_utilization", "device", "max_num_seqs", "checkpoint_every", "tensor_parallel_size"}
 
 
 def request_key(settings: dict[str, Any], weights: dict[str, str], request: Request) -> str:
