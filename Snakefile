@@ -1,7 +1,7 @@
 # alpacaflow: evaluate instruction-tuned models on AlpacaEval 2.0.
 # DAG, in reading order: download_prompts (and download_model for hub models) -> generate_{model}
 # -> annotate_{model} -> leaderboard, error_sample_{model}, compare, error_taxonomy_{model}, context, plots
-# and the opt-in fetch_official -> validate_judge -> report. One rules/<step>.smk per step, running the
+# and the opt-in fetch_official -> validate_judge -> report; summary (summary.json) beside it. One rules/<step>.smk per step, running the
 # module scripts/alpacaflow/<step>.py as `python -m alpacaflow <step>`.
 from snakemake.utils import min_version
 
@@ -28,6 +28,7 @@ include: "rules/context.smk"
 include: "rules/plots.smk"
 include: "rules/fetch_official.smk"
 include: "rules/validate_judge.smk"
+include: "rules/summary.smk"
 include: "rules/report.smk"
 
 

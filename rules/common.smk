@@ -226,4 +226,4 @@ def step_command(step, *args, offline=False):
 
 
 def all_targets():
-    return [f"{RESULTS}/report.md"]
+    return [f"{RESULTS}/report.md", f"{RESULTS}/summary.json"]

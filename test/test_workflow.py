@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
+import pandas as pd
 import pytest
 import yaml
 from alpacaflow.cli import STEPS
@@ -49,7 +51,7 @@ def test_generate_jobs_do_not_depend_on_each_other(tmp_path, tiny_models):
     assert {(d, g) for d in download for g in generate} <= set(edges)
     rules = sorted({label.split("\\n")[0] for label in nodes.values()})
     assert rules == ["all", "annotate", "compare", "context", "download_prompts", "error_sample", "error_taxonomy",
-                     "generate", "leaderboard", "plots", "report"]  # fmt: skip
+                     "generate", "leaderboard", "plots", "report", "summary"]  # fmt: skip
 
 
 @pytest.mark.slow
@@ -80,6 +82,14 @@ def _check_demo_run(workdir: Path) -> None:
             rule = rel.parts[0].removesuffix(suffix)
             assert rule in STEPS and rel.suffix == suffix, rel
             assert len(rel.parts) == (2 if rule in per_job else 1), rel
+    # summary.json: valid, and the leaderboard's numbers under the demo's reference.
+    summary = json.loads((results / "summary.json").read_text())
+    jsonschema.validate(summary, yaml.safe_load((REPO / "schemas" / "summary.schema.yaml").read_text()))
+    board = pd.read_csv(results / "leaderboard.csv").set_index("model")
+    for model in ("zero_shot", "sft"):
+        ours = summary["models"][model]["references"]["alpacaflow_demo_reference"]
+        assert ours["win_rate"] == board.loc[model, "win_rate"] and ours["n_total"] == board.loc[model, "n_total"]
+    assert summary["models"]["sft"]["references"]["alpacaflow_demo_reference"]["paired"]["baseline"] == "zero_shot"
     alpaca_stops = "stop strings ['### Instruction:', '### Input:', '### Response:']"
     assert alpaca_stops in (results / "logs" / "generate" / "zero_shot.log").read_text()
     assert "stop strings []" in (results / "logs" / "generate" / "sft.log").read_text()
@@ -139,6 +149,7 @@ def _check_demo_run(workdir: Path) -> None:
         ("compare", ""),
         ("plots", ""),
         ("report", ""),
+        ("summary", ""),
         ("all", ""),
     }
 
@@ -229,6 +240,7 @@ def test_slurm_profile_dry_run_on_the_real_config():
             ("context", ""),
             ("plots", ""),
             ("report", ""),
+            ("summary", ""),
             ("all", ""),
         ]
     )
