@@ -28,6 +28,7 @@ include: "rules/context.smk"
 include: "rules/plots.smk"
 include: "rules/fetch_official.smk"
 include: "rules/validate_judge.smk"
+include: "rules/sweep.smk"
 include: "rules/summary.smk"
 include: "rules/report.smk"
 

@@ -35,6 +35,7 @@ from alpacaflow.config import (
     gpus_for,
     looks_local,
     model_settings,
+    sweeps,
 )
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.formatting import template_sha256
@@ -79,11 +80,14 @@ VALIDATE = config["validate_judge"]
 DISCRETE = JUDGE["method"] == "ranking"
 JUDGE_CACHE = f"judge_cache/{judge_name(JUDGE)}-{settings_hash(JUDGE)}.json"
 DOWNLOADS = downloads(config)
+# Checkpoint sweeps: check_config added their checkpoints to MODELS; sweep -> steps, models, baseline.
+SWEEPS = sweeps(config)
 
 
 wildcard_constraints:
     model=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     download=r"_judge|[A-Za-z0-9][A-Za-z0-9_.-]*",
+    sweep=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
 
 def settings_of(model):
@@ -196,6 +200,21 @@ def official_local_inputs(wildcards):
     """A local official-annotations file, so that editing it refetches; none for a URL."""
     source = VALIDATE["source"]
     return [] if source.startswith(("https://", "http://")) else [source]
+
+
+def sweep_annotations(wildcards):
+    """annotations.json of a sweep's checkpoints, in step order."""
+    return [f"{RESULTS}/{model}/annotations.json" for model in SWEEPS[wildcards.sweep]["models"]]
+
+
+def sweep_outputs(kind):
+    """A file of every sweep: "verdict" (sweeps/<sweep>.json), "table" (.csv) or "figure"."""
+    paths = {
+        "verdict": f"{RESULTS}/sweeps/{{sweep}}.json",
+        "table": f"{RESULTS}/sweeps/{{sweep}}.csv",
+        "figure": f"{RESULTS}/figures/sweep_{{sweep}}.png",
+    }
+    return [paths[kind].format(sweep=sweep) for sweep in SWEEPS]
 
 
 def validation_agreement():

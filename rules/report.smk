@@ -22,6 +22,9 @@ rule report:
             name=["win_rates", "lengths", "length_preference", "subsets"],
         ),
         validation=validation_agreement(),
+        sweep_tables=sweep_outputs("table"),
+        sweep_verdicts=sweep_outputs("verdict"),
+        sweep_figures=sweep_outputs("figure"),
     output:
         report=report(
             f"{RESULTS}/report.md", caption="captions/report.rst", category="Report"
@@ -56,5 +59,8 @@ rule report:
             "input.subsets",
             "input.figures",
             "params.validation",
+            "input.sweep_tables",
+            "input.sweep_verdicts",
+            "input.sweep_figures",
             "output.report",
         )

@@ -26,7 +26,7 @@ REALISTIC = REPO / "test" / "realistic"
 #: Test modules that share a session fixture run in one pytest-xdist worker (`make test` runs two).
 SHARED_GROUPS = {"test_workflow": "demo_run", "test_slurm": "demo_run"}
 #: The longest groups first (by their durations in `make test`'s report), so that the two workers end together.
-LONGEST_FIRST = ["demo_run", "test_realistic", "test_resume", "test_prompt_formats", "test_bad_input"]
+LONGEST_FIRST = ["demo_run", "test_realistic", "test_resume", "test_sweep", "test_prompt_formats", "test_bad_input"]
 
 
 def _group(item: pytest.Item) -> str:

@@ -204,16 +204,18 @@ def schema_keys() -> dict[str, object]:
     walk("", schema)
     for name in schema["$defs"]["generation"]["properties"]:
         found.setdefault(f"generation.{name}", ...)
-    entry = schema["properties"]["models"]["additionalProperties"]
+    entry = schema["$defs"]["model"]
     walk("models.<key>.", entry)
+    walk("sweeps.<name>.", schema["properties"]["sweeps"]["additionalProperties"])
     found["models.<key>.stop"] = entry["allOf"][0]["else"]["properties"]["stop"]["default"]  # per prompt_format
     for name in list(found):
         if name.startswith("generation."):
             found[name] = (
                 schema["properties"]["generation"]["properties"].get(name.split(".")[1], {}).get("default", ...)
             )
-    return {k: v for k, v in found.items() if k not in {"prompts", "judge", "error_sample", "compare", "error_taxonomy",
-                                                     "context", "validate_judge", "models", "generation"}}  # fmt: skip
+    sections = {"prompts", "judge", "error_sample", "compare", "error_taxonomy", "context", "validate_judge", "models",
+                "generation", "sweeps"}  # fmt: skip
+    return {k: v for k, v in found.items() if k not in sections}
 
 
 def test_readme_key_table_matches_the_schema():

@@ -98,5 +98,5 @@ def test_a_tensor_parallel_generate_job_claims_its_gpus(tmp_path):
                      str(tmp_path / "out"), "--gpu", "2", ALPACAFLOW_GPU_COUNT="2",
                      ALPACAFLOW_GPU_LOCK_DIR=str(tmp_path / "locks"), CUDA_VISIBLE_DEVICES="")  # fmt: skip
     assert "using GPU(s) 0,1" in result.stderr, result.stderr[-2000:]
-    assert result.returncode == 1 and "cannot load a tokenizer" in result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 1 and "model folder not found" in result.stderr.strip().splitlines()[-1]
     assert sorted(p.name for p in (tmp_path / "locks").iterdir()) == ["gpu0.lock", "gpu1.lock"]

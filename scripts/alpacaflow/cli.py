@@ -9,7 +9,7 @@ rules build their commands with ``step_command`` in ``rules/common.smk``).
 argparse rather than alpaca_eval's ``fire``: fire guesses a value's type from
 its text (a model named ``1e3`` becomes a float), while here the annotation
 decides: ``Path``, ``int``, ``str``, ``bool`` (``True``/``False``), ``list[X]``
-(one or more values), ``Path | None`` (empty or no value = none) and ``Annotated[..., JSON]``
+(any number of values, none included), ``Path | None`` (empty or no value = none) and ``Annotated[..., JSON]``
 (one JSON string, for config sections).
 
 Bad input (`AlpacaflowError`) ends in one ``error: ...`` line on stderr and
@@ -51,6 +51,7 @@ STEPS = (
     "plots",
     "fetch_official",
     "validate_judge",
+    "sweep",
     "report",
     "summary",
 )
@@ -90,7 +91,7 @@ def _option(hint: Any) -> dict[str, Any]:
     if hint is bool:
         return {"type": _bool, "metavar": "True|False"}
     if get_origin(hint) is list:
-        return {"type": get_args(hint)[0], "nargs": "+"}
+        return {"type": get_args(hint)[0], "nargs": "*"}
     # An empty value may come as nothing at all (Snakemake formats "" as no word): `--opt` alone is empty.
     if get_origin(hint) is types.UnionType and set(get_args(hint)) == {Path, type(None)}:
         return {"type": _optional_path, "nargs": "?", "const": None}

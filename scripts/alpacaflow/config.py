@@ -13,6 +13,8 @@ model's jobs.
 from __future__ import annotations
 
 import copy
+import glob
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -170,9 +172,75 @@ def check_parallel(key: str, generation: dict[str, Any]) -> None:
         )
 
 
+def _step_of(name: str) -> int | None:
+    """The training step in a checkpoint's folder or revision name: its last number."""
+    numbers = re.findall(r"\d+", name)
+    return int(numbers[-1]) if numbers else None
+
+
+def sweep_checkpoints(key: str, sweep: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """(step, model entry) of every checkpoint of one sweep, in step order."""
+    where = f"config error at 'sweeps.{key}"
+    shared = {k: v for k, v in sweep["model"].items() if k not in ("path", "outputs", "revision")}
+    if ("checkpoints" in sweep) == ("repo" in sweep) or ("repo" in sweep) != ("revisions" in sweep):
+        raise AlpacaflowError(f"{where}': give either 'checkpoints' (a glob of folders) or 'repo' and 'revisions'")
+    if set(sweep["model"]) & {"path", "outputs"} or sweep["model"].get("revision"):  # revision: null by default
+        raise AlpacaflowError(f"{where}.model': the checkpoints give path and revision; leave them out here")
+    found: dict[int, dict[str, Any]] = {}
+    if "checkpoints" in sweep:
+        folders = sorted(p for p in glob.glob(str(Path(sweep["checkpoints"]).expanduser())) if Path(p).is_dir())
+        if not folders:
+            raise AlpacaflowError(f"{where}.checkpoints': no folder matches {sweep['checkpoints']}")
+        named = [(_step_of(Path(f).name), {"path": f, "revision": None}, f) for f in folders]
+    elif isinstance(sweep["revisions"], dict):
+        named = [(int(step), {"path": sweep["repo"], "revision": rev}, rev) for step, rev in sweep["revisions"].items()]
+    else:
+        named = [(_step_of(rev), {"path": sweep["repo"], "revision": rev}, rev) for rev in sweep["revisions"]]
+    for step, entry, name in named:
+        if step is None:
+            raise AlpacaflowError(f"{where}': checkpoint {name} has no step number in its name")
+        if step in found:
+            raise AlpacaflowError(f"{where}': two checkpoints have step {step} ({name})")
+        found[step] = {**copy.deepcopy(shared), **entry}
+    return sorted(found.items())
+
+
+def sweep_model(key: str, step: int) -> str:
+    """The model name of a sweep's checkpoint: ``<sweep>_step<N>``."""
+    return f"{key}_step{step}"
+
+
+def sweeps(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every sweep's checkpoints: sweep -> {steps, models, baseline, last_steps} (the config expanded first)."""
+    first = next(iter(config["models"]))
+    return {
+        key: {
+            "steps": [step for step, _ in sweep_checkpoints(key, sweep)],
+            "models": [sweep_model(key, step) for step, _ in sweep_checkpoints(key, sweep)],
+            "baseline": sweep["baseline"] or first,
+            "last_steps": sweep["last_steps"],
+        }
+        for key, sweep in config.get("sweeps", {}).items()
+    }
+
+
+def expand_sweeps(config: dict[str, Any]) -> None:
+    """Add every sweep's checkpoints to ``models`` (after the configured ones, in step order)."""
+    for key, sweep in config.get("sweeps", {}).items():
+        baseline = sweep["baseline"]
+        if baseline is not None and baseline not in config["models"]:
+            raise AlpacaflowError(f"config error at 'sweeps.{key}.baseline': no model named {baseline}")
+        for step, entry in sweep_checkpoints(key, sweep):
+            name = sweep_model(key, step)
+            if name in config["models"] and config["models"][name] != entry:
+                raise AlpacaflowError(f"config error at 'sweeps.{key}': model {name} is also configured under models")
+            config["models"][name] = entry
+
+
 def check_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Full load-time check: schema, defaults, model entries."""
+    """Full load-time check: schema, defaults, sweeps expanded into models, model entries."""
     validate_config(config)
+    expand_sweeps(config)
     check_models(config)
     return config
 

@@ -24,7 +24,8 @@ Z95 = 1.96
 FIGURES = ["win_rates", "lengths", "length_preference", "subsets"]
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (no display on compute nodes)."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on compute nodes
@@ -44,14 +45,15 @@ def subset_win_rates(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "dataset", "n", "win_rate", "standard_error"])
 
 
-def _save(fig: Any, out: Path) -> None:
+def save_figure(fig: Any, out: Path) -> None:
+    """Write `fig` as a PNG, atomically, and close it."""
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    _pyplot().close(fig)
+    pyplot().close(fig)
 
 
 def plot_win_rates(board: pd.DataFrame, out: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     x = np.arange(len(board))
     fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(board)), 3.5))
     ax.bar(x - 0.2, board["win_rate"], 0.4, yerr=Z95 * board["standard_error"], capsize=4, label="win rate")
@@ -62,11 +64,11 @@ def plot_win_rates(board: pd.DataFrame, out: Path) -> None:
     ax.set_ylabel("% of comparisons won vs reference")
     ax.set_title("Win rates with 95% error bars")
     ax.legend()
-    _save(fig, out)
+    save_figure(fig, out)
 
 
 def plot_lengths(frames: dict[str, pd.DataFrame], out: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     reference = next(iter(frames.values()))["reference_chars"]
     data = [reference.clip(lower=1), *[f["model_chars"].clip(lower=1) for f in frames.values()]]
     fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(data)), 3.5))
@@ -74,11 +76,11 @@ def plot_lengths(frames: dict[str, pd.DataFrame], out: Path) -> None:
     ax.set_yscale("log")
     ax.set_ylabel("output length (characters, log scale)")
     ax.set_title("Output lengths")
-    _save(fig, out)
+    save_figure(fig, out)
 
 
 def plot_length_preference(frames: dict[str, pd.DataFrame], out: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(frames), figsize=(4.2 * len(frames), 3.5), sharey=True, squeeze=False)
     for ax, (model, frame) in zip(axes[0], frames.items(), strict=True):
         diff = frame["model_chars"] - frame["reference_chars"]
@@ -92,11 +94,11 @@ def plot_length_preference(frames: dict[str, pd.DataFrame], out: Path) -> None:
         ax.set_title(model)
         ax.set_xlabel("length difference, model - reference (chars)")
     axes[0][0].set_ylabel("preference for the model (0 = reference wins)")
-    _save(fig, out)
+    save_figure(fig, out)
 
 
 def plot_subsets(table: pd.DataFrame, out: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     datasets = sorted(table["dataset"].unique())
     models = list(dict.fromkeys(table["model"]))
     width = 0.8 / max(1, len(models))
@@ -109,7 +111,7 @@ def plot_subsets(table: pd.DataFrame, out: Path) -> None:
     ax.set_ylabel("win rate (%)")
     ax.set_title("Win rate per AlpacaEval subset, 95% error bars")
     ax.legend()
-    _save(fig, out)
+    save_figure(fig, out)
 
 
 def write_plots(

@@ -144,6 +144,55 @@ def plots_section(out: Path, figures: list[Path], subsets: pd.DataFrame) -> list
     ]
 
 
+def _ci(value: float, low: float, high: float, sign: str = "") -> str:
+    return f"{value:{sign}.1f} [{low:{sign}.1f}, {high:{sign}.1f}]"
+
+
+def _paired_phrase(paired: dict[str, Any], metric: str) -> str:
+    """A paired difference with its CI: "+3.1 points against zero_shot (95% CI [-2.0, +8.1])"."""
+    diff = "lc_diff" if metric == "lc_win_rate" and paired["lc_diff"] is not None else "win_rate_diff"
+    value, low, high = paired[diff], paired[f"{diff}_ci_low"], paired[f"{diff}_ci_high"]
+    what = "" if diff == "lc_diff" or metric == "win_rate" else " of win rate (LC n/a)"
+    return f"{value:+.1f} points{what} against {paired['against']} (paired 95% CI [{low:+.1f}, {high:+.1f}])"
+
+
+def sweep_section(out: Path, table: pd.DataFrame, verdict: dict[str, Any], figure: Path) -> list[str]:
+    """One checkpoint sweep: win rates against the step, the best step, and whether the end still improves."""
+    name, best, trend = verdict["sweep"], verdict["best"], verdict["trend"]
+    metric = "LC win rate" if verdict["metric"] == "lc_win_rate" else "win rate (LC is n/a for a checkpoint)"
+    lines = [
+        f"## Checkpoint sweep: {name}",
+        "",
+        f"{len(table)} checkpoints of {name} (steps {', '.join(str(s) for s in table['step'])}), each judged like "
+        f"the models above; the baseline is {verdict['baseline']} (the horizontal lines). Percentages with 95% "
+        "intervals (1.96 standard errors).",
+        "",
+        "| step | model | win rate (%) | LC win rate (%) |",
+        "|---|---|---|---|",
+        *[
+            f"| {r.step} | {r.model} | {_ci(r.win_rate, r.win_rate_ci_low, r.win_rate_ci_high)} | "
+            + ("n/a" if pd.isna(r.lc_win_rate) else _ci(r.lc_win_rate, r.lc_win_rate_ci_low, r.lc_win_rate_ci_high))
+            + " |"
+            for r in table.itertuples()
+        ],
+        "",
+        _figure(out, figure, f"sweep {name}"),
+        "",
+        f"**Best step: {best['step']}** ({best['model']}) by {metric}, {best['value']:.1f}%: "
+        + _paired_phrase(best["vs_baseline"], verdict["metric"])
+        + (
+            f" and {_paired_phrase(best['vs_final'], verdict['metric'])}."
+            if best["vs_final"]
+            else "; it is the final checkpoint."
+        ),
+        f"The last checkpoints (step {trend['from_step']} to {trend['to_step']}) "
+        + ("**still improve significantly**" if trend["improving"] else "**do not improve significantly**")
+        + f": step {trend['to_step']} is {_paired_phrase(trend, verdict['metric'])}.",
+        "",
+    ]
+    return lines
+
+
 def comparison_section(comparison: pd.DataFrame) -> list[str]:
     """Paired differences to the baseline with bootstrap CIs and the sign test."""
     if comparison.empty:
@@ -270,11 +319,15 @@ def run(
     subsets: Path,
     figures: list[Path],
     validation: Path | None,
+    sweep_tables: list[Path],
+    sweep_verdicts: list[Path],
+    sweep_figures: list[Path],
     report: Path,
 ) -> None:
     """The report step: assemble ``report.md`` from the outputs of every other step.
 
-    `validation` is validate_judge's agreement.json, or None when it is not enabled.
+    `validation` is validate_judge's agreement.json, or None when it is not enabled;
+    `sweep_*` are the sweep step's outputs, one per sweep (none without sweeps).
     """
     board = pd.read_csv(leaderboard)
     if board.empty:
@@ -324,6 +377,8 @@ def run(
         comparisons += [s for s in (ratio, winrate_sentence(by_model.loc[m], by_model.loc[base])) if s]
     if comparisons:
         parts += [f"## Against {base}", "", *comparisons, ""]
+    for table, verdict, figure in zip(sweep_tables, sweep_verdicts, sweep_figures, strict=True):
+        parts += sweep_section(report, pd.read_csv(table), json.loads(Path(verdict).read_text()), figure)
     parts += plots_section(report, figures, pd.read_csv(subsets))
     parts += comparison_section(pd.read_csv(comparison))
     parts += taxonomy_section([json.loads(Path(p).read_text(encoding="utf-8")) for p in taxonomies])

