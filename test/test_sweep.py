@@ -54,7 +54,7 @@ def test_sweep_runs_reports_the_curve_and_reuses_earlier_checkpoints(tmp_path, t
     assert (table["win_rate"] - table["win_rate_ci_low"]).to_numpy() == pytest.approx(1.96 * se)
     verdict = json.loads((results / "sweeps" / "hh.json").read_text())
     metric = verdict["metric"]
-    assert verdict["best"]["value"] == pytest.approx(table[metric].max())
+    assert verdict["best"]["value"] == pytest.approx(table[metric].max(), abs=0.01)
     assert verdict["best"]["vs_baseline"]["against"] == "zero_shot"
     assert verdict["trend"]["from_step"] == 100 and verdict["trend"]["to_step"] == 300
     assert (results / "figures" / "sweep_hh.png").read_bytes().startswith(b"\x89PNG")

@@ -7,7 +7,7 @@ For a sweep (``sweeps.<name>`` in the config; its checkpoints are models
   alpaca_eval standard errors), and a figure of both against the step with
   the baseline model's as horizontal lines;
 * the best step: the highest LC win rate (the win rate where LC is n/a for
-  a checkpoint), with paired bootstrap CIs (`compare.compare_pair`) of its
+  a checkpoint; ties to 0.01 points broken by the win rate), with paired bootstrap CIs (`compare.compare_pair`) of its
   difference to the baseline and to the final checkpoint;
 * the trend: the final checkpoint against the first of the last
   ``last_steps``, paired; "still improving" when that CI lies above 0.
@@ -51,7 +51,9 @@ def verdict(table: pd.DataFrame, values: dict[str, pd.DataFrame], baseline: str,
             seed: int) -> dict[str, Any]:  # fmt: skip
     """The best step (by LC, else win rate) against the baseline and the final checkpoint, and the trend."""
     metric = "lc_win_rate" if table["lc_win_rate"].notna().all() else "win_rate"
-    best = table.loc[table[metric].idxmax()]  # the earliest step among equals
+    # Highest metric (to 0.01 points; LC over few prompts is pulled to 50% and ties), then win rate, then earliest.
+    ranked = table.assign(_key=table[metric].round(2)).sort_values(["_key", "win_rate"], ascending=False, kind="stable")
+    best = ranked.iloc[0]
     final = table.iloc[-1]
     recent = table.iloc[-min(last_steps, len(table))]
     trend = _paired(final.model, values[final.model], recent.model, values[recent.model], resamples, seed)
