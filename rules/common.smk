@@ -82,6 +82,7 @@ JUDGE_CACHE = f"judge_cache/{judge_name(JUDGE)}-{settings_hash(JUDGE)}.json"
 DOWNLOADS = downloads(config)
 # Checkpoint sweeps: check_config added their checkpoints to MODELS; sweep -> steps, models, baseline.
 SWEEPS = sweeps(config)
+WANDB = config["tracking"]["wandb"]
 
 
 wildcard_constraints:
@@ -245,4 +246,6 @@ def step_command(step, *args, offline=False):
 
 
 def all_targets():
-    return [f"{RESULTS}/report.md", f"{RESULTS}/summary.json"]
+    """The report and summary.json, and the W&B record when tracking.wandb.project is set."""
+    tracked = [f"{RESULTS}/tracking/wandb.json"] if WANDB["project"] else []
+    return [f"{RESULTS}/report.md", f"{RESULTS}/summary.json", *tracked]

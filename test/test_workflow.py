@@ -259,9 +259,22 @@ def test_a_model_split_over_two_gpus_requests_two():
     generate = {re.search(r"model=(\w+)", b).group(1): re.search(r"gpu=(\d+)", b).group(1)
                 for b in blocks if b.startswith("rule generate:")}  # fmt: skip
     assert generate == {"sft": "2", "zero_shot": "1"}
-    too_few = run_snakemake("-n", "--resources", "gpu=1", "--config", override, cwd=REPO)
+    one_gpu_judge = "judge={tensor_parallel_size: 1}"
+    too_few = run_snakemake("-n", "--resources", "gpu=1", "--config", override, one_gpu_judge, cwd=REPO)
     assert too_few.returncode != 0
-    assert "config error at 'models.sft.generation.tensor_parallel_size': sft needs 2 GPUs" in too_few.stderr
+    message = "config error at 'models.sft.generation.tensor_parallel_size': sft needs 2 GPUs but only 1 are declared"
+    assert message in too_few.stdout + too_few.stderr
+
+
+def test_wandb_tracking_is_opt_in():
+    """The track job is planned only with tracking.wandb.project set, after summary.json."""
+    plain = run_snakemake("-n", cwd=REPO)
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    assert "track" not in {rule for rule, _ in scheduled(plain.stdout)}
+    tracked = run_snakemake("-n", "--config", "tracking={wandb: {project: my-evals, mode: offline}}", cwd=REPO)
+    assert tracked.returncode == 0, tracked.stderr[-3000:]
+    assert ("track", "") in scheduled(tracked.stdout)
+    assert "--project my-evals" in tracked.stdout and "--mode offline" in tracked.stdout
 
 
 def test_judge_validation_is_opt_in_and_asks_for_the_judge_gpus():

@@ -54,6 +54,7 @@ STEPS = (
     "sweep",
     "report",
     "summary",
+    "track",
 )
 
 

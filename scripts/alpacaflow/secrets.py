@@ -15,7 +15,7 @@ import sys
 from typing import Any, TextIO
 
 #: Environment variables whose values are secrets.
-SECRET_ENV = ("OPENAI_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+SECRET_ENV = ("OPENAI_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "WANDB_API_KEY")
 #: Shorter values are not treated as secrets (they would redact ordinary text).
 MIN_SECRET_LENGTH = 8
 REDACTED = "[REDACTED]"
