@@ -205,7 +205,10 @@ def official_local_inputs(wildcards):
 
 def sweep_annotations(wildcards):
     """annotations.json of a sweep's checkpoints, in step order."""
-    return [f"{RESULTS}/{model}/annotations.json" for model in SWEEPS[wildcards.sweep]["models"]]
+    return [
+        f"{RESULTS}/{model}/annotations.json"
+        for model in SWEEPS[wildcards.sweep]["models"]
+    ]
 
 
 def sweep_outputs(kind):

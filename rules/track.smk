@@ -28,7 +28,7 @@ rule track:
         project=WANDB["project"] or "",
         entity=WANDB["entity"] or "",
         mode=WANDB["mode"],
-        run_dir=f"{RESULTS}/tracking",
+        run_dir=lambda wildcards, output: str(Path(output.record).parent),
         figures=lambda wildcards, input: [*input.figures, *input.sweep_figures],
     shell:
         step_command(
