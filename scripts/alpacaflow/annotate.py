@@ -15,7 +15,6 @@ from typing import Annotated, Any
 import pandas as pd
 
 from .errors import AlpacaflowError
-from .gpus import claim_gpus
 from .io import JSON, load_prompt_table, outputs_by_instruction, read_records, write_json
 from .judge import check_judge_ready, judge_pairs
 from .judge_settings import judge_name
@@ -55,12 +54,8 @@ def run(
     annotations: Path,
     gpu: int = 0,
 ) -> None:
-    """The annotate step: judge one model's outputs against the references and write annotations.json.
-
-    `gpu` GPUs are claimed (`gpus.claim_gpus`) before vLLM starts.
-    """
-    check_judge_ready(judge)
-    claim_gpus(gpu)
+    """The annotate step: judge one model's outputs against the references and write annotations.json."""
+    check_judge_ready(judge, gpu)
     pairs = pair_table(load_prompt_table(prompts), read_records(outputs), str(outputs), model)
     ordered, counts = judge_pairs(pairs, judge, cache)
     write_json(annotations, ordered)

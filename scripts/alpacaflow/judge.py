@@ -35,6 +35,7 @@ import yaml
 
 from .decoders import openai, vllm_local
 from .errors import AlpacaflowError, Stopped, Terminated, saved_work, stopped_by_signal
+from .gpus import claim_gpus
 from .io import atomic_path, is_blank
 from .judge_prompts import fit_to_context, judge_bos_line, judge_tokenizer, render
 from .judge_settings import check_judge, judge_name
@@ -173,11 +174,15 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def check_judge_ready(judge: dict[str, Any]) -> None:
-    """Before any input is read: the judge's settings and, for the OpenAI judge, the key in the environment."""
+def check_judge_ready(judge: dict[str, Any], gpus: int = 0) -> None:
+    """Before any input is read: the judge's settings, the OpenAI judge's key, then `gpus` GPUs claimed.
+
+    The GPUs (`gpus.claim_gpus`) are claimed before vLLM sees CUDA.
+    """
     check_judge(judge)
     if judge["backend"] == "openai":
         openai.require_openai_key()
+    claim_gpus(gpus)
 
 
 def _retry_decoding(annotator: Any, judge: dict[str, Any], attempt: int) -> None:

@@ -18,7 +18,6 @@ import pandas as pd
 
 from .errors import AlpacaflowError
 from .fetch_official import official_pairs
-from .gpus import claim_gpus
 from .io import JSON, is_blank, load_prompt_table, read_records, write_json
 from .judge_settings import judge_name
 from .preferences import win_values
@@ -80,14 +79,10 @@ def run(
     agreement: Path,
     gpu: int = 0,
 ) -> None:
-    """The validate_judge step: judge the published pairs with our judge; write our annotations and the agreement.
-
-    `gpu` GPUs are claimed (`gpus.claim_gpus`) before vLLM starts.
-    """
+    """The validate_judge step: judge the published pairs with our judge; write our annotations and the agreement."""
     from .judge import check_judge_ready, judge_pairs
 
-    check_judge_ready(judge)
-    claim_gpus(gpu)
+    check_judge_ready(judge, gpu)
     published = official_pairs(read_records(official), str(official))
     pairs = validation_pairs(published, load_prompt_table(prompts), str(official))
     ours, counts = judge_pairs(pairs.drop(columns="official_preference"), judge, cache)
