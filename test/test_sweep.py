@@ -16,7 +16,7 @@ import yaml
 from alpacaflow.config import check_config, sweeps
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.tiny import build_sweep
-from conftest import DEMO_PROMPTS, run_snakemake, write_config
+from conftest import DEMO_PROMPTS, REPO, run_snakemake, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -93,11 +93,12 @@ def test_sweep_config_errors_name_the_checkpoint(tmp_path):
 
 
 def test_sweep_from_the_command_line_is_planned(tmp_path, tiny_models):
-    """`--config 'sweeps={...}'` from a training script: each checkpoint a generate job, one sweep job."""
+    """`--config 'sweeps={...}'` from a training script: a generate job per checkpoint, one sweep job (also SLURM)."""
     build_sweep(tmp_path / "run", DEMO_PROMPTS, (10, 20))
     write_config(tmp_path, tiny_models)
     override = f"sweeps={{r: {{checkpoints: {tmp_path / 'run' / 'checkpoint-*'}, model: {{prompt_format: chat}}}}}}"
-    result = run_snakemake("--configfile", "config.yaml", "-n", "--config", override, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "r_step10" in result.stdout and "r_step20" in result.stdout
-    assert len(re.findall(r"^(?:local)?rule sweep:", result.stdout, re.M)) == 1
+    for profile in ([], ["--profile", str(REPO / "profiles" / "slurm")]):  # locally and under the SLURM profile
+        result = run_snakemake("--configfile", "config.yaml", "-n", *profile, "--config", override, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "r_step10" in result.stdout and "r_step20" in result.stdout
+        assert len(re.findall(r"^(?:local)?rule sweep:", result.stdout, re.M)) == 1
