@@ -178,7 +178,13 @@ def sweep_section(out: Path, table: pd.DataFrame, verdict: dict[str, Any], figur
         "",
         _figure(out, figure, f"sweep {name}"),
         "",
-        f"**Best step: {best['step']}** ({best['model']}) by {metric}, {best['value']:.1f}%: "
+        f"**Best step: {best['step']}** ({best['model']}) by {metric}, {best['value']:.1f}%"
+        + (
+            f" (tied with step{'s' if len(best['tied_steps']) > 1 else ''} "
+            f"{', '.join(str(s) for s in best['tied_steps'])}; its higher win rate decides): "
+            if best.get("tied_steps")
+            else ": "
+        )
         + _paired_phrase(best["vs_baseline"], verdict["metric"])
         + (
             f" and {_paired_phrase(best['vs_final'], verdict['metric'])}."

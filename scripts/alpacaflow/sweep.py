@@ -54,6 +54,7 @@ def verdict(table: pd.DataFrame, values: dict[str, pd.DataFrame], baseline: str,
     # Highest metric (to 0.01 points; LC over few prompts is pulled to 50% and ties), then win rate, then earliest.
     ranked = table.assign(_key=table[metric].round(2)).sort_values(["_key", "win_rate"], ascending=False, kind="stable")
     best = ranked.iloc[0]
+    tied = [int(s) for s in ranked.loc[ranked["_key"] == ranked["_key"].iloc[0], "step"] if s != best.step]
     final = table.iloc[-1]
     recent = table.iloc[-min(last_steps, len(table))]
     trend = _paired(final.model, values[final.model], recent.model, values[recent.model], resamples, seed)
@@ -65,6 +66,7 @@ def verdict(table: pd.DataFrame, values: dict[str, pd.DataFrame], baseline: str,
             "step": int(best.step),
             "model": best.model,
             "value": float(best[metric]),
+            "tied_steps": tied,  # steps with the same metric (to 0.01), which the win rate ranked lower
             "vs_baseline": _paired(best.model, values[best.model], baseline, values[baseline], resamples, seed),
             "vs_final": None
             if best.model == final.model
