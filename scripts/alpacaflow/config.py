@@ -213,15 +213,12 @@ def sweep_model(key: str, step: int) -> str:
 def sweeps(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every sweep's checkpoints: sweep -> {steps, models, baseline, last_steps} (the config expanded first)."""
     first = next(iter(config["models"]))
-    return {
-        key: {
-            "steps": [step for step, _ in sweep_checkpoints(key, sweep)],
-            "models": [sweep_model(key, step) for step, _ in sweep_checkpoints(key, sweep)],
-            "baseline": sweep["baseline"] or first,
-            "last_steps": sweep["last_steps"],
-        }
-        for key, sweep in config.get("sweeps", {}).items()
-    }
+    found = {}
+    for key, sweep in config.get("sweeps", {}).items():
+        steps = [step for step, _ in sweep_checkpoints(key, sweep)]
+        found[key] = {"steps": steps, "models": [sweep_model(key, step) for step in steps],
+                      "baseline": sweep["baseline"] or first, "last_steps": sweep["last_steps"]}  # fmt: skip
+    return found
 
 
 def expand_sweeps(config: dict[str, Any]) -> None:
