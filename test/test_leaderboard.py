@@ -200,6 +200,22 @@ def test_error_sample_holds_only_losses_and_is_seeded(tmp_path, discrete):
     assert md.count("**Reference**") == 10
 
 
+def test_error_sample_markdown_escapes_control_characters(tmp_path):
+    """NUL, BEL or ESC in an output: the Markdown shows them escaped (a NUL makes it binary); the JSON keeps them."""
+    records = synthetic_annotations(4, True)
+    for r in records:
+        r["output_2"] = "say\x00 hi\x07\nnext line\ttab"
+        r["preference_raw_completion"] = "raw\x1b[0m"
+    ann = tmp_path / "annotations.json"
+    ann.write_text(json.dumps(records))
+    run_error_sample(annotations=ann, model="m", discrete=True, n=2, seed=0, jsonl=tmp_path / "s.jsonl",
+                     md=tmp_path / "s.md")  # fmt: skip
+    md = (tmp_path / "s.md").read_bytes()
+    assert b"\x00" not in md and b"\x07" not in md and b"\x1b" not in md
+    assert b"> say\\x00 hi\\x07\n> next line\ttab" in md and b"raw\\x1b[0m" in md
+    assert json.loads((tmp_path / "s.jsonl").read_text().splitlines()[0])["model_output"].startswith("say\x00")
+
+
 def test_error_sample_with_few_losses_takes_them_all():
     records = synthetic_annotations(5, True)
     losses = [r for r in records if r["preference"] == 1.0]

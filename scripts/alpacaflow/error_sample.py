@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .io import atomic_path, read_records, write_text
+from .io import atomic_path, read_records, visible, write_text
 from .preferences import is_loss
 
 
@@ -39,7 +39,8 @@ def sample_losses(records: list[dict[str, Any]], discrete: bool, n: int, seed: i
 
 
 def _quote(text: str) -> str:
-    return "\n".join("> " + line for line in (text or "(empty)").splitlines() or ["(empty)"])
+    """`text` as a Markdown block quote, control characters escaped (`io.visible`)."""
+    return "\n".join("> " + line for line in visible(text or "(empty)").splitlines() or ["(empty)"])
 
 
 def error_sample_markdown(model: str, sample: list[dict[str, Any]], n_losses: int, n_total: int) -> str:
@@ -66,7 +67,7 @@ def error_sample_markdown(model: str, sample: list[dict[str, Any]], n_losses: in
             "",
             _quote(ex["reference_output"]),
             "",
-            f"**Judge raw output**: `{raw_text[:300]}`",
+            f"**Judge raw output**: `{visible(raw_text[:300])}`",
             "",
         ]
     return "\n".join(lines)

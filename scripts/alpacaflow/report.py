@@ -20,7 +20,7 @@ import pandas as pd
 from .compare import significance_sentence
 from .error_taxonomy import taxonomy_table
 from .errors import AlpacaflowError
-from .io import JSON, read_parquet, read_throughput, write_text
+from .io import JSON, read_parquet, read_throughput, visible, write_text
 from .judge_settings import judge_name
 from .leaderboard import leaderboard_markdown
 
@@ -227,7 +227,8 @@ def comparison_section(comparison: pd.DataFrame) -> list[str]:
 
 
 def _code(text: str) -> str:
-    """`text` as an inline code span, also when it holds backticks."""
+    """`text` as an inline code span, also when it holds backticks; control characters escaped (`io.visible`)."""
+    text = visible(text)
     return f"`` {text} ``" if "`" in text else f"`{text}`"
 
 
