@@ -168,6 +168,24 @@ def load_prompt_table(path: str | Path) -> pd.DataFrame:
     return table
 
 
+def reference_generators(path: str | Path) -> str:
+    """Who wrote the prompt table's reference outputs: its ``reference_generator`` names, sorted, comma-joined."""
+    return ", ".join(sorted(load_prompt_table(path)["reference_generator"].astype(str).unique()))
+
+
+def jsonable(value: Any) -> Any:
+    """`value` as plain JSON: numpy scalars as Python's, NaN as null, through dicts and lists."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "item"):  # numpy scalars
+        return jsonable(value.item())
+    return value
+
+
 def read_throughput(path: str | Path) -> dict[str, Any]:
     """A generate job's ``throughput.json``."""
     return json.loads(Path(path).read_text(encoding="utf-8"))

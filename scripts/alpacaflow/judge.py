@@ -25,7 +25,6 @@ jobs race on: alpaca_eval#305). Gaps closed around alpaca_eval's annotator:
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ import yaml
 from .decoders import openai, vllm_local
 from .errors import AlpacaflowError, Stopped, Terminated, saved_work, stopped_by_signal
 from .gpus import claim_gpus
-from .io import atomic_path, is_blank
+from .io import atomic_path, is_blank, jsonable
 from .judge_prompts import fit_to_context, judge_bos_line, judge_tokenizer, render
 from .judge_settings import check_judge, judge_name
 
@@ -162,18 +161,6 @@ def atomic_annotator_class() -> type:
     return AtomicPairwiseAnnotator
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item"):  # numpy scalars
-        return _jsonable(value.item())
-    return value
-
-
 def check_judge_ready(judge: dict[str, Any], gpus: int = 0) -> None:
     """Before any input is read: the judge's settings, the OpenAI judge's key, then `gpus` GPUs claimed.
 
@@ -261,7 +248,7 @@ def judge_pairs(
         finally:
             if decoder is None:
                 recorder.close()
-    records = [_jsonable(r) for r in annotated]
+    records = [jsonable(r) for r in annotated]
     by_instruction = {r["instruction"]: r for r in records}
     ordered = [by_instruction[s] for s in pairs["instruction"]]
     for row, pair, cut in zip(ordered, pairs.itertuples(), judged["truncated_for_judge"], strict=True):
@@ -274,7 +261,7 @@ def judge_pairs(
             row["preference"] = None
             row["annotator"] = judge_name(judge)  # alpaca_eval leaves it out of unparsed rows
             if row.get("preference_raw_completion") is None:
-                row["preference_raw_completion"] = _jsonable(recorder.raw_for(pair.instruction))
+                row["preference_raw_completion"] = jsonable(recorder.raw_for(pair.instruction))
     counts = {
         "n": len(ordered),
         "judged_this_run": len(recorder.raw),

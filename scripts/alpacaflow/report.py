@@ -20,7 +20,7 @@ import pandas as pd
 from .compare import significance_sentence
 from .error_taxonomy import taxonomy_table
 from .errors import AlpacaflowError
-from .io import JSON, read_parquet, read_throughput, visible, write_text
+from .io import JSON, read_throughput, reference_generators, visible, write_text
 from .judge_settings import judge_name
 from .leaderboard import leaderboard_markdown
 
@@ -340,7 +340,7 @@ def run(
     if board.empty:
         raise AlpacaflowError(f"{leaderboard}: empty leaderboard")
     source = json.loads(Path(meta).read_text())
-    reference = ", ".join(sorted(read_parquet(prompts)["reference_generator"].astype(str).unique()))
+    reference = reference_generators(prompts)
     tps = {m: read_throughput(p) for m, p in zip(models, throughputs, strict=True)}
     judge_model = judge["openai_model"] if judge["backend"] == "openai" else judge["model"]
     revision = source.get("revision_resolved") or source.get("revision_requested") or "local file"

