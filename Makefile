@@ -13,7 +13,7 @@ SNAKEMAKE_DEMO := snakemake --configfile $(DEMO_CONFIG) --replace-workflow-confi
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 REALISTIC := test/realistic
-.PHONY: setup models demo test test-fast lint format clean-demo bench bench-gpu realistic-data bench-realistic
+.PHONY: setup models demo test test-fast lint format clean-demo bench bench-gpu bench-judge realistic-data bench-realistic
 
 setup: $(STAMP)
 
@@ -47,6 +47,11 @@ bench: models
 # Writes the `gpu` section of docs/benchmarks.md.
 bench-gpu: setup
 	$(PY) bench/bench.py --device cuda $(if $(MODEL),--model $(MODEL)) $(if $(JUDGE_MODEL),--judge-model $(JUDGE_MODEL)) $(BENCH_ARGS)
+
+# One judge load per run (bench/judge_once.py): the annotate phase of three demo models, one job per
+# model vs one job for all, interleaved; writes the `judge_once` section of docs/benchmarks.md.
+bench-judge: models
+	$(PY) bench/judge_once.py $(BENCH_ARGS)
 
 # Everything, the slow tiers included (what CI runs), in two pytest-xdist workers
 # (one test module, or modules sharing a session fixture, per worker at a time:

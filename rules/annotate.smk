@@ -1,15 +1,17 @@
-# annotate_{model}: the judge compares each output with the reference.
+# annotate: the judge compares each model's outputs with the reference, in one job
+# for all models (one judge load), or one job per model under --keep-going
+# (see ANNOTATE_PER_MODEL in common.smk).
 
 
 rule annotate:
     input:
         unpack(annotate_inputs),
     output:
-        annotations=f"{RESULTS}/{{model}}/annotations.json",
+        annotations=ANNOTATIONS,
     log:
-        f"{RESULTS}/logs/annotate/{{model}}.log",
+        f"{RESULTS}/logs/{ANNOTATE_JOB}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/annotate/{{model}}.tsv"
+        f"{RESULTS}/benchmarks/{ANNOTATE_JOB}.tsv"
     conda:
         "../envs/judge.yaml"
     threads: 1
@@ -17,12 +19,13 @@ rule annotate:
         gpu=judge_gpus(JUDGE),
     params:
         judge=JUDGE_JSON,
-        cache=lambda wildcards: f"{RESULTS}/{wildcards.model}/{JUDGE_CACHE}",
+        model=annotated_models,
+        cache=judge_caches,
     shell:
         step_command(
             "annotate",
             "params.judge",
-            "wildcards.model",
+            "params.model",
             "input.prompts",
             "input.outputs",
             "params.cache",

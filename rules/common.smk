@@ -1,5 +1,8 @@
 # Config validation, config lookups, input functions and the step command shared by all rules.
+import contextlib
+import io
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -79,6 +82,44 @@ VALIDATE = config["validate_judge"]
 # A ranking judge gives 1 or 2 (discrete); a weighted one any preference in between.
 DISCRETE = JUDGE["method"] == "ranking"
 JUDGE_CACHE = f"judge_cache/{judge_name(JUDGE)}-{settings_hash(JUDGE)}.json"
+# The judge is loaded once per run: one annotate job judges every model (one
+# engine, started only when a pair is not in the caches). Snakemake starts a job
+# only when all its inputs exist, so under --keep-going one model's failed
+# generate would hold back every judgment; there each model gets its own
+# annotate job (and judge load) instead. The choice goes to cluster jobs
+# through the environment, since they re-read the Snakefile without --keep-going.
+
+
+def keep_going():
+    """Whether this run was started with --keep-going (on the command line or in a profile).
+
+    Snakemake sets its execution settings only after reading the Snakefile,
+    so the main process reads its command line with Snakemake's own parser;
+    its jobs (also on a cluster) inherit the answer through the environment.
+    """
+    key = "ALPACAFLOW_ANNOTATE_PER_MODEL"
+    if key not in os.environ:
+        from snakemake.cli import parse_args
+
+        try:
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(io.StringIO()),
+            ):
+                going = bool(parse_args(sys.argv[1:])[1].keep_going)
+        except (Exception, SystemExit):
+            going = False
+        os.environ[key] = "1" if going else "0"
+    return os.environ[key] == "1"
+
+
+ANNOTATE_PER_MODEL = keep_going()
+ANNOTATIONS = (
+    [f"{RESULTS}/{{model}}/annotations.json"]
+    if ANNOTATE_PER_MODEL
+    else [f"{RESULTS}/{model}/annotations.json" for model in MODELS]
+)
+ANNOTATE_JOB = "annotate/{model}" if ANNOTATE_PER_MODEL else "annotate"
 DOWNLOADS = downloads(config)
 # Checkpoint sweeps: check_config added their checkpoints to MODELS; sweep -> steps, models, baseline.
 SWEEPS = sweeps(config)
@@ -149,13 +190,26 @@ def judge_inputs():
     return {}
 
 
+def annotated_models(wildcards):
+    """The models one annotate job judges: every configured model, or its own under --keep-going."""
+    return [wildcards.model] if ANNOTATE_PER_MODEL else MODELS
+
+
 def annotate_inputs(wildcards):
-    """Prompts, the model's outputs, and the judge's weights."""
+    """Prompts, the judged models' outputs, and the judge's weights."""
     return {
         "prompts": f"{RESULTS}/prompts.parquet",
-        "outputs": f"{RESULTS}/{wildcards.model}/model_outputs.json",
+        "outputs": [
+            f"{RESULTS}/{model}/model_outputs.json"
+            for model in annotated_models(wildcards)
+        ],
         **judge_inputs(),
     }
+
+
+def judge_caches(wildcards):
+    """The judged models' annotation caches, in the order of annotated_models."""
+    return [f"{RESULTS}/{model}/{JUDGE_CACHE}" for model in annotated_models(wildcards)]
 
 
 def validate_inputs(wildcards):
@@ -235,7 +289,9 @@ def step_command(step, *args, offline=False):
     the step's `run` (see alpacaflow.cli), so a rule's keys are the step's
     arguments. stdout and stderr go to the rule's log; when the step fails,
     the log's last line (its one-line error) is repeated on stderr and the
-    step's exit status is kept (1 for bad input, 143 after SIGTERM).
+    step's exit status is kept (1 for bad input, 143 after SIGTERM); a step
+    killed by another signal (SIGKILL: out of memory) cannot write its own
+    line, so the shell says which signal it was.
     `offline` runs it with HF_HUB_OFFLINE=1 (generate, annotate, validate_judge).
     """
     options = " ".join(
@@ -244,7 +300,7 @@ def step_command(step, *args, offline=False):
     env = "HF_HUB_OFFLINE=1 " if offline else ""
     return (
         f"{env}python -m alpacaflow {step} {options} > {{log:q}} 2>&1"
-        " || {{ status=$?; tail -n 1 {log:q} >&2; exit $status; }}"
+        ' || {{ status=$?; if [ $status -gt 128 ] && [ $status -ne 143 ]; then echo "error: killed by signal $((status - 128)) (out of memory or a time limit?); finished work is kept; log: {log}" >&2; else tail -n 1 {log:q} >&2; fi; exit $status; }}'
     )
 
 

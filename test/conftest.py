@@ -26,7 +26,15 @@ REALISTIC = REPO / "test" / "realistic"
 #: Test modules that share a session fixture run in one pytest-xdist worker (`make test` runs two).
 SHARED_GROUPS = {"test_workflow": "demo_run", "test_slurm": "demo_run"}
 #: The longest groups first (by their durations in `make test`'s report), so that the two workers end together.
-LONGEST_FIRST = ["demo_run", "test_realistic", "test_resume", "test_sweep", "test_prompt_formats", "test_bad_input"]
+LONGEST_FIRST = [
+    "demo_run",
+    "test_realistic",
+    "test_resume",
+    "test_sweep",
+    "test_judge_once",
+    "test_prompt_formats",
+    "test_bad_input",
+]
 
 
 def _group(item: pytest.Item) -> str:
@@ -128,6 +136,11 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str, Pa
     path = write_config(workdir, tiny_models)
     config = yaml.safe_load(path.read_text())
     config["validate_judge"] = {"enabled": True, "source": str(DEMO_OFFICIAL)}
+    # A third model, imported: the one annotate job judges all three with one judge engine.
+    imported = workdir / "imported_outputs.json"
+    prompts = json.loads(DEMO_PROMPTS.read_text())
+    imported.write_text(json.dumps([{"instruction": r["instruction"], "output": r["output"][:80]} for r in prompts]))
+    config["models"]["imported"] = {"outputs": str(imported)}
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     run = run_snakemake("--configfile", "config.yaml", "--cores", "2", cwd=workdir)
     assert run.returncode == 0, run.stderr[-3000:]

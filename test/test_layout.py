@@ -73,13 +73,25 @@ def test_the_cli_accepts_hyphens_and_builds_options_from_the_signature():
 def test_a_failing_step_keeps_its_exit_status_and_its_error_line(tmp_path):
     """The rules' shell tail: the log's last line on stderr, the step's own status (143 after SIGTERM)."""
     source = (RULES_DIR / "common.smk").read_text()
-    tail = re.search(r'" \|\| \{\{ (.*?) \}\}"', source).group(1).replace("{log:q}", str(tmp_path / "x.log"))
     log = tmp_path / "x.log"
-    step = "sh -c 'echo working; echo error: stopped by SIGTERM; exit 143'"
-    command = f"set -euo pipefail; {step} > {log} 2>&1 || {{ {tail} }}"
-    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True)
-    assert result.returncode == 143
-    assert result.stderr.strip() == "error: stopped by SIGTERM"
+    tail = re.search(r"' \|\| \{\{ (.*?) \}\}'", source).group(1)
+    tail = tail.replace("{log:q}", str(log)).replace("{log}", str(log))
+
+    def run(step: str) -> subprocess.CompletedProcess:
+        command = f"set -euo pipefail; {step} > {log} 2>&1 || {{ {tail} }}"
+        return subprocess.run(["bash", "-c", command], capture_output=True, text=True)
+
+    stopped = run("sh -c 'echo working; echo error: stopped by SIGTERM; exit 143'")
+    assert stopped.returncode == 143
+    assert stopped.stderr.strip() == "error: stopped by SIGTERM"
+    bad = run("sh -c 'echo working; echo error: bad input; exit 1'")
+    assert (bad.returncode, bad.stderr.strip()) == (1, "error: bad input")
+    # SIGKILL (the kernel's OOM killer, a scheduler): the step writes nothing, the shell names the signal.
+    killed = run("sh -c 'echo working; kill -9 $$'")
+    assert killed.returncode == 137
+    assert killed.stderr.strip().splitlines()[-1] == (  # after bash's own "Killed" line
+        f"error: killed by signal 9 (out of memory or a time limit?); finished work is kept; log: {log}"
+    )
 
 
 def test_readme_layout_has_one_line_per_step():

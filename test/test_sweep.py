@@ -24,9 +24,8 @@ pytestmark = pytest.mark.slow
 def jobs_run(log: str, rule: str) -> list[str]:
     """Models of the `rule` jobs that Snakemake's log says it ran."""
     blocks = re.split(r"\n(?=\[[A-Z][a-z]{2} )", log)
-    return sorted(
-        re.search(r"model=(\S+)", b).group(1) for b in blocks if re.search(rf"^(local)?rule {rule}:", b, re.M)
-    )
+    models = [re.search(r"model=(\S+)", b) for b in blocks if re.search(rf"^(local)?rule {rule}:", b, re.M)]
+    return sorted(m.group(1) if m else "" for m in models)
 
 
 def test_sweep_runs_reports_the_curve_and_reuses_earlier_checkpoints(tmp_path, tiny_models):
@@ -68,7 +67,12 @@ def test_sweep_runs_reports_the_curve_and_reuses_earlier_checkpoints(tmp_path, t
     second = run_snakemake("--configfile", "config.yaml", "--cores", "2", cwd=workdir)
     assert second.returncode == 0, second.stderr[-3000:]
     assert jobs_run(second.stderr, "generate") == ["hh_step400"]
-    assert jobs_run(second.stderr, "annotate") == ["hh_step400"]
+    # One annotate job for all models; only the new checkpoint's pairs were judged (one engine start).
+    assert jobs_run(second.stderr, "annotate") == [""]
+    log = (results / "logs" / "annotate.log").read_text()
+    judged = {c["model"]: c["judged_this_run"] for c in map(json.loads, re.findall(r'^\{"model".*$', log, re.M))}
+    assert judged == {"zero_shot": 0, "hh_step100": 0, "hh_step200": 0, "hh_step300": 0, "hh_step400": 6}
+    assert log.count("Initializing a V1 LLM engine") == 1
     assert pd.read_csv(results / "sweeps" / "hh.csv")["step"].tolist() == [100, 200, 300, 400]
     assert "steps 100, 200, 300, 400" in (results / "report.md").read_text()
 

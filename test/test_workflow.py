@@ -26,6 +26,9 @@ def smk(workdir: Path, *args: str, timeout: int = 900):
     return run_snakemake("--configfile", "config.yaml", "--cores", "2", *args, cwd=workdir, timeout=timeout)
 
 
+MODELS_3 = ("zero_shot", "sft", "imported")  # conftest's demo_run: two generated models and one imported
+
+
 def scheduled(output: str) -> list[tuple[str, str]]:
     """(rule, model) of every job a dry run lists."""
     jobs = []
@@ -70,11 +73,17 @@ def _check_demo_run(workdir: Path) -> None:
         for name in ("model_outputs.json", "generations.parquet", "throughput.json", "annotations.json"):
             assert (results / model / name).stat().st_size > 0
         assert len((results / model / "error_sample.jsonl").read_text().splitlines()) <= 3
-        for rule in ("generate", "annotate", "error_sample"):
+        for rule in ("generate", "error_sample"):
             assert (results / "logs" / rule / f"{model}.log").exists()
             assert (results / "benchmarks" / rule / f"{model}.tsv").exists()
+    # One annotate job judged the three models (two generated, one imported) with one judge engine.
+    annotate_log = (results / "logs" / "annotate.log").read_text()
+    assert annotate_log.count("Initializing a V1 LLM engine") == 1
+    counts = [json.loads(line) for line in annotate_log.splitlines() if line.startswith('{"model"')]
+    assert [c["model"] for c in counts] == list(MODELS_3)
+    assert all(c["judged_this_run"] == c["n"] == 6 for c in counts)
     # Logs and benchmarks as the README says: <rule>/<model>.log for per-model rules, <rule>.log otherwise.
-    per_job = {"generate", "annotate", "error_sample", "error_taxonomy", "download_model"}
+    per_job = {"generate", "error_sample", "error_taxonomy", "download_model"}
     for kind, suffix in (("logs", ".log"), ("benchmarks", ".tsv")):
         files = [p.relative_to(results / kind) for p in (results / kind).rglob("*") if p.is_file()]
         assert files
@@ -140,11 +149,13 @@ def _check_demo_run(workdir: Path) -> None:
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     changed = smk(workdir, "-n")
     assert changed.returncode == 0, changed.stderr
+    # One annotate job judges every model (the judge loads once); it rewrites each
+    # model's annotations, so the other models' error samples and taxonomies are redone too.
     assert set(scheduled(changed.stdout)) == {
         ("generate", "sft"),
-        ("annotate", "sft"),
-        ("error_sample", "sft"),
-        ("error_taxonomy", "sft"),
+        ("annotate", ""),
+        *(("error_sample", m) for m in MODELS_3),
+        *(("error_taxonomy", m) for m in MODELS_3),
         ("leaderboard", ""),
         ("compare", ""),
         ("plots", ""),
@@ -157,10 +168,13 @@ def _check_demo_run(workdir: Path) -> None:
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     rejudge = smk(workdir, "-n")
     assert {job for job in scheduled(rejudge.stdout) if job[0] in ("annotate", "validate_judge")} == {
-        ("annotate", "sft"),
-        ("annotate", "zero_shot"),
+        ("annotate", ""),
         ("validate_judge", ""),
     }
+    # Under --keep-going each model has its own annotate job, so one failed generate holds back no other judgment.
+    per_model = smk(workdir, "-n", "--keep-going")
+    assert per_model.returncode == 0, per_model.stderr
+    assert {job for job in scheduled(per_model.stdout) if job[0] == "annotate"} == {("annotate", m) for m in MODELS_3}
 
 
 def test_new_checkpoint_from_the_command_line(tmp_path, tiny_models):
@@ -170,7 +184,9 @@ def test_new_checkpoint_from_the_command_line(tmp_path, tiny_models):
     result = smk(tmp_path, "-n", "--config", entry)
     assert result.returncode == 0, result.stderr
     assert ("generate", "ckpt") in scheduled(result.stdout)
-    assert ("annotate", "ckpt") in scheduled(result.stdout)
+    # The one annotate job judges it with the others.
+    assert ("annotate", "") in scheduled(result.stdout)
+    assert "results/ckpt/annotations.json" in result.stdout.split("rule annotate:")[1].split("rule ")[0]
 
 
 def test_unknown_model_target_names_it(tmp_path, tiny_models):
@@ -229,8 +245,7 @@ def test_slurm_profile_dry_run_on_the_real_config():
             ("download_model", ""),
             ("generate", "zero_shot"),
             ("generate", "sft"),
-            ("annotate", "zero_shot"),
-            ("annotate", "sft"),
+            ("annotate", ""),
             ("leaderboard", ""),
             ("error_sample", "zero_shot"),
             ("error_sample", "sft"),

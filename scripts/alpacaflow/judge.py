@@ -184,7 +184,7 @@ def _unparsed(annotated: list[dict[str, Any]]) -> list[str]:
     return [r["instruction"] for r in annotated if is_blank(r.get("preference"))]
 
 
-def _cached_count(cache_path: Path) -> int:
+def cached_count(cache_path: Path) -> int:
     try:
         return len(json.loads(cache_path.read_text(encoding="utf-8")))
     except (OSError, ValueError):
@@ -215,11 +215,11 @@ def annotate_with_retries(
             redone = {r["instruction"]: r for r in again}
             annotated = [redone.get(r["instruction"], r) for r in annotated]
     except Terminated as exc:
-        raise stopped_by_signal(exc, _cached_count(cache_path), len(pairs), "judgments", cache_path) from None
+        raise stopped_by_signal(exc, cached_count(cache_path), len(pairs), "judgments", cache_path) from None
     except Exception as exc:
         if not openai.is_api_error(exc):
             raise
-        saved = saved_work(_cached_count(cache_path), len(pairs), "judgments", cache_path)
+        saved = saved_work(cached_count(cache_path), len(pairs), "judgments", cache_path)
         raise Stopped(f"{openai.api_error(exc)}; {saved}") from None
     return annotated, retried
 
