@@ -242,3 +242,22 @@ def test_df_gamed_copy_says_which_instruction_each_index_is(tmp_path):
     gamed, origin = gamed_after(cfg, HF_HUB_CACHE=str(cache), HF_HUB_OFFLINE="1")
     assert origin == "tatsu-lab/alpaca_eval/alpaca_eval_gpt4_baseline.json"
     assert gamed["instruction"].tolist() == [instructions[i] for i in gamed["index"]]  # all 30, not the 5 kept
+
+
+def test_repeated_instructions_are_refused_or_the_first_kept(tmp_path):
+    """prompts.duplicates: error (the default) names the rows; first keeps each instruction's first row."""
+    rows = [*ROWS[:5], {**ROWS[1], "output": "a second reference"}, *ROWS[5:8], ROWS[6]]
+    source = tmp_path / "prompts.json"
+    source.write_text(json.dumps(rows))
+    with pytest.raises(AlpacaflowError, match="rows 1 and 5 have the same instruction"):
+        prepare_prompts(local_cfg(source, duplicates="error"), *outputs(tmp_path))
+    table_path, gamed_path, meta_path = outputs(tmp_path)
+    table = prepare_prompts(local_cfg(source, duplicates="first"), table_path, gamed_path, meta_path)
+    assert table["instruction"].tolist() == [r["instruction"] for r in ROWS[:8]]
+    assert table["index"].tolist() == [0, 1, 2, 3, 4, 6, 7, 8]  # kept rows keep their row numbers
+    assert table["reference_output"].iloc[1] == ROWS[1]["output"]  # the first row's reference
+    meta = json.loads(meta_path.read_text())
+    assert (meta["duplicates"], meta["duplicates_dropped"], meta["rows_in_source"]) == ("first", 2, 8)
+    result = download_cli(local_cfg(source, duplicates="first"), table_path, gamed_path, meta_path)
+    assert result.returncode == 0, result.stderr
+    assert f"{source}: dropped 2 row(s) repeating an earlier row's instruction" in result.stdout

@@ -161,3 +161,20 @@ def test_vllm_sampling_does_not_depend_on_batch_composition(vllm_runs):
     for _, row in small.iterrows():
         assert list(row["output_token_ids"]) == list(big.loc[big["index"] == row["index"], "output_token_ids"].iloc[0])
     assert len({tuple(ids) for ids in big["output_token_ids"]}) > 1
+
+
+def test_imported_outputs_keep_the_first_of_a_repeated_instruction(tmp_path, prompt_table):
+    """With prompts.duplicates: first (in prompts_meta.json) an imported file's repeats keep their first output."""
+    prompts = read_parquet(prompt_table)
+    records = [{"instruction": s, "output": f"answer {i}"} for i, s in enumerate(prompts["instruction"])]
+    source = _outputs_file(tmp_path, [*records, {**records[2], "output": "a later answer"}])
+    out = tmp_path / "out"
+    import_outputs({"model": "mine", "outputs": str(source)}, prompt_table, {"duplicates": "first"}, out)
+    written = json.loads((out / "model_outputs.json").read_text())
+    assert [r["output"] for r in written] == [f"answer {i}" for i in range(N_PROMPTS)]
+    assert json.loads((out / "throughput.json").read_text())["duplicates_dropped"] == 1
+    from alpacaflow.report import duplicates_notes
+
+    notes = duplicates_notes({"duplicates_dropped": 2}, {"mine": json.loads((out / "throughput.json").read_text())})
+    assert notes[0].startswith("2 row(s) of the prompt set repeated an earlier row's instruction and were dropped")
+    assert notes[1] == f"mine's imported outputs ({source}) repeated 1 instruction(s); the first output of each was kept."

@@ -71,12 +71,14 @@ def _text_field(source: str, row: int, record: dict[str, Any], key: str) -> str:
     return value
 
 
-def records_to_table(records: list[Any], source: str) -> pd.DataFrame:
+def records_to_table(records: list[Any], source: str, duplicates: str = "error") -> pd.DataFrame:
     """Validate prompt records and turn them into the prompt table.
 
     Every record needs a non-empty `instruction` and `output` (the reference
-    answer); instructions must be unique. Row numbers in errors count from 0,
-    as the `index` column does.
+    answer); instructions must be unique, unless `duplicates` is ``first``:
+    then a row repeating an earlier row's instruction is dropped (the kept
+    rows keep their row number as `index`). Row numbers in errors count from
+    0, as the `index` column does.
     """
     if not records:
         raise AlpacaflowError(f"{source}: the prompt set is empty")
@@ -87,9 +89,12 @@ def records_to_table(records: list[Any], source: str) -> pd.DataFrame:
             raise AlpacaflowError(f"{source}: row {i}: expected an object, got {type(record).__name__}")
         instruction = _text_field(source, i, record, "instruction")
         reference = _text_field(source, i, record, "output")
+        if instruction in first_seen and duplicates == "first":
+            continue
         if instruction in first_seen:
             raise AlpacaflowError(
-                f"{source}: rows {first_seen[instruction]} and {i} have the same instruction: {instruction[:60]!r}"
+                f"{source}: rows {first_seen[instruction]} and {i} have the same instruction: {instruction[:60]!r} "
+                "(prompts.duplicates: first keeps the first)"
             )
         first_seen[instruction] = i
         rows.append(
@@ -180,7 +185,13 @@ def prepare_prompts(cfg: dict[str, Any], out_table: Path, out_gamed: Path, out_m
         if not gamed_path.is_file():
             raise AlpacaflowError(f"config error at 'prompts.df_gamed': file not found: {gamed_path}")
         source_name = str(source_path)
-    table = records_to_table(read_records(source_path), source_name)
+    records = read_records(source_path)
+    duplicates = "first" if cfg.get("duplicates") == "first" else "error"  # the schema's default: error
+    table = records_to_table(records, source_name, duplicates)
+    dropped = len(records) - len(table)
+    if dropped:
+        print(f"{source_name}: dropped {dropped} row(s) repeating an earlier row's instruction "
+              "(prompts.duplicates: first)", flush=True)  # fmt: skip
     expected = cfg.get("expected_rows")
     if cfg["source"] == HF_SOURCE and expected is not None and len(table) != expected:
         raise AlpacaflowError(f"{source_name}: expected {expected} prompts, found {len(table)}")
@@ -197,6 +208,8 @@ def prepare_prompts(cfg: dict[str, Any], out_table: Path, out_gamed: Path, out_m
         "rows_in_source": total,
         "rows_kept": len(table),
         "max_instances": cfg.get("max_instances"),
+        "duplicates": duplicates,
+        "duplicates_dropped": dropped,
     }
     meta["df_gamed_instructions"] = _write_df_gamed(gamed_path, out_gamed, instructions, instructions_source)
     write_parquet(out_table, table)

@@ -241,9 +241,11 @@ def run_generation(
     return summary
 
 
-def _match_outputs(records: list[Any], source: str, prompts: pd.DataFrame, subset: bool) -> list[str]:
-    """Outputs of `records` in prompt-table order; any order is accepted."""
-    by_instruction = outputs_by_instruction(records, source)
+def _match_outputs(
+    records: list[Any], source: str, prompts: pd.DataFrame, subset: bool, keep_first: bool = False
+) -> list[str]:
+    """Outputs of `records` in prompt-table order; any order is accepted (`keep_first`: see outputs_by_instruction)."""
+    by_instruction = outputs_by_instruction(records, source, keep_first)
     wanted = set(prompts["instruction"])
     missing = [s for s in prompts["instruction"] if s not in by_instruction]
     if missing:
@@ -263,7 +265,12 @@ def import_outputs(settings: dict[str, Any], prompts_path: Path, meta: dict[str,
     model, source = settings["model"], settings["outputs"]
     prompts = load_prompt_table(prompts_path)
     subset = meta.get("rows_kept", len(prompts)) < meta.get("rows_in_source", len(prompts))
-    outputs = _match_outputs(read_records(source), source, prompts, subset)
+    records = read_records(source)
+    keep_first = meta.get("duplicates") == "first"
+    outputs = _match_outputs(records, source, prompts, subset, keep_first)
+    dropped = len(records) - len({r["instruction"] for r in records}) if keep_first else 0
+    if dropped:
+        print(f"{source}: dropped {dropped} row(s) repeating an earlier row's instruction (prompts.duplicates: first)")
     table = pd.DataFrame(
         {
             "index": prompts["index"],
@@ -274,7 +281,8 @@ def import_outputs(settings: dict[str, Any], prompts_path: Path, meta: dict[str,
     )
     write_parquet(out_dir / "generations.parquet", table)
     _write_outputs(model, prompts, outputs, out_dir)
-    write_json(out_dir / "throughput.json", {"model": model, "imported_from": source, "n_examples": len(prompts)})
+    summary = {"model": model, "imported_from": source, "n_examples": len(prompts), "duplicates_dropped": dropped}
+    write_json(out_dir / "throughput.json", summary)
 
 
 def run(

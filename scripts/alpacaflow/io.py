@@ -127,11 +127,13 @@ def _parse_json(path: Path, text: str, line: int | None) -> Any:
         raise AlpacaflowError(f"{path}: malformed JSON at {where}: {exc.msg}") from exc
 
 
-def outputs_by_instruction(records: list[Any], source: str) -> dict[str, str]:
+def outputs_by_instruction(records: list[Any], source: str, keep_first: bool = False) -> dict[str, str]:
     """Map instruction -> output of AlpacaEval model-output records (blank outputs become "").
 
     Each record needs a string `instruction` and a string (or blank)
-    `output`; instructions must be unique. Errors name `source` and the row.
+    `output`; instructions must be unique, unless `keep_first` (the config's
+    ``prompts.duplicates: first``): then a repeated instruction keeps its
+    first output. Errors name `source` and the row.
     """
     found: dict[str, str] = {}
     for i, record in enumerate(records):
@@ -142,6 +144,8 @@ def outputs_by_instruction(records: list[Any], source: str) -> dict[str, str]:
             raise AlpacaflowError(f"{source}: row {i}: 'instruction' must be a string")
         if not isinstance(output, str) and not is_blank(output):
             raise AlpacaflowError(f"{source}: row {i}: 'output' must be a string, got {type(output).__name__}")
+        if instruction in found and keep_first:
+            continue
         if instruction in found:
             raise AlpacaflowError(f"{source}: row {i}: duplicate instruction {instruction[:60]!r}")
         found[instruction] = "" if is_blank(output) else output

@@ -89,6 +89,23 @@ def winrate_sentence(row: pd.Series, base: pd.Series) -> str:
     )
 
 
+def duplicates_notes(meta: dict[str, Any], tps: dict[str, dict[str, Any]]) -> list[str]:
+    """What ``prompts.duplicates: first`` dropped: rows of the prompt set and of imported outputs files."""
+    notes = []
+    if meta.get("duplicates_dropped"):
+        notes.append(
+            f"{meta['duplicates_dropped']} row(s) of the prompt set repeated an earlier row's instruction and were "
+            "dropped (`prompts.duplicates: first` keeps the first); each instruction is judged once."
+        )
+    for model, tp in tps.items():
+        if tp.get("duplicates_dropped"):
+            notes.append(
+                f"{model}'s imported outputs ({tp.get('imported_from')}) repeated {tp['duplicates_dropped']} "
+                "instruction(s); the first output of each was kept."
+            )
+    return [*notes, ""] if notes else []
+
+
 def judging_notes(board: pd.DataFrame) -> list[str]:
     """Sentences on outputs the judge saw in an unusual form: unparsed, empty, cut to fit its context."""
     notes = []
@@ -353,6 +370,7 @@ def run(
         f"(`{judge_model}`, backend {judge['backend']}, method {judge['method']}). Win rates are alpaca_eval's "
         "(`get_winrate`), length-controlled (LC) win rates its `length_controlled_v1` GLM; ± is one standard error.",
         "",
+        *duplicates_notes(source, tps),
         "## Leaderboard",
         "",
         leaderboard_markdown(board),
