@@ -9,6 +9,7 @@ rule report:
     input:
         leaderboard=f"{RESULTS}/leaderboard.csv",
         throughputs=per_model("throughput.json"),
+        outputs=per_model("model_outputs.json"),
         error_samples=per_model("error_sample.md"),
         meta=f"{RESULTS}/prompts_meta.json",
         prompts=f"{RESULTS}/prompts.parquet",
@@ -48,6 +49,7 @@ rule report:
             "params.models",
             "input.leaderboard",
             "input.throughputs",
+            "input.outputs",
             "input.error_samples",
             "input.meta",
             "input.prompts",

@@ -136,10 +136,12 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str, Pa
     path = write_config(workdir, tiny_models)
     config = yaml.safe_load(path.read_text())
     config["validate_judge"] = {"enabled": True, "source": str(DEMO_OFFICIAL)}
-    # A third model, imported: the one annotate job judges all three with one judge engine.
+    # A third model, imported: the one annotate job judges all three with one judge engine. Its outputs
+    # open with a Llama-3 assistant header decoded without special tokens: the report must open with a warning.
     imported = workdir / "imported_outputs.json"
     prompts = json.loads(DEMO_PROMPTS.read_text())
-    imported.write_text(json.dumps([{"instruction": r["instruction"], "output": r["output"][:80]} for r in prompts]))
+    leaked = [{"instruction": r["instruction"], "output": f"assistant\n\n{r['output'][:80]}"} for r in prompts]
+    imported.write_text(json.dumps(leaked))
     config["models"]["imported"] = {"outputs": str(imported)}
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     run = run_snakemake("--configfile", "config.yaml", "--cores", "2", cwd=workdir)

@@ -106,7 +106,7 @@ def test_taxonomy_counts_every_loss_and_keeps_one_example_each(tmp_path):
     assert taxonomy["n_losses"] == 4 and taxonomy["n_judged"] == 6
     assert {c: v["count"] for c, v in cats.items()} == {
         "truncated": 1, "empty": 1, "repetitive": 2, "refusal": 1, "much_shorter": 1, "wrong_language": 0,
-        "other": 0,
+        "leaked_template": 0, "other": 0,
     }  # fmt: skip
     assert cats["repetitive"]["rate"] == 0.5
     assert cats["repetitive"]["example"]["prompt_index"] == 0  # the first in prompt order

@@ -105,6 +105,16 @@ def _check_demo_run(workdir: Path) -> None:
     board = (results / "leaderboard.csv").read_text()
     assert board.startswith("model,win_rate,standard_error,length_controlled_winrate,lc_standard_error,")
     report = (results / "report.md").read_text()
+    # Every imported output opens with "assistant\n\n": counted, logged, and the report opens with the warning.
+    leaked = pd.read_csv(results / "leaderboard.csv").set_index("model")["leaked_template"]
+    assert leaked["imported"] == 6
+    assert report.startswith(
+        "# AlpacaEval 2.0 report\n\n> **Warning: leaked chat template.** imported: 6 of 6 outputs (100.0%) open with "
+        "chat-template markup (bare role header (special tokens stripped): 'assistant\\n'), e.g. 'assistant\\n\\n"
+    )
+    assert "Likely cause: the prompt format does not match how the model was trained" in report.split("\n\n")[1]
+    assert "WARNING: imported: 6 of 6 outputs" in (results / "logs" / "generate" / "imported.log").read_text()
+    assert "| leaked_template |" in report
     judged = set(read_parquet(results / "prompts.parquet")["instruction"])
     official = {r["instruction"] for r in json.loads(DEMO_OFFICIAL.read_text())}
     n_official = len(judged & official)  # the published pairs among the prompts max_instances kept

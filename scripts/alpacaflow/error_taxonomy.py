@@ -1,6 +1,6 @@
 """The error_taxonomy step: why a model lost to the reference, over all of its losses.
 
-Each loss (the judge preferred the reference) is checked against six
+Each loss (the judge preferred the reference) is checked against seven
 classifiers; one loss can fall in several classes, and a loss in none is
 counted as ``other``:
 
@@ -14,7 +14,9 @@ counted as ``other``:
 * ``wrong_language``: `langdetect` (seeded) names another language than the
   reference's; the reference, not the instruction, decides, so that
   translation prompts count right. Only checked when both texts are long
-  enough to detect.
+  enough to detect;
+* ``leaked_template``: the output holds a chat format's role header or
+  special token (`template_leaks.find_leak`).
 """
 
 from __future__ import annotations
@@ -28,8 +30,18 @@ import pandas as pd
 
 from .io import JSON, is_blank, read_parquet, read_records, write_json
 from .preferences import is_loss
+from .template_leaks import find_leak
 
-CATEGORIES = ["truncated", "empty", "repetitive", "refusal", "much_shorter", "wrong_language", "other"]
+CATEGORIES = [
+    "truncated",
+    "empty",
+    "repetitive",
+    "refusal",
+    "much_shorter",
+    "wrong_language",
+    "leaked_template",
+    "other",
+]
 REFUSAL = re.compile(
     r"\b(i(?:'m| am) (?:sorry|afraid|unable|not able)"
     r"|i (?:cannot|can't|can ?not|won't|will not|am not going to) (?:help|assist|provide|answer|comply|fulfil"
@@ -97,6 +109,7 @@ def classify(output: Any, reference: str, finish_reason: Any, settings: dict[str
         "refusal": is_refusal(text),
         "much_shorter": is_much_shorter(text, reference, settings["shorter_ratio"]),
         "wrong_language": is_wrong_language(text, reference, settings["min_language_chars"]),
+        "leaked_template": find_leak(text) is not None,
     }
     return [c for c in CATEGORIES if checks.get(c)] or ["other"]
 

@@ -35,6 +35,7 @@ from .gpus import claim_gpus
 from .io import JSON, load_prompt_table, outputs_by_instruction, read_records, write_json, write_parquet
 from .stopping import Finished, finish, stop_rules, summary_line
 from .store import GenerationStore, request_key
+from .template_leaks import leak_summary, leak_warning
 from .weights import weights_identity
 
 
@@ -152,11 +153,23 @@ def throughput_summary(
 
 
 def _write_outputs(model: str, prompts: pd.DataFrame, outputs: list[str], out_dir: Path) -> None:
+    print(leak_line(model, outputs), flush=True)
     records = [
         {"instruction": instr, "output": out, "generator": model, "dataset": ds}
         for instr, out, ds in zip(prompts["instruction"], outputs, prompts["dataset"], strict=True)
     ]
     write_json(out_dir / "model_outputs.json", records)
+
+
+def leak_line(model: str, outputs: list[str]) -> str:
+    """The log's chat-template check: how many outputs hold chat-format markup, and a warning above 2%."""
+    summary = leak_summary(outputs)
+    line = (
+        f"chat-template check: {summary['leaked_template']} of {summary['n']} outputs hold chat-format markup; "
+        f"{summary['think_opening']} open with <think>"
+    )
+    warning = leak_warning(model, summary)
+    return f"{line}\nWARNING: {warning}" if warning else line
 
 
 def generations_table(

@@ -34,6 +34,7 @@ import pandas as pd
 from .errors import AlpacaflowError
 from .io import atomic_path, is_blank, read_records, read_throughput, write_text
 from .preferences import metrics_frame
+from .template_leaks import leak_summary
 
 #: The leaderboard's columns from each model's throughput.json.
 SPEED_COLUMNS = ["examples_per_second", "output_tokens_per_second"]
@@ -53,6 +54,8 @@ LEADERBOARD_COLUMNS = [
     "unparsed",
     "empty_outputs",
     "truncated_for_judge",
+    "leaked_template",
+    "think_opening",
     *SPEED_COLUMNS,
 ]
 
@@ -141,6 +144,8 @@ def model_metrics(records: list[dict[str, Any]], df_gamed: Path, source: str) ->
     metrics["empty_outputs"] = sum(is_blank(r["output_2"]) for r in records)
     metrics["truncated_for_judge"] = sum(bool(r.get("truncated_for_judge")) for r in records)
     metrics["avg_length"] = avg_length([r["output_2"] for r in records])
+    leaks = leak_summary([r["output_2"] for r in records])
+    metrics["leaked_template"], metrics["think_opening"] = leaks["leaked_template"], leaks["think_opening"]
     metrics["judge"] = ", ".join(sorted(frame["annotator"].astype(str).unique()))
     return metrics
 
@@ -189,15 +194,15 @@ def leaderboard_markdown(table: pd.DataFrame) -> str:
     """The leaderboard as a Markdown table (percentages with their standard errors)."""
     header = (
         "| model | LC win rate (%) | win rate (%) | wins / draws / losses | n | avg length (chars) "
-        "| judge | unparsed | examples/s | output tokens/s |\n"
-        "|---|---|---|---|---|---|---|---|---|---|\n"
+        "| judge | unparsed | leaked template | examples/s | output tokens/s |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in table.itertuples():
         lines.append(
             f"| {r.model} | {_pm(r.length_controlled_winrate, r.lc_standard_error)} "
             f"| {_pm(r.win_rate, r.standard_error)} | {_fmt(r.n_wins, 1)} / {_fmt(r.n_draws, 1)} / "
-            f"{_fmt(r.n_wins_base, 1)} | {r.n_total} | {r.avg_length} | {r.judge} | {r.unparsed} "
+            f"{_fmt(r.n_wins_base, 1)} | {r.n_total} | {r.avg_length} | {r.judge} | {r.unparsed} | {r.leaked_template} "
             f"| {_fmt(r.examples_per_second)} | {_fmt(r.output_tokens_per_second, 1)} |"
         )
     notes = lc_notes(table)

@@ -20,9 +20,10 @@ import pandas as pd
 from .compare import significance_sentence
 from .error_taxonomy import taxonomy_table
 from .errors import AlpacaflowError
-from .io import JSON, read_throughput, reference_generators, visible, write_text
+from .io import JSON, load_prompt_table, read_records, read_throughput, reference_generators, visible, write_text
 from .judge_settings import judge_name
 from .leaderboard import leaderboard_markdown
+from .template_leaks import leak_summary, leak_warning
 
 
 def speed_sentence(model: str, tp: dict[str, Any]) -> str:
@@ -87,6 +88,18 @@ def winrate_sentence(row: pd.Series, base: pd.Series) -> str:
         f"{base['model']}: {d_wr:+.1f} points of win rate and {lc_points} of LC win rate "
         f"(standard errors {row['standard_error']:.1f} and {base['standard_error']:.1f} points)."
     )
+
+
+def leak_warnings(models: list[str], outputs: list[Path], prompts: Path) -> list[str]:
+    """A warning per model (and for the prompt set's references) where over 2% of the outputs leak a chat template."""
+    warnings = [
+        leak_warning(model, leak_summary([r.get("output") for r in read_records(path)]))
+        for model, path in zip(models, outputs, strict=True)
+    ]
+    table = load_prompt_table(prompts)
+    reference = reference_generators(prompts)
+    warnings.append(leak_warning(f"The references ({reference})", leak_summary(table["reference_output"].tolist())))
+    return [f"> **Warning: leaked chat template.** {visible(w)}\n" for w in warnings if w]
 
 
 def duplicates_notes(meta: dict[str, Any], tps: dict[str, dict[str, Any]]) -> list[str]:
@@ -332,6 +345,7 @@ def run(
     models: list[str],
     leaderboard: Path,
     throughputs: list[Path],
+    outputs: list[Path],
     error_samples: list[Path],
     meta: Path,
     prompts: Path,
@@ -365,6 +379,7 @@ def run(
     parts = [
         "# AlpacaEval 2.0 report",
         "",
+        *leak_warnings(models, outputs, prompts),
         f"Each model answered {source['rows_kept']} prompts of `{source['source']}` ({revision}); the judge compared "
         f"every answer with the reference answer by **{reference}**. Judge: **{judge_name(judge)}** "
         f"(`{judge_model}`, backend {judge['backend']}, method {judge['method']}). Win rates are alpaca_eval's "
