@@ -101,6 +101,7 @@ def leak_warning(name: str, summary: dict[str, Any], what: str = "outputs") -> s
     return (
         f"{name}: {leaked} of {n} {what} ({100 * leaked / n:.1f}%) {where} chat-template markup "
         f"({summary['chat_format']}: {example['marker']!r}), e.g. {example['output'][:80]!r}. "
-        "Likely cause: the prompt format does not match how the model was trained (check `prompt_format`, the chat template and that special "
-        "tokens are not stripped from a header the model wrote again); the judge compared these texts as they are."
+        "Likely cause: the prompt format does not match how the model was trained (check `prompt_format`, "
+        "the chat template and that special tokens are not stripped from a header the model wrote again); "
+        "the judge compared these texts as they are."
     )
