@@ -1,6 +1,6 @@
-# annotate: the judge compares each model's outputs with the reference, in one job
-# for all models (one judge load), or one job per model under --keep-going
-# (see ANNOTATE_PER_MODEL in common.smk).
+# annotate: the judge compares each model's outputs with each reference, in one job
+# for all (model, reference) pairs (one judge load), or one job per pair under
+# --keep-going (see ANNOTATE_PER_MODEL in common.smk).
 
 
 rule annotate:
@@ -19,15 +19,18 @@ rule annotate:
         gpu=judge_gpus(JUDGE),
     params:
         judge=JUDGE_JSON,
-        model=annotated_models,
-        cache=judge_caches,
+        model=annotate_param("model"),
+        reference=annotate_param("reference"),
+        cache=annotate_param("cache"),
     shell:
         step_command(
             "annotate",
             "params.judge",
             "params.model",
+            "params.reference",
             "input.prompts",
             "input.outputs",
+            "input.reference_models",
             "params.cache",
             "output.annotations",
             "resources.gpu",

@@ -33,9 +33,12 @@ shell.prefix(
 )
 
 from alpacaflow.config import (
+    PROMPT_REFERENCE,
+    annotation_folder,
     check_config,
     downloads,
     gpus_for,
+    judged_pairs,
     looks_local,
     model_settings,
     sweeps,
@@ -114,12 +117,17 @@ def keep_going():
 
 
 ANNOTATE_PER_MODEL = keep_going()
+# Every (model, reference) the judge compares: each model against the prompt
+# set's references, then head to head against each model in `references`.
+PAIRS = judged_pairs(config)
+HEAD_TO_HEAD = config["references"][1:]
+# Under --keep-going: one job per pair, {vs} being "" (the prompt set) or a slash, "vs_" and the reference.
 ANNOTATIONS = (
-    [f"{RESULTS}/{{model}}/annotations.json"]
+    [f"{RESULTS}/{{model}}{{vs}}/annotations.json"]
     if ANNOTATE_PER_MODEL
-    else [f"{RESULTS}/{model}/annotations.json" for model in MODELS]
+    else [f"{annotation_folder(RESULTS, m, r)}/annotations.json" for m, r in PAIRS]
 )
-ANNOTATE_JOB = "annotate/{model}" if ANNOTATE_PER_MODEL else "annotate"
+ANNOTATE_JOB = "annotate/{model}{vs}" if ANNOTATE_PER_MODEL else "annotate"
 DOWNLOADS = downloads(config)
 # Checkpoint sweeps: check_config added their checkpoints to MODELS; sweep -> steps, models, baseline.
 SWEEPS = sweeps(config)
@@ -128,6 +136,7 @@ WANDB = config["tracking"]["wandb"]
 
 wildcard_constraints:
     model=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    vs=r"(/vs_[A-Za-z0-9][A-Za-z0-9_.-]*)?",
     download=r"_judge|[A-Za-z0-9][A-Za-z0-9_.-]*",
     sweep=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
@@ -190,26 +199,47 @@ def judge_inputs():
     return {}
 
 
-def annotated_models(wildcards):
-    """The models one annotate job judges: every configured model, or its own under --keep-going."""
-    return [wildcards.model] if ANNOTATE_PER_MODEL else MODELS
+def annotated_pairs(wildcards):
+    """The (model, reference) pairs one annotate job judges: all of them, or its own under --keep-going."""
+    if not ANNOTATE_PER_MODEL:
+        return PAIRS
+    return [
+        (
+            wildcards.model,
+            wildcards.vs.partition("vs_")[2] or PROMPT_REFERENCE,
+        )
+    ]
+
+
+def model_outputs(model):
+    return f"{RESULTS}/{model}/model_outputs.json"
 
 
 def annotate_inputs(wildcards):
-    """Prompts, the judged models' outputs, and the judge's weights."""
+    """Prompts, the judged models' and the reference models' outputs, and the judge's weights."""
+    pairs = annotated_pairs(wildcards)
     return {
         "prompts": f"{RESULTS}/prompts.parquet",
-        "outputs": [
-            f"{RESULTS}/{model}/model_outputs.json"
-            for model in annotated_models(wildcards)
-        ],
+        "outputs": [model_outputs(m) for m, _ in pairs],
+        "reference_models": sorted(
+            {model_outputs(r) for _, r in pairs if r != PROMPT_REFERENCE}
+        ),
         **judge_inputs(),
     }
 
 
-def judge_caches(wildcards):
-    """The judged models' annotation caches, in the order of annotated_models."""
-    return [f"{RESULTS}/{model}/{JUDGE_CACHE}" for model in annotated_models(wildcards)]
+def annotate_param(part):
+    """One column of the job's pairs: "model", "reference" or "cache"."""
+
+    def column(wildcards):
+        pairs = annotated_pairs(wildcards)
+        if part == "model":
+            return [m for m, _ in pairs]
+        if part == "reference":
+            return [r for _, r in pairs]
+        return [f"{annotation_folder(RESULTS, m, r)}/{JUDGE_CACHE}" for m, r in pairs]
+
+    return column
 
 
 def validate_inputs(wildcards):

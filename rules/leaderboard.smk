@@ -1,4 +1,4 @@
-# leaderboard: alpaca_eval's win rate and LC win rate for every model (no network).
+# leaderboard: alpaca_eval's win rate and LC win rate for every (model, reference) pair (no network).
 
 
 localrules:
@@ -7,7 +7,9 @@ localrules:
 
 rule leaderboard:
     input:
-        annotations=per_model("annotations.json"),
+        annotations=[
+            f"{annotation_folder(RESULTS, m, r)}/annotations.json" for m, r in PAIRS
+        ],
         throughputs=per_model("throughput.json"),
         df_gamed=f"{RESULTS}/df_gamed.csv",
     output:
@@ -20,11 +22,13 @@ rule leaderboard:
     conda:
         "../envs/report.yaml"
     params:
-        models=MODELS,
+        model=[m for m, _ in PAIRS],
+        reference=[r for _, r in PAIRS],
     shell:
         step_command(
             "leaderboard",
-            "params.models",
+            "params.model",
+            "params.reference",
             "input.annotations",
             "input.throughputs",
             "input.df_gamed",

@@ -1,10 +1,12 @@
-"""The annotate step: the judge compares each model's outputs with the reference, with one judge load.
+"""The annotate step: the judge compares each model's outputs with each reference, with one judge load.
 
-`pair_table` pairs a model's outputs with the prompt set's references
-(they must cover it exactly); `judge.judge_pairs` judges them with the
-configured judge, cached per model under ``results/{model}/judge_cache/``;
-each model's ``annotations.json`` gets one annotation per prompt, in prompt
-order.
+`pair_table` pairs a model's outputs with the prompt set's references, or
+head to head with another model's outputs (both must cover the prompt set
+exactly); `judge.judge_pairs` judges them with the configured judge, cached
+per pair under ``results/{model}/judge_cache/`` (``results/{model}/vs_{reference}/``
+head to head: alpaca_eval's cache is keyed by both outputs, so a regenerated
+reference re-judges exactly the pairs whose reference text changed); each
+pair's ``annotations.json`` gets one annotation per prompt, in prompt order.
 
 One job judges every model with one decoder, so the judge's engine starts
 at most once per run, and only when some pair is not in the caches. The
@@ -25,14 +27,48 @@ from typing import Annotated, Any
 
 import pandas as pd
 
+from .config import PROMPT_REFERENCE
 from .errors import AlpacaflowError, Stopped, Terminated, saved_work
 from .io import JSON, load_prompt_table, outputs_by_instruction, read_records, write_json
 from .judge import cached_count, check_judge_ready, close_decoder, judge_decoder, judge_pairs
 from .judge_settings import judge_name
 
 
-def pair_table(prompts: pd.DataFrame, records: list[Any], source: str, model: str) -> pd.DataFrame:
-    """Reference vs model output per prompt, in prompt order; outputs must cover the prompt set exactly."""
+def pair_table(
+    prompts: pd.DataFrame,
+    records: list[Any],
+    source: str,
+    model: str,
+    reference: tuple[str, list[Any], str] | None = None,
+) -> pd.DataFrame:
+    """Reference vs model output per prompt, in prompt order; outputs must cover the prompt set exactly.
+
+    The reference is the prompt set's own (default) or `reference`: (its name,
+    its output records, their file), a model's outputs judged head to head.
+    """
+    by_instruction = _covering(records, source, prompts)
+    wanted = prompts["instruction"].tolist()
+    if reference is None:
+        output_1, generator_1 = prompts["reference_output"], prompts["reference_generator"]
+    else:
+        name, ref_records, ref_source = reference
+        ref_outputs = _covering(ref_records, ref_source, prompts)
+        output_1, generator_1 = [ref_outputs[s] for s in wanted], name
+    return pd.DataFrame(
+        {
+            "prompt_index": prompts["index"].astype(int),
+            "instruction": prompts["instruction"],
+            "dataset": prompts["dataset"],
+            "output_1": output_1,
+            "generator_1": generator_1,
+            "output_2": [by_instruction[s] for s in wanted],
+            "generator_2": model,
+        }
+    )
+
+
+def _covering(records: list[Any], source: str, prompts: pd.DataFrame) -> dict[str, str]:
+    """Output per instruction of `records`, which must answer exactly the prompt set's instructions."""
     by_instruction = outputs_by_instruction(records, source)
     wanted = prompts["instruction"].tolist()
     missing = [s for s in wanted if s not in by_instruction]
@@ -42,17 +78,7 @@ def pair_table(prompts: pd.DataFrame, records: list[Any], source: str, model: st
             f"{source}: instructions do not match the prompt set ({len(missing)} missing, {len(extra)} extra); "
             "regenerate the outputs"
         )
-    return pd.DataFrame(
-        {
-            "prompt_index": prompts["index"].astype(int),
-            "instruction": prompts["instruction"],
-            "dataset": prompts["dataset"],
-            "output_1": prompts["reference_output"],
-            "generator_1": prompts["reference_generator"],
-            "output_2": [by_instruction[s] for s in wanted],
-            "generator_2": model,
-        }
-    )
+    return by_instruction
 
 
 def judge_failed(exc: Exception, model: str, cache_path: Path, total: int) -> Stopped:
@@ -71,32 +97,68 @@ def run(
     outputs: list[Path],
     cache: list[Path],
     annotations: list[Path],
+    reference: list[str] | None = None,
+    reference_models: list[Path] | None = None,
     gpu: int = 0,
 ) -> None:
-    """The annotate step: judge each model's outputs against the references and write its annotations.json.
+    """The annotate step: judge each (model, reference) pair and write its annotations.json.
 
-    `model`, `outputs`, `cache` and `annotations` run in parallel, one entry
-    per model. Every model's outputs are checked before the judge starts.
+    `model`, `outputs`, `cache`, `annotations` and, when given, `reference`
+    run in parallel, one entry per pair. A reference is ``prompts`` (the
+    prompt set's own references; the default) or a model's name, whose
+    model_outputs.json is among `reference_models` (found by its records'
+    ``generator``). Every pair's outputs are checked before the judge starts.
     """
-    if not model or not len(model) == len(outputs) == len(cache) == len(annotations):
+    reference = reference or [PROMPT_REFERENCE] * len(model)
+    lists = (outputs, cache, annotations, reference)
+    if not model or any(len(x) != len(model) for x in lists):
         raise AlpacaflowError(
-            f"annotate: {len(model)} model(s), {len(outputs)} outputs, {len(cache)} caches and "
-            f"{len(annotations)} annotation files; give one of each per model"
+            f"annotate: {len(model)} model(s) but {', '.join(str(len(x)) for x in lists)} outputs, caches, "
+            "annotation files and references; give one of each per pair"
         )
     check_judge_ready(judge, gpu)
     table = load_prompt_table(prompts)
-    pairs = [pair_table(table, read_records(path), str(path), name) for name, path in zip(model, outputs, strict=True)]
+    heads = reference_records(reference_models or [])
+    pairs = [
+        pair_table(table, read_records(path), str(path), name, _reference(ref, heads))
+        for name, path, ref in zip(model, outputs, reference, strict=True)
+    ]
     decoder = judge_decoder(judge)
     try:
-        for name, pair, cache_path, dest in zip(model, pairs, cache, annotations, strict=True):
+        for name, ref, pair, cache_path, dest in zip(model, reference, pairs, cache, annotations, strict=True):
+            label = name if ref == PROMPT_REFERENCE else f"{name} vs {ref}"
             try:
                 ordered, counts = judge_pairs(pair, judge, cache_path, decoder=decoder)
             except (AlpacaflowError, Terminated):
                 raise
             except Exception as exc:
                 traceback.print_exc()
-                raise judge_failed(exc, name, cache_path, len(pair)) from None
+                raise judge_failed(exc, label, cache_path, len(pair)) from None
             write_json(dest, ordered)
-            print(json.dumps({"model": name, "judge": judge_name(judge), **counts}), flush=True)
+            print(json.dumps({"model": name, "reference": ref, "judge": judge_name(judge), **counts}), flush=True)
     finally:
         close_decoder(decoder)
+
+
+def reference_records(paths: list[Path]) -> dict[str, tuple[list[Any], str]]:
+    """Reference models' outputs by model name (their records' ``generator``), with their file."""
+    found: dict[str, tuple[list[Any], str]] = {}
+    for path in paths:
+        records = read_records(path)
+        names = {r.get("generator") for r in records if isinstance(r, dict)}
+        if len(names) != 1 or not isinstance(next(iter(names)), str):
+            raise AlpacaflowError(
+                f"{path}: a reference's outputs need one generator name, found {sorted(map(str, names))}"
+            )
+        found[names.pop()] = (records, str(path))
+    return found
+
+
+def _reference(name: str, heads: dict[str, tuple[list[Any], str]]) -> tuple[str, list[Any], str] | None:
+    """The head-to-head reference `name` with its outputs; None for the prompt set's own references."""
+    if name == PROMPT_REFERENCE:
+        return None
+    if name not in heads:
+        raise AlpacaflowError(f"annotate: no outputs of the reference model {name} among --reference-models")
+    records, source = heads[name]
+    return name, records, source

@@ -8,7 +8,7 @@ and params keys, the options and the parameters share their names (the
 rules build their commands with ``step_command`` in ``rules/common.smk``).
 argparse rather than alpaca_eval's ``fire``: fire guesses a value's type from
 its text (a model named ``1e3`` becomes a float), while here the annotation
-decides: ``Path``, ``int``, ``str``, ``bool`` (``True``/``False``), ``list[X]``
+decides: ``Path``, ``int``, ``str``, ``bool`` (``True``/``False``), ``list[X]`` (or ``list[X] | None``)
 (any number of values, none included), ``Path | None`` (empty or no value = none) and ``Annotated[..., JSON]``
 (one JSON string, for config sections).
 
@@ -91,6 +91,10 @@ def _option(hint: Any) -> dict[str, Any]:
         return {"type": _json, "metavar": "JSON"}
     if hint is bool:
         return {"type": _bool, "metavar": "True|False"}
+    if get_origin(hint) is types.UnionType and type(None) in get_args(hint):
+        inner = [a for a in get_args(hint) if a is not type(None)]
+        if len(inner) == 1 and get_origin(inner[0]) is list:  # list[X] | None: absent is None
+            return {"type": get_args(inner[0])[0], "nargs": "*"}
     if get_origin(hint) is list:
         return {"type": get_args(hint)[0], "nargs": "*"}
     # An empty value may come as nothing at all (Snakemake formats "" as no word): `--opt` alone is empty.

@@ -234,11 +234,49 @@ def expand_sweeps(config: dict[str, Any]) -> None:
             config["models"][name] = entry
 
 
+#: The `references` entry for the prompt set's own reference outputs.
+PROMPT_REFERENCE = "prompts"
+
+
+def check_references(config: dict[str, Any]) -> None:
+    """`references`: ``prompts`` first, then model keys (sweep checkpoints included)."""
+    references = config["references"]
+    if references[0] != PROMPT_REFERENCE:
+        raise AlpacaflowError(
+            f"config error at 'references': the first entry must be {PROMPT_REFERENCE} (the prompt set's own "
+            f"references, which the leaderboard, comparisons and error samples use), got {references[0]!r}"
+        )
+    for name in references[1:]:
+        if name not in config["models"]:
+            raise AlpacaflowError(
+                f"config error at 'references': no model named {name!r}; configured models: "
+                f"{', '.join(config['models'])}"
+            )
+
+
+def judged_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every (model, reference) the judge compares: each model against the prompt set, then head to head.
+
+    A model is never judged against itself.
+    """
+    models = list(config["models"])
+    pairs = [(model, PROMPT_REFERENCE) for model in models]
+    for reference in config["references"][1:]:
+        pairs += [(model, reference) for model in models if model != reference]
+    return pairs
+
+
+def annotation_folder(results: str, model: str, reference: str) -> str:
+    """Where a pair's annotations (and judge cache) live: results/{model}, or results/{model}/vs_{reference}."""
+    return f"{results}/{model}" if reference == PROMPT_REFERENCE else f"{results}/{model}/vs_{reference}"
+
+
 def check_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Full load-time check: schema, defaults, sweeps expanded into models, model entries."""
+    """Full load-time check: schema, defaults, sweeps expanded into models, model entries, references."""
     validate_config(config)
     expand_sweeps(config)
     check_models(config)
+    check_references(config)
     return config
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import pandas as pd
 
+from .config import PROMPT_REFERENCE
 from .errors import AlpacaflowError
 from .io import atomic_path, is_blank, read_records, read_throughput, write_text
 from .preferences import metrics_frame
@@ -40,6 +41,7 @@ from .template_leaks import leak_summary
 SPEED_COLUMNS = ["examples_per_second", "output_tokens_per_second"]
 LEADERBOARD_COLUMNS = [
     "model",
+    "reference",
     "win_rate",
     "standard_error",
     "length_controlled_winrate",
@@ -151,17 +153,39 @@ def model_metrics(records: list[dict[str, Any]], df_gamed: Path, source: str) ->
 
 
 def build_leaderboard(
-    models: list[str], annotations: list[Path], throughputs: list[Path], df_gamed: Path
+    models: list[str],
+    annotations: list[Path],
+    throughputs: list[Path],
+    df_gamed: Path,
+    references: list[str] | None = None,
 ) -> pd.DataFrame:
-    """One row per model, sorted by LC win rate."""
+    """One row per (model, reference): the references in the order given, each sorted by LC win rate.
+
+    `models`, `annotations` and `references` run in parallel (one entry per
+    pair; references default to the prompt set's); `throughputs` has one
+    file per model, in the order of the models' first appearance.
+    """
+    references = references or [PROMPT_REFERENCE] * len(models)
+    speeds = dict(zip(dict.fromkeys(models), map(read_throughput, throughputs), strict=True))
     rows = []
-    for model, ann_path, tp_path in zip(models, annotations, throughputs, strict=True):
+    for model, reference, ann_path in zip(models, references, annotations, strict=True):
         metrics = model_metrics(read_records(ann_path), df_gamed, str(ann_path))
-        speed = read_throughput(tp_path)
-        rows.append({"model": model, **metrics, **{k: speed.get(k) for k in SPEED_COLUMNS}})
+        speed = speeds[model]
+        rows.append({"model": model, "reference": reference, **metrics, **{k: speed.get(k) for k in SPEED_COLUMNS}})
     table = pd.DataFrame(rows)
-    order = ["length_controlled_winrate", "win_rate"]  # LC first; where it is n/a, by win rate after the others
-    return table.sort_values(order, ascending=False, kind="stable", na_position="last")[LEADERBOARD_COLUMNS]
+    table["_reference"] = table["reference"].map({r: i for i, r in enumerate(dict.fromkeys(references))})
+    # Per reference: LC first; where it is n/a, by win rate after the others.
+    order = ["length_controlled_winrate", "win_rate"]
+    table = table.sort_values(order, ascending=False, kind="stable", na_position="last")
+    return table.sort_values("_reference", kind="stable")[LEADERBOARD_COLUMNS].reset_index(drop=True)
+
+
+def read_leaderboard(path: Path, reference: str = PROMPT_REFERENCE) -> pd.DataFrame:
+    """leaderboard.csv's rows against one reference (default: the prompt set's own), in their order."""
+    board = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    if "reference" not in board.columns:
+        raise AlpacaflowError(f"{path}: no reference column; rerun the leaderboard step")
+    return board[board["reference"] == reference].reset_index(drop=True)
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -191,7 +215,7 @@ def lc_notes(table: pd.DataFrame) -> list[str]:
 
 
 def leaderboard_markdown(table: pd.DataFrame) -> str:
-    """The leaderboard as a Markdown table (percentages with their standard errors)."""
+    """The leaderboard of one reference as a Markdown table (percentages with their standard errors)."""
     header = (
         "| model | LC win rate (%) | win rate (%) | wins / draws / losses | n | avg length (chars) "
         "| judge | unparsed | leaked template | examples/s | output tokens/s |\n"
@@ -210,15 +234,32 @@ def leaderboard_markdown(table: pd.DataFrame) -> str:
 
 
 def write_leaderboard(table: pd.DataFrame, csv_path: Path, md_path: Path) -> None:
-    """Write the CSV and Markdown forms."""
+    """Write the CSV and the Markdown form (the prompt set's references first, then one section per model)."""
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, index=False)
-    write_text(md_path, leaderboard_markdown(table))
+    parts = []
+    for reference, rows in table.groupby("reference", sort=False):
+        if reference != PROMPT_REFERENCE:
+            parts.append(f"\n## Head to head: against {reference}\n\n")
+        parts.append(leaderboard_markdown(rows))
+    write_text(md_path, "".join(parts))
 
 
-def run(*, models: list[str], annotations: list[Path], throughputs: list[Path], df_gamed: Path, csv: Path,
-        md: Path) -> None:  # fmt: skip
-    """The leaderboard step: one row per model, as CSV and Markdown."""
-    table = build_leaderboard(models, annotations, throughputs, df_gamed)
+def run(
+    *,
+    model: list[str],
+    reference: list[str],
+    annotations: list[Path],
+    throughputs: list[Path],
+    df_gamed: Path,
+    csv: Path,
+    md: Path,
+) -> None:
+    """The leaderboard step: one row per (model, reference), as CSV and Markdown.
+
+    `model`, `reference` and `annotations` have one entry per judged pair;
+    `throughputs` one per model, in the order of first appearance in `model`.
+    """
+    table = build_leaderboard(model, annotations, throughputs, df_gamed, reference)
     write_leaderboard(table, csv, md)
     print(table.to_string(index=False))

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .io import atomic_path, read_records
+from .leaderboard import read_leaderboard
 from .preferences import win_frame
 
 Z95 = 1.96
@@ -119,7 +120,7 @@ def write_plots(
 ) -> list[Path]:
     """Draw every figure into `out_dir` and write the per-subset table."""
     frames = {m: win_frame(read_records(p)) for m, p in zip(models, annotations, strict=True)}
-    board = pd.read_csv(leaderboard_csv).set_index("model").loc[models].reset_index()
+    board = read_leaderboard(leaderboard_csv).set_index("model").loc[models].reset_index()
     subsets = subset_win_rates(frames)
     with atomic_path(subsets_csv) as tmp:
         subsets.to_csv(tmp, index=False)

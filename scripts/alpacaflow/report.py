@@ -18,11 +18,12 @@ from typing import Annotated, Any
 import pandas as pd
 
 from .compare import significance_sentence
+from .config import PROMPT_REFERENCE
 from .error_taxonomy import taxonomy_table
 from .errors import AlpacaflowError
 from .io import JSON, load_prompt_table, read_records, read_throughput, reference_generators, visible, write_text
 from .judge_settings import judge_name
-from .leaderboard import leaderboard_markdown
+from .leaderboard import leaderboard_markdown, read_leaderboard
 from .template_leaks import leak_summary, leak_warning
 
 
@@ -100,6 +101,33 @@ def leak_warnings(models: list[str], outputs: list[Path], prompts: Path) -> list
     reference = reference_generators(prompts)
     warnings.append(leak_warning(f"The references ({reference})", leak_summary(table["reference_output"].tolist())))
     return [f"> **Warning: leaked chat template.** {visible(w)}\n" for w in warnings if w]
+
+
+def head_to_head_sections(leaderboard: Path) -> list[str]:
+    """A section per model in `references` (beyond the prompt set): its leaderboard and what LC means there."""
+    every = pd.read_csv(leaderboard, keep_default_na=False, na_values=[""])
+    lines: list[str] = []
+    for reference in dict.fromkeys(every["reference"]):
+        if reference == PROMPT_REFERENCE:
+            continue
+        rows = read_leaderboard(leaderboard, reference)
+        lc_applies = rows["length_controlled_winrate"].notna().any()
+        lines += [
+            f"## Head to head: against {reference}",
+            "",
+            f"Every other model judged against **{reference}**'s outputs on the same prompts, by the same judge "
+            f"(a win rate above 50% means the judge preferred the model to {reference} more often than not).",
+            "",
+            leaderboard_markdown(rows),
+        ]
+        if lc_applies:
+            lines += [
+                "The LC win rates here are what alpaca_eval computes for these annotations: its GLM uses df_gamed's "
+                f"instruction difficulties, which were estimated against GPT-4 Turbo's outputs, not {reference}'s; "
+                "read them as approximate.",
+                "",
+            ]
+    return lines
 
 
 def duplicates_notes(meta: dict[str, Any], tps: dict[str, dict[str, Any]]) -> list[str]:
@@ -367,7 +395,7 @@ def run(
     `validation` is validate_judge's agreement.json, or None when it is not enabled;
     `sweep_*` are the sweep step's outputs, one per sweep (none without sweeps).
     """
-    board = pd.read_csv(leaderboard)
+    board = read_leaderboard(leaderboard)
     if board.empty:
         raise AlpacaflowError(f"{leaderboard}: empty leaderboard")
     source = json.loads(Path(meta).read_text())
@@ -404,6 +432,7 @@ def run(
             if board["n_total"].max() < 200
             else []
         ),
+        *head_to_head_sections(leaderboard),
         "## Generation speed",
         "",
         *[speed_sentence(m, tps[m]) for m in models],

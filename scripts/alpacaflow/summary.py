@@ -22,13 +22,14 @@ import pandas as pd
 
 from . import __version__
 from .compare import COMPARISON_COLUMNS
+from .config import PROMPT_REFERENCE
 from .io import JSON, jsonable, read_throughput, reference_generators, write_json
 from .judge_settings import judge_name
 from .leaderboard import LEADERBOARD_COLUMNS, SPEED_COLUMNS
 
 SCHEMA_VERSION = 1
 #: Leaderboard columns kept per model and reference (speed goes under throughput, the judge is global).
-METRICS = [c for c in LEADERBOARD_COLUMNS if c not in {"model", "judge", *SPEED_COLUMNS}]
+METRICS = [c for c in LEADERBOARD_COLUMNS if c not in {"model", "reference", "judge", *SPEED_COLUMNS}]
 #: Paired-comparison columns kept (differences in percentage points; the levels are in METRICS).
 PAIRED = [c for c in COMPARISON_COLUMNS if c not in {"model", "win_rate", "baseline_win_rate", "lc_win_rate",
                                                      "baseline_lc_win_rate", "n_resamples", "seed"}]  # fmt: skip
@@ -71,24 +72,32 @@ def library_versions() -> dict[str, str | None]:
 
 def model_entry(model: str, board: pd.DataFrame, comparison: pd.DataFrame, throughput: dict[str, Any],
                 reference: str) -> dict[str, Any]:  # fmt: skip
-    """One model's weights, throughput and metrics against `reference` (`board` indexed by model)."""
-    row = board.loc[model]
-    metrics = {k: jsonable(row[k]) for k in METRICS}
-    paired = comparison[comparison["model"] == model]
-    metrics["paired"] = {k: jsonable(paired.iloc[0][k]) for k in PAIRED} if len(paired) else None
+    """One model's weights, throughput and metrics against each reference.
+
+    The prompt set's references are keyed by their generator `reference`
+    (with the paired comparison); a model judged head to head by its name.
+    """
+    references = {}
+    for _, row in board[board["model"] == model].iterrows():
+        metrics = {k: jsonable(row[k]) for k in METRICS}
+        if row["reference"] == PROMPT_REFERENCE:
+            paired = comparison[comparison["model"] == model]
+            metrics["paired"] = {k: jsonable(paired.iloc[0][k]) for k in PAIRED} if len(paired) else None
+            references[reference] = metrics
+        else:
+            references[row["reference"]] = {**metrics, "paired": None}
     return {
         "weights": throughput.get("weights"),
         "generation_versions": throughput.get("versions"),
         "throughput": {k: jsonable(throughput.get(k)) for k in THROUGHPUT},
-        "references": {reference: metrics},
+        "references": references,
     }
 
 
 def build_summary(*, models: list[str], board: pd.DataFrame, comparison: pd.DataFrame,
                   throughputs: dict[str, dict[str, Any]], meta: dict[str, Any], reference: str,
                   judge: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
-    """The whole summary document."""
-    indexed = board.set_index("model")
+    """The whole summary document (`board`: leaderboard.csv, every reference)."""
     return {
         "schema_version": SCHEMA_VERSION,
         "alpacaflow": {"version": __version__, "git_commit": git_commit()},
@@ -108,7 +117,7 @@ def build_summary(*, models: list[str], board: pd.DataFrame, comparison: pd.Data
             "reference": reference,
         },
         "baseline": models[0],
-        "models": {m: model_entry(m, indexed, comparison, throughputs[m], reference) for m in models},
+        "models": {m: model_entry(m, board, comparison, throughputs[m], reference) for m in models},
     }
 
 
@@ -127,7 +136,7 @@ def run(
     reference = reference_generators(prompts)
     document = build_summary(
         models=models,
-        board=pd.read_csv(leaderboard),
+        board=pd.read_csv(leaderboard, keep_default_na=False, na_values=[""]),
         comparison=pd.read_csv(comparison),
         throughputs={m: read_throughput(p) for m, p in zip(models, throughputs, strict=True)},
         meta=json.loads(Path(meta).read_text(encoding="utf-8")),

@@ -23,6 +23,7 @@ import pandas as pd
 from .compare import compare_pair, per_prompt_values
 from .errors import AlpacaflowError
 from .io import atomic_path, read_records, write_json
+from .leaderboard import read_leaderboard
 from .plots import Z95, pyplot, save_figure
 
 #: Columns of the paired comparisons kept in the sweep's JSON (percentage points).
@@ -123,7 +124,7 @@ def run(
     """
     if not (len(steps) == len(models) == len(annotations)) or steps != sorted(steps):
         raise AlpacaflowError(f"sweep {sweep}: steps, models and annotations must match, in step order")
-    board = pd.read_csv(leaderboard)
+    board = read_leaderboard(leaderboard)
     rows = sweep_table(steps, models, board)
     sources = {**dict(zip(models, annotations, strict=True)), baseline: baseline_annotations}
     values = {m: per_prompt_values(read_records(p), df_gamed, str(p)) for m, p in sources.items()}
