@@ -30,6 +30,7 @@ include: "rules/fetch_official.smk"
 include: "rules/validate_judge.smk"
 include: "rules/sweep.smk"
 include: "rules/summary.smk"
+include: "rules/history.smk"
 include: "rules/track.smk"
 include: "rules/report.smk"
 

@@ -1,5 +1,6 @@
 # Config validation, config lookups, input functions and the step command shared by all rules.
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -121,6 +122,16 @@ ANNOTATE_PER_MODEL = keep_going()
 # set's references, then head to head against each model in `references`.
 PAIRS = judged_pairs(config)
 HEAD_TO_HEAD = config["references"][1:]
+# "model|reference" -> hash of what shapes that pair's numbers (history.parquet's settings_hash).
+PAIR_SETTINGS = {
+    f"{m}|{r}": hashlib.sha256(
+        json.dumps(
+            {"judge": JUDGE, "model": model_settings(config, m), "reference": r},
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()[:16]
+    for m, r in PAIRS
+}
 # Under --keep-going: one job per pair, {vs} being "" (the prompt set) or a slash, "vs_" and the reference.
 ANNOTATIONS = (
     [f"{RESULTS}/{{model}}{{vs}}/annotations.json"]

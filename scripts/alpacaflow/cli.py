@@ -52,6 +52,7 @@ STEPS = (
     "fetch_official",
     "validate_judge",
     "sweep",
+    "history",
     "report",
     "summary",
     "track",

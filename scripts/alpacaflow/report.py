@@ -11,6 +11,7 @@ judge validation (when it ran) and the error samples.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +22,7 @@ from .compare import significance_sentence
 from .config import PROMPT_REFERENCE
 from .error_taxonomy import taxonomy_table
 from .errors import AlpacaflowError
+from .history import read_history
 from .io import JSON, load_prompt_table, read_records, read_throughput, reference_generators, visible, write_text
 from .judge_settings import judge_name
 from .leaderboard import leaderboard_markdown, read_leaderboard
@@ -128,6 +130,36 @@ def head_to_head_sections(leaderboard: Path) -> list[str]:
                 "",
             ]
     return lines
+
+
+def history_section(appended: Path) -> list[str]:
+    """Each pair's earlier evaluations from history.parquet, as `model (vs reference): LC x (date) → y now`."""
+    record = json.loads(Path(appended).read_text(encoding="utf-8"))
+    table = read_history(Path(record["history"]))
+    lines = []
+    for now in record["current"]:
+        pair = table[(table["model"] == now["model"]) & (table["reference"] == now["reference"])]
+        earlier = pair[pair["time"] != now["time"]].sort_values("time")
+        if earlier.empty:
+            continue
+        steps = [f"{_history_value(r)} ({str(r['time'])[:10]})" for _, r in earlier.tail(3).iterrows()]
+        against = "" if now["reference"] == PROMPT_REFERENCE else f" (vs {now['reference']})"
+        lines.append(f"- {now['model']}{against}: {' → '.join(steps)} → {_history_value(now)} now")
+    intro = (
+        f"Every evaluation appends one row per model and reference to `{record['history']}` (a row equal to an "
+        "earlier one but for its time is not added); each model's earlier rows, with their dates:"
+    )
+    if not lines:
+        return ["## History", "", f"No earlier evaluation of these models is recorded in `{record['history']}`.", ""]
+    return ["## History", "", intro, "", *lines, ""]
+
+
+def _history_value(row: Any) -> str:
+    """LC win rate of a history row (win rate where LC is n/a)."""
+    lc = row["length_controlled_winrate"]
+    if lc is not None and not (isinstance(lc, float) and math.isnan(lc)):
+        return f"LC {lc:.1f}"
+    return f"win rate {row['win_rate']:.1f}"
 
 
 def duplicates_notes(meta: dict[str, Any], tps: dict[str, dict[str, Any]]) -> list[str]:
@@ -384,6 +416,7 @@ def run(
     context_models: Annotated[list[str], JSON],
     subsets: Path,
     figures: list[Path],
+    history: Path,
     validation: Path | None,
     sweep_tables: list[Path],
     sweep_verdicts: list[Path],
@@ -454,6 +487,7 @@ def run(
     parts += context_section(pd.read_csv(context), context_models, judge_name(judge))
     agreement = json.loads(validation.read_text()) if validation else None
     parts += ["## Judge validation", "", *validation_markdown(agreement)]
+    parts += history_section(history)
     parts += ["## Error samples", "", "Random losses to the reference, for error analysis.", ""]
     parts += [Path(p).read_text(encoding="utf-8") for p in error_samples]
     write_text(report, "\n".join(parts).rstrip() + "\n")

@@ -1,0 +1,145 @@
+"""The history step: each evaluation appends one row per (model, reference) to ``results/history.parquet``.
+
+One evaluation's leaderboard forgets the last one; the history keeps them.
+A row holds the time, alpacaflow's commit, a hash of the settings that shape
+the numbers (the judge's and the model's resolved settings, and the
+reference), the prompt set's SHA-256, the judge, the reference, what
+identifies the model (its weights fingerprint, and its outputs' SHA-256,
+which imported outputs have alone) and the metrics.
+
+Rows are never rewritten: the file is replaced atomically by the old rows
+with the new ones after them. A row equal to an earlier one in everything
+but its time is not appended, so a rerun that changes nothing adds nothing.
+Snakemake deletes a job's declared outputs before the job runs, so the
+history is not one: the declared output is ``history_appended.json``, the
+rows this evaluation added (or none), which the report reads after it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+
+from .errors import AlpacaflowError
+from .io import JSON, atomic_path, read_throughput, sha256_of, write_json
+from .judge_settings import judge_name
+from .leaderboard import LEADERBOARD_COLUMNS
+from .summary import git_commit
+
+#: What identifies one evaluation of one pair (every column but the time and the metrics).
+KEY_COLUMNS = ["alpacaflow_commit", "settings_hash", "prompts_sha256", "judge", "model", "reference", "weights",
+               "outputs_sha256"]  # fmt: skip
+#: The leaderboard's numbers each row keeps.
+METRIC_COLUMNS = ["win_rate", "standard_error", "length_controlled_winrate", "lc_standard_error", "n_wins",
+                  "n_wins_base", "n_draws", "n_total", "avg_length", "unparsed", "leaked_template"]  # fmt: skip
+HISTORY_COLUMNS = ["time", *KEY_COLUMNS, *METRIC_COLUMNS]
+assert set(METRIC_COLUMNS) <= set(LEADERBOARD_COLUMNS)
+
+
+def new_rows(
+    board: pd.DataFrame,
+    settings_hashes: dict[tuple[str, str], str],
+    throughputs: dict[str, dict[str, Any]],
+    outputs_sha256: dict[str, str],
+    meta: dict[str, Any],
+    judge: dict[str, Any],
+    now: str,
+) -> pd.DataFrame:
+    """The rows of this evaluation: one per leaderboard row (model, reference)."""
+    commit = git_commit() or ""
+    rows = []
+    for _, row in board.iterrows():
+        model, reference = row["model"], row["reference"]
+        weights = throughputs[model].get("weights")
+        rows.append(
+            {
+                "time": now,
+                "alpacaflow_commit": commit,
+                "settings_hash": settings_hashes[(model, reference)],
+                "prompts_sha256": meta["sha256"],
+                "judge": judge_name(judge),
+                "model": model,
+                "reference": reference,
+                "weights": json.dumps(weights, sort_keys=True) if weights else "",
+                "outputs_sha256": outputs_sha256[model],
+                **{k: _number(row[k]) for k in METRIC_COLUMNS},
+            }
+        )
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def _identity(row: pd.Series) -> str:
+    """Everything of a row but its time, comparable (missing numbers as null)."""
+    return json.dumps([None if pd.isna(row[c]) else row[c] for c in HISTORY_COLUMNS[1:]], default=str)
+
+
+def read_history(history: Path) -> pd.DataFrame:
+    """The history's rows (none when there is no file yet)."""
+    old = pd.read_parquet(history) if Path(history).exists() else pd.DataFrame(columns=HISTORY_COLUMNS)
+    missing = set(HISTORY_COLUMNS) - set(old.columns)
+    if missing:
+        raise AlpacaflowError(f"{history}: not an alpacaflow history (no {sorted(missing)}); move it away")
+    return old
+
+
+def append(history: Path, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Append the `rows` not equal (time aside) to an earlier row: (rows appended, the rows now standing).
+
+    The rows now standing are `rows`, each with the time of the earlier row it equals, if any.
+    """
+    old = read_history(history)
+    first_seen: dict[str, str] = {}
+    for _, r in old.iterrows():
+        first_seen.setdefault(_identity(r), r["time"])
+    identities = [_identity(r) for _, r in rows.iterrows()]
+    fresh = rows[[i not in first_seen for i in identities]]
+    if len(fresh):
+        combined = pd.concat([old[HISTORY_COLUMNS], fresh], ignore_index=True) if len(old) else fresh
+        with atomic_path(history) as tmp:
+            combined.to_parquet(tmp, index=False)
+    current = rows.assign(time=[first_seen.get(i, t) for i, t in zip(identities, rows["time"], strict=True)])
+    return fresh, current
+
+
+def run(
+    *,
+    leaderboard: Path,
+    settings: Annotated[dict[str, str], JSON],
+    models: list[str],
+    throughputs: list[Path],
+    outputs: list[Path],
+    meta: Path,
+    judge: Annotated[dict[str, Any], JSON],
+    history: Path,
+    appended: Path,
+) -> None:
+    """The history step: append this evaluation's rows to `history`; write the appended rows to `appended`.
+
+    `settings` maps "model|reference" to the hash of that pair's settings;
+    `models`, `throughputs` and `outputs` run in parallel, one per model.
+    """
+    board = pd.read_csv(leaderboard, keep_default_na=False, na_values=[""])
+    hashes = {tuple(key.split("|", 1)): value for key, value in settings.items()}
+    rows = new_rows(
+        board,
+        hashes,  # type: ignore[arg-type]
+        {m: read_throughput(p) for m, p in zip(models, throughputs, strict=True)},
+        {m: sha256_of(p) for m, p in zip(models, outputs, strict=True)},
+        json.loads(Path(meta).read_text(encoding="utf-8")),
+        judge,
+        datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    fresh, current = append(history, rows)
+    records = {"appended": fresh, "current": current}
+    write_json(appended, {"history": str(history), **{k: json.loads(v.to_json(orient="records")) for k, v in
+                                                       records.items()}})  # fmt: skip
+    print(f"{history}: {len(fresh)} row(s) appended, {len(rows) - len(fresh)} equal to earlier rows")
