@@ -22,12 +22,12 @@ rule leaderboard:
     conda:
         "../envs/report.yaml"
     params:
-        model=[m for m, _ in PAIRS],
+        models=[m for m, _ in PAIRS],
         reference=[r for _, r in PAIRS],
     shell:
         step_command(
             "leaderboard",
-            "params.model",
+            "params.models",
             "params.reference",
             "input.annotations",
             "input.throughputs",

@@ -143,6 +143,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str, Pa
     leaked = [{"instruction": r["instruction"], "output": f"assistant\n\n{r['output'][:80]}"} for r in prompts]
     imported.write_text(json.dumps(leaked))
     config["models"]["imported"] = {"outputs": str(imported)}
+    config["references"] = ["prompts", "sft"]  # head to head: the other two are also judged against sft
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     run = run_snakemake("--configfile", "config.yaml", "--cores", "2", cwd=workdir)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -96,7 +96,7 @@ def test_every_rule_has_an_env_and_a_step():
     found = rules()
     expected = {"download_prompts", "download_model", "generate", "annotate", "leaderboard", "error_sample", "report",
                 "compare", "error_taxonomy", "context", "plots", "fetch_official", "validate_judge",
-                "sweep", "summary", "track"}  # fmt: skip
+                "sweep", "summary", "history", "track"}  # fmt: skip
     assert set(found) == expected
 
 

@@ -54,7 +54,7 @@ def test_generate_jobs_do_not_depend_on_each_other(tmp_path, tiny_models):
     assert {(d, g) for d in download for g in generate} <= set(edges)
     rules = sorted({label.split("\\n")[0] for label in nodes.values()})
     assert rules == ["all", "annotate", "compare", "context", "download_prompts", "error_sample", "error_taxonomy",
-                     "generate", "leaderboard", "plots", "report", "summary"]  # fmt: skip
+                     "generate", "history", "leaderboard", "plots", "report", "summary"]  # fmt: skip
 
 
 @pytest.mark.slow
@@ -80,8 +80,23 @@ def _check_demo_run(workdir: Path) -> None:
     annotate_log = (results / "logs" / "annotate.log").read_text()
     assert annotate_log.count("Initializing a V1 LLM engine") == 1
     counts = [json.loads(line) for line in annotate_log.splitlines() if line.startswith('{"model"')]
-    assert [c["model"] for c in counts] == list(MODELS_3)
+    assert [(c["model"], c["reference"]) for c in counts] == [
+        *((m, "prompts") for m in MODELS_3),
+        ("zero_shot", "sft"),
+        ("imported", "sft"),
+    ]  # sft is never judged against itself
     assert all(c["judged_this_run"] == c["n"] == 6 for c in counts)
+    # Head to head against sft: its outputs are the reference; a leaderboard section and summary entry each.
+    vs_sft = json.loads((results / "zero_shot" / "vs_sft" / "annotations.json").read_text())
+    sft_outputs = {
+        r["instruction"]: r["output"] for r in json.loads((results / "sft" / "model_outputs.json").read_text())
+    }
+    assert all(r["output_1"] == sft_outputs[r["instruction"]] and r["generator_1"] == "sft" for r in vs_sft)
+    pairs = pd.read_csv(results / "leaderboard.csv")[["model", "reference"]].values.tolist()
+    assert sorted(pairs) == sorted([*([m, "prompts"] for m in MODELS_3), ["zero_shot", "sft"], ["imported", "sft"]])
+    # The history: one row per (model, reference); the report says there is no earlier one yet.
+    history = pd.read_parquet(results / "history.parquet")
+    assert sorted(history[["model", "reference"]].values.tolist()) == sorted(pairs)
     # Logs and benchmarks as the README says: <rule>/<model>.log for per-model rules, <rule>.log otherwise.
     per_job = {"generate", "error_sample", "error_taxonomy", "download_model"}
     for kind, suffix in (("logs", ".log"), ("benchmarks", ".tsv")):
@@ -138,6 +153,8 @@ def _check_demo_run(workdir: Path) -> None:
         "| FuseChat-Llama-3.2-1B-Instruct |",
         "not comparable",
         "## Judge validation",
+        "## Head to head: against sft",
+        "## History",
         f"re-judged {n_official} published pairs",
     ):
         assert text in report
@@ -153,6 +170,12 @@ def _check_demo_run(workdir: Path) -> None:
     again = smk(workdir, "-n")
     assert again.returncode == 0
     assert "Nothing to be done" in again.stdout + again.stderr
+    assert summary["models"]["zero_shot"]["references"]["sft"]["n_total"] == 6
+    assert "sft" not in summary["models"]["sft"]["references"]
+    # Forced again, the history step adds no row: nothing changed.
+    forced = smk(workdir, "--forcerun", "history", "--until", "history")
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    assert len(pd.read_parquet(results / "history.parquet")) == len(history)
 
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     config["models"]["sft"]["generation"] = {"temperature": 0.3}
@@ -166,6 +189,7 @@ def _check_demo_run(workdir: Path) -> None:
         ("annotate", ""),
         *(("error_sample", m) for m in MODELS_3),
         *(("error_taxonomy", m) for m in MODELS_3),
+        ("history", ""),
         ("leaderboard", ""),
         ("compare", ""),
         ("plots", ""),
@@ -264,6 +288,7 @@ def test_slurm_profile_dry_run_on_the_real_config():
             ("compare", ""),
             ("context", ""),
             ("plots", ""),
+            ("history", ""),
             ("report", ""),
             ("summary", ""),
             ("all", ""),

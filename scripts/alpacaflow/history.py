@@ -77,7 +77,7 @@ def _number(value: Any) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
-def _identity(row: pd.Series) -> str:
+def identity(row: pd.Series) -> str:
     """Everything of a row but its time, comparable (missing numbers as null)."""
     return json.dumps([None if pd.isna(row[c]) else row[c] for c in HISTORY_COLUMNS[1:]], default=str)
 
@@ -99,8 +99,8 @@ def append(history: Path, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     old = read_history(history)
     first_seen: dict[str, str] = {}
     for _, r in old.iterrows():
-        first_seen.setdefault(_identity(r), r["time"])
-    identities = [_identity(r) for _, r in rows.iterrows()]
+        first_seen.setdefault(identity(r), r["time"])
+    identities = [identity(r) for _, r in rows.iterrows()]
     fresh = rows[[i not in first_seen for i in identities]]
     if len(fresh):
         combined = pd.concat([old[HISTORY_COLUMNS], fresh], ignore_index=True) if len(old) else fresh

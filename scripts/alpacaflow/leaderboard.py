@@ -247,19 +247,20 @@ def write_leaderboard(table: pd.DataFrame, csv_path: Path, md_path: Path) -> Non
 
 def run(
     *,
-    model: list[str],
-    reference: list[str],
+    models: list[str],
     annotations: list[Path],
     throughputs: list[Path],
     df_gamed: Path,
     csv: Path,
     md: Path,
+    reference: list[str] | None = None,
 ) -> None:
     """The leaderboard step: one row per (model, reference), as CSV and Markdown.
 
-    `model`, `reference` and `annotations` have one entry per judged pair;
-    `throughputs` one per model, in the order of first appearance in `model`.
+    `models`, `annotations` and `reference` (default: the prompt set's) have
+    one entry per judged pair; `throughputs` one per model, in the order of
+    first appearance in `models`.
     """
-    table = build_leaderboard(model, annotations, throughputs, df_gamed, reference)
+    table = build_leaderboard(models, annotations, throughputs, df_gamed, reference)
     write_leaderboard(table, csv, md)
     print(table.to_string(index=False))

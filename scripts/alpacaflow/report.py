@@ -22,7 +22,7 @@ from .compare import significance_sentence
 from .config import PROMPT_REFERENCE
 from .error_taxonomy import taxonomy_table
 from .errors import AlpacaflowError
-from .history import read_history
+from .history import identity, read_history
 from .io import JSON, load_prompt_table, read_records, read_throughput, reference_generators, visible, write_text
 from .judge_settings import judge_name
 from .leaderboard import leaderboard_markdown, read_leaderboard
@@ -139,7 +139,8 @@ def history_section(appended: Path) -> list[str]:
     lines = []
     for now in record["current"]:
         pair = table[(table["model"] == now["model"]) & (table["reference"] == now["reference"])]
-        earlier = pair[pair["time"] != now["time"]].sort_values("time")
+        current = identity(pd.Series(now))
+        earlier = pair[[identity(r) != current for _, r in pair.iterrows()]].sort_values("time", kind="stable")
         if earlier.empty:
             continue
         steps = [f"{_history_value(r)} ({str(r['time'])[:10]})" for _, r in earlier.tail(3).iterrows()]

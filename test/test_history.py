@@ -1,0 +1,74 @@
+"""history.parquet: one row per (model, reference) and evaluation, never rewritten, nothing added by a rerun that
+changes nothing; the report shows each model's earlier rows."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from alpacaflow.history import HISTORY_COLUMNS, append, read_history, run
+from alpacaflow.leaderboard import LEADERBOARD_COLUMNS
+from alpacaflow.report import history_section
+from test_judge import judge_cfg
+
+
+def board(lc_sft: float) -> pd.DataFrame:
+    rows = []
+    for model, reference, lc in (("sft", "prompts", lc_sft), ("dpo", "prompts", 14.0), ("dpo", "sft", 55.0)):
+        row = dict.fromkeys(LEADERBOARD_COLUMNS, 0)
+        row.update(model=model, reference=reference, win_rate=lc - 1, length_controlled_winrate=lc, n_total=805)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def evaluate(tmp_path):
+    """Run the history step on a leaderboard, as the rule does; return the appended.json record."""
+    for model in ("sft", "dpo"):
+        (tmp_path / f"{model}_tp.json").write_text(json.dumps({"weights": {"fingerprint": model}}))
+        (tmp_path / f"{model}_out.json").write_text(json.dumps([{"instruction": "i", "output": model}]))
+    (tmp_path / "meta.json").write_text(json.dumps({"sha256": "a" * 64}))
+
+    def step(table: pd.DataFrame, settings: str = "s1") -> dict:
+        table.to_csv(tmp_path / "leaderboard.csv", index=False)
+        run(leaderboard=tmp_path / "leaderboard.csv",
+            settings={f"{m}|{r}": settings for m, r in (("sft", "prompts"), ("dpo", "prompts"), ("dpo", "sft"))},
+            models=["sft", "dpo"], throughputs=[tmp_path / "sft_tp.json", tmp_path / "dpo_tp.json"],
+            outputs=[tmp_path / "sft_out.json", tmp_path / "dpo_out.json"], meta=tmp_path / "meta.json",
+            judge=judge_cfg(), history=tmp_path / "history.parquet", appended=tmp_path / "appended.json")  # fmt: skip
+        return json.loads((tmp_path / "appended.json").read_text())
+
+    return step
+
+
+def test_rows_are_appended_once_and_never_rewritten(tmp_path, evaluate):
+    first = evaluate(board(12.1))
+    history = read_history(tmp_path / "history.parquet")
+    assert list(history.columns) == HISTORY_COLUMNS and len(history) == len(first["appended"]) == 3
+    assert history[["model", "reference"]].values.tolist() == [["sft", "prompts"], ["dpo", "prompts"], ["dpo", "sft"]]
+    row = history.iloc[0]
+    assert (row["prompts_sha256"], row["settings_hash"], row["weights"]) == ("a" * 64, "s1", '{"fingerprint": "sft"}')
+    assert len(row["outputs_sha256"]) == 64 and row["judge"] and row["time"].startswith("20")
+
+    again = evaluate(board(12.1))  # nothing changed: nothing added
+    assert again["appended"] == [] and len(read_history(tmp_path / "history.parquet")) == 3
+    assert [c["time"] for c in again["current"]] == history["time"].tolist()
+
+    later = evaluate(board(13.4))  # sft's numbers changed: one row added, the old ones kept as they were
+    updated = read_history(tmp_path / "history.parquet")
+    assert len(later["appended"]) == 1 and len(updated) == 4
+    pd.testing.assert_frame_equal(updated.iloc[:3], history)
+    assert evaluate(board(13.4), settings="s2")["appended"] and len(read_history(tmp_path / "history.parquet")) == 7
+
+    lines = history_section(tmp_path / "appended.json")
+    assert lines[0] == "## History"
+    sft = next(line for line in lines if line.startswith("- sft:"))
+    assert sft.startswith("- sft: LC 12.1 (20") and sft.endswith("→ LC 13.4 now")
+    assert any(line.startswith("- dpo (vs sft): LC 55.0 (") for line in lines)
+
+
+def test_a_foreign_file_is_refused(tmp_path):
+    pd.DataFrame({"x": [1]}).to_parquet(tmp_path / "history.parquet")
+    with pytest.raises(Exception, match="not an alpacaflow history"):
+        append(tmp_path / "history.parquet", pd.DataFrame(columns=HISTORY_COLUMNS))
