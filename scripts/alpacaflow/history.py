@@ -26,7 +26,7 @@ from typing import Annotated, Any
 import pandas as pd
 
 from .errors import AlpacaflowError
-from .io import JSON, atomic_path, read_throughput, sha256_of, write_json
+from .io import JSON, atomic_path, jsonable, read_throughput, sha256_of, write_json
 from .judge_settings import judge_name
 from .leaderboard import LEADERBOARD_COLUMNS
 from .summary import git_commit
@@ -139,7 +139,7 @@ def run(
         datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     fresh, current = append(history, rows)
-    records = {"appended": fresh, "current": current}
-    write_json(appended, {"history": str(history), **{k: json.loads(v.to_json(orient="records")) for k, v in
-                                                       records.items()}})  # fmt: skip
+    records = {k: [jsonable(r) for r in v.to_dict(orient="records")] for k, v in (("appended", fresh),
+                                                                                  ("current", current))}  # fmt: skip
+    write_json(appended, {"history": str(history), **records})
     print(f"{history}: {len(fresh)} row(s) appended, {len(rows) - len(fresh)} equal to earlier rows")
