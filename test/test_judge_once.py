@@ -74,6 +74,12 @@ def preferences(folder: Path, model: str) -> list[float]:
     return [r["preference"] for r in json.loads((folder / model / "annotations.json").read_text())]
 
 
+def in_own_session(args: list[str], stderr: int = subprocess.PIPE) -> subprocess.Popen:
+    """The step started as the leader of a new session, so that everything it starts can be found and counted."""
+    return subprocess.Popen(args, env=subprocess_env(), stdout=subprocess.PIPE, stderr=stderr, text=True,
+                            start_new_session=True)  # fmt: skip
+
+
 def left_in_session(sid: int) -> list[str]:
     """Processes still alive in session `sid` (the step was started as its leader)."""
     out = subprocess.run(["ps", "-eo", "sid=,pid=,stat=,args="], capture_output=True, text=True).stdout
@@ -148,14 +154,7 @@ def test_judge_that_cannot_start_fails_with_one_line_and_leaves_nothing(tmp_path
     weights.write_bytes(b"\xff" * weights.stat().st_size)
     outputs = outputs_of(prompts, tmp_path / "outputs")
     start = time.monotonic()
-    proc = subprocess.Popen(
-        annotate_args(tiny_judge(tiny_models, model=str(broken)), prompts, outputs, tmp_path / "run"),
-        env=subprocess_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = in_own_session(annotate_args(tiny_judge(tiny_models, model=str(broken)), prompts, outputs, tmp_path / "run"))
     try:
         _, stderr = proc.communicate(timeout=300)
     finally:
@@ -174,14 +173,7 @@ def test_job_killed_while_judging_keeps_finished_judgments_and_leaves_nothing(tm
     judge = tiny_judge(tiny_models, checkpoint_every=1, batch_size=1)
     outputs = outputs_of(prompts, tmp_path / "outputs")
     folder = tmp_path / "run"
-    proc = subprocess.Popen(
-        annotate_args(judge, prompts, outputs, folder),
-        env=subprocess_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
+    proc = in_own_session(annotate_args(judge, prompts, outputs, folder), stderr=subprocess.DEVNULL)
     try:
         for line in proc.stdout:  # the first model's count line: it is judged and written
             if line.startswith('{"model": "a"'):

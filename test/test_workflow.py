@@ -19,6 +19,7 @@ import pytest
 import yaml
 from alpacaflow.cli import STEPS
 from alpacaflow.io import read_parquet
+from alpacaflow.leaderboard import read_leaderboard
 from conftest import DEMO_OFFICIAL, NO_SLURM, REPO, run_snakemake, write_config
 
 
@@ -35,7 +36,7 @@ def scheduled(output: str) -> list[tuple[str, str]]:
     for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
         rule = re.match(r"(?:local)?rule (\w+):", block.strip())
         if rule:
-            model = re.search(r"wildcards: model=(\S+)", block)
+            model = re.search(r"wildcards: model=([^,\s]+)", block)
             jobs.append((rule.group(1), model.group(1) if model else ""))
     return jobs
 
@@ -109,7 +110,7 @@ def _check_demo_run(workdir: Path) -> None:
     # summary.json: valid, and the leaderboard's numbers under the demo's reference.
     summary = json.loads((results / "summary.json").read_text())
     jsonschema.validate(summary, yaml.safe_load((REPO / "schemas" / "summary.schema.yaml").read_text()))
-    board = pd.read_csv(results / "leaderboard.csv").set_index("model")
+    board = read_leaderboard(results / "leaderboard.csv").set_index("model")  # against the prompt set's references
     for model in ("zero_shot", "sft"):
         ours = summary["models"][model]["references"]["alpacaflow_demo_reference"]
         assert ours["win_rate"] == board.loc[model, "win_rate"] and ours["n_total"] == board.loc[model, "n_total"]
@@ -118,10 +119,10 @@ def _check_demo_run(workdir: Path) -> None:
     assert alpaca_stops in (results / "logs" / "generate" / "zero_shot.log").read_text()
     assert "stop strings []" in (results / "logs" / "generate" / "sft.log").read_text()
     board = (results / "leaderboard.csv").read_text()
-    assert board.startswith("model,win_rate,standard_error,length_controlled_winrate,lc_standard_error,")
+    assert board.startswith("model,reference,win_rate,standard_error,length_controlled_winrate,lc_standard_error,")
     report = (results / "report.md").read_text()
     # Every imported output opens with "assistant\n\n": counted, logged, and the report opens with the warning.
-    leaked = pd.read_csv(results / "leaderboard.csv").set_index("model")["leaked_template"]
+    leaked = read_leaderboard(results / "leaderboard.csv").set_index("model")["leaked_template"]
     assert leaked["imported"] == 6
     assert report.startswith(
         "# AlpacaEval 2.0 report\n\n> **Warning: leaked chat template.** imported: 6 of 6 outputs (100.0%) open with "
@@ -209,6 +210,7 @@ def _check_demo_run(workdir: Path) -> None:
     per_model = smk(workdir, "-n", "--keep-going")
     assert per_model.returncode == 0, per_model.stderr
     assert {job for job in scheduled(per_model.stdout) if job[0] == "annotate"} == {("annotate", m) for m in MODELS_3}
+    assert len([job for job in scheduled(per_model.stdout) if job[0] == "annotate"]) == 5  # a job per pair
 
 
 def test_new_checkpoint_from_the_command_line(tmp_path, tiny_models):
