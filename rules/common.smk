@@ -121,12 +121,18 @@ ANNOTATE_PER_MODEL = keep_going()
 # Every (model, reference) the judge compares: each model against the prompt
 # set's references, then head to head against each model in `references`.
 PAIRS = judged_pairs(config)
-HEAD_TO_HEAD = config["references"][1:]
+PAIR_ANNOTATIONS = [
+    f"{annotation_folder(RESULTS, m, r)}/annotations.json" for m, r in PAIRS
+]
 # "model|reference" -> hash of what shapes that pair's numbers (history.parquet's settings_hash).
 PAIR_SETTINGS = {
     f"{m}|{r}": hashlib.sha256(
         json.dumps(
-            {"judge": JUDGE, "model": model_settings(config, m), "reference": r},
+            {
+                "judge": settings_hash(JUDGE),
+                "model": model_settings(config, m),
+                "reference": r,
+            },
             sort_keys=True,
         ).encode()
     ).hexdigest()[:16]
@@ -136,7 +142,7 @@ PAIR_SETTINGS = {
 ANNOTATIONS = (
     [f"{RESULTS}/{{model}}{{vs}}/annotations.json"]
     if ANNOTATE_PER_MODEL
-    else [f"{annotation_folder(RESULTS, m, r)}/annotations.json" for m, r in PAIRS]
+    else PAIR_ANNOTATIONS
 )
 ANNOTATE_JOB = "annotate/{model}{vs}" if ANNOTATE_PER_MODEL else "annotate"
 DOWNLOADS = downloads(config)

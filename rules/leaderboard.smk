@@ -7,9 +7,7 @@ localrules:
 
 rule leaderboard:
     input:
-        annotations=[
-            f"{annotation_folder(RESULTS, m, r)}/annotations.json" for m, r in PAIRS
-        ],
+        annotations=PAIR_ANNOTATIONS,
         throughputs=per_model("throughput.json"),
         df_gamed=f"{RESULTS}/df_gamed.csv",
     output:

@@ -2,8 +2,8 @@
 
 One evaluation's leaderboard forgets the last one; the history keeps them.
 A row holds the time, alpacaflow's commit, a hash of the settings that shape
-the numbers (the judge's and the model's resolved settings, and the
-reference), the prompt set's SHA-256, the judge, the reference, what
+the numbers (the judge settings that change a judgment, the model's
+resolved settings, and the reference), the prompt set's SHA-256, the judge, the reference, what
 identifies the model (its weights fingerprint, and its outputs' SHA-256,
 which imported outputs have alone) and the metrics.
 
@@ -28,7 +28,7 @@ import pandas as pd
 from .errors import AlpacaflowError
 from .io import JSON, atomic_path, jsonable, read_throughput, sha256_of, write_json
 from .judge_settings import judge_name
-from .leaderboard import LEADERBOARD_COLUMNS
+from .leaderboard import LEADERBOARD_COLUMNS, read_leaderboard
 from .summary import git_commit
 
 #: What identifies one evaluation of one pair (every column but the time and the metrics).
@@ -127,7 +127,7 @@ def run(
     `settings` maps "model|reference" to the hash of that pair's settings;
     `models`, `throughputs` and `outputs` run in parallel, one per model.
     """
-    board = pd.read_csv(leaderboard, keep_default_na=False, na_values=[""])
+    board = read_leaderboard(leaderboard, None)
     hashes = {tuple(key.split("|", 1)): value for key, value in settings.items()}
     rows = new_rows(
         board,

@@ -180,12 +180,15 @@ def build_leaderboard(
     return table.sort_values("_reference", kind="stable")[LEADERBOARD_COLUMNS].reset_index(drop=True)
 
 
-def read_leaderboard(path: Path, reference: str = PROMPT_REFERENCE) -> pd.DataFrame:
-    """leaderboard.csv's rows against one reference (default: the prompt set's own), in their order."""
+def read_leaderboard(path: Path, reference: str | None = PROMPT_REFERENCE) -> pd.DataFrame:
+    """leaderboard.csv's rows against one reference (default: the prompt set's own; None: all), in their order.
+
+    Only empty cells are missing values: a model named ``NA`` stays a name.
+    """
     board = pd.read_csv(path, keep_default_na=False, na_values=[""])
     if "reference" not in board.columns:
         raise AlpacaflowError(f"{path}: no reference column; rerun the leaderboard step")
-    return board[board["reference"] == reference].reset_index(drop=True)
+    return board if reference is None else board[board["reference"] == reference].reset_index(drop=True)
 
 
 def _fmt(value: Any, digits: int = 2) -> str:

@@ -107,7 +107,7 @@ def leak_warnings(models: list[str], outputs: list[Path], prompts: Path) -> list
 
 def head_to_head_sections(leaderboard: Path) -> list[str]:
     """A section per model in `references` (beyond the prompt set): its leaderboard and what LC means there."""
-    every = pd.read_csv(leaderboard, keep_default_na=False, na_values=[""])
+    every = read_leaderboard(leaderboard, None)
     lines: list[str] = []
     for reference in dict.fromkeys(every["reference"]):
         if reference == PROMPT_REFERENCE:

@@ -25,7 +25,7 @@ from .compare import COMPARISON_COLUMNS
 from .config import PROMPT_REFERENCE
 from .io import JSON, jsonable, read_throughput, reference_generators, write_json
 from .judge_settings import judge_name
-from .leaderboard import LEADERBOARD_COLUMNS, SPEED_COLUMNS
+from .leaderboard import LEADERBOARD_COLUMNS, SPEED_COLUMNS, read_leaderboard
 
 SCHEMA_VERSION = 1
 #: Leaderboard columns kept per model and reference (speed goes under throughput, the judge is global).
@@ -136,7 +136,7 @@ def run(
     reference = reference_generators(prompts)
     document = build_summary(
         models=models,
-        board=pd.read_csv(leaderboard, keep_default_na=False, na_values=[""]),
+        board=read_leaderboard(leaderboard, None),
         comparison=pd.read_csv(comparison),
         throughputs={m: read_throughput(p) for m, p in zip(models, throughputs, strict=True)},
         meta=json.loads(Path(meta).read_text(encoding="utf-8")),
