@@ -27,7 +27,17 @@ from typing import Annotated, Any
 import pandas as pd
 
 from .errors import AlpacaflowError
-from .io import JSON, PROMPT_COLUMNS, atomic_path, is_blank, read_records, sha256_of, write_json, write_parquet
+from .io import (
+    JSON,
+    PROMPT_COLUMNS,
+    atomic_path,
+    duplicates_dropped_line,
+    is_blank,
+    read_records,
+    sha256_of,
+    write_json,
+    write_parquet,
+)
 
 HF_SOURCE = "huggingface"
 
@@ -190,8 +200,7 @@ def prepare_prompts(cfg: dict[str, Any], out_table: Path, out_gamed: Path, out_m
     table = records_to_table(records, source_name, duplicates)
     dropped = len(records) - len(table)
     if dropped:
-        print(f"{source_name}: dropped {dropped} row(s) repeating an earlier row's instruction "
-              "(prompts.duplicates: first)", flush=True)  # fmt: skip
+        print(duplicates_dropped_line(source_name, dropped), flush=True)
     expected = cfg.get("expected_rows")
     if cfg["source"] == HF_SOURCE and expected is not None and len(table) != expected:
         raise AlpacaflowError(f"{source_name}: expected {expected} prompts, found {len(table)}")

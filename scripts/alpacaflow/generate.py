@@ -32,7 +32,15 @@ from .backends import Completion, Request, load_backend
 from .errors import AlpacaflowError, Terminated, stopped_by_signal
 from .formatting import FormattedPrompt, PromptFormat, check_bos, format_prompt, template_sha256
 from .gpus import claim_gpus
-from .io import JSON, load_prompt_table, outputs_by_instruction, read_records, write_json, write_parquet
+from .io import (
+    JSON,
+    duplicates_dropped_line,
+    load_prompt_table,
+    outputs_by_instruction,
+    read_records,
+    write_json,
+    write_parquet,
+)
 from .stopping import Finished, finish, stop_rules, summary_line
 from .store import GenerationStore, request_key
 from .template_leaks import leak_summary, leak_warning
@@ -283,7 +291,7 @@ def import_outputs(settings: dict[str, Any], prompts_path: Path, meta: dict[str,
     outputs = _match_outputs(records, source, prompts, subset, keep_first)
     dropped = len(records) - len({r["instruction"] for r in records}) if keep_first else 0
     if dropped:
-        print(f"{source}: dropped {dropped} row(s) repeating an earlier row's instruction (prompts.duplicates: first)")
+        print(duplicates_dropped_line(source, dropped))
     table = pd.DataFrame(
         {
             "index": prompts["index"],

