@@ -49,6 +49,7 @@ def test_defaults_are_filled():
         (lambda c: c["models"]["sft"].update(pth="x"), "models.sft", "pth"),
         (lambda c: c["prompts"].update(max_instances=0), "prompts.max_instances", "minimum"),
         (lambda c: c.update(models={}), "models", "non-empty"),
+        (lambda c: c.update(prompt_date="2024-07-26"), "prompt_date", "does not match"),
     ],
 )
 def test_schema_errors_name_the_key(mutate, key, words):
@@ -60,6 +61,14 @@ def test_schema_errors_name_the_key(mutate, key, words):
     assert "\n" not in message
     assert f"'{key}'" in message
     assert words in message
+
+
+def test_prompt_date_must_be_a_calendar_date():
+    models = {"m": {"outputs": __file__}}
+    message = r"config error at 'prompt_date': '31 Feb 2024' is not a date written as 26 Jul 2024"
+    with pytest.raises(AlpacaflowError, match=message):
+        check_config({"models": models, "prompt_date": "31 Feb 2024"})
+    assert check_config({"models": models, "prompt_date": "1 Mar 2025"})["prompt_date"] == "1 Mar 2025"
 
 
 def test_bad_model_key_is_rejected():

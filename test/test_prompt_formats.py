@@ -10,9 +10,9 @@ them, in vLLM and transformers alike. Tests that start engines are ``slow``.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -99,13 +99,56 @@ def test_the_system_prompt_reaches_every_chat_format():
                                      IM_START, Q_ASSISTANT, Q_NEWLINE]  # fmt: skip
 
 
-def test_chat_template_kwargs_pin_the_date_in_metas_template():
-    """Meta's Llama-3.2 template writes today's date unless `date_string` is given: prompts then stay the same."""
+class FrozenClock(datetime.datetime):
+    """A clock stopped at `when` (the `datetime` that transformers' ``strftime_now`` reads)."""
+
+    when = datetime.datetime(2031, 3, 5, 9, 0)
+
+    @classmethod
+    def now(cls, tz=None):  # noqa: ANN001, ANN206
+        return cls.when
+
+
+def _clock_at(monkeypatch: pytest.MonkeyPatch, when: datetime.datetime) -> None:
+    import transformers.utils.chat_template_utils as chat_templates
+
+    monkeypatch.setattr(FrozenClock, "when", when)
+    monkeypatch.setattr(chat_templates, "datetime", FrozenClock)
+
+
+def test_prompts_hold_the_pinned_date_whatever_the_clock(monkeypatch):
+    """Meta's real Llama-3.2-Instruct template reads the clock; prompts hold the schema's date on any day."""
+    from alpacaflow.backends import Request
+    from alpacaflow.store import request_key
+
     tok = llama3_tokenizer("chat", META_TEMPLATE.read_text())
-    pinned = format_prompt(tok, INSTRUCTION, PromptFormat("chat", chat_template_kwargs={"date_string": "26 Jul 2024"}))
-    assert "Today Date: 26 Jul 2024\n\n" in pinned.text
-    today = format_prompt(tok, INSTRUCTION, "chat").text
-    assert pinned.text == re.sub(r"Today Date: [^\n]+", "Today Date: 26 Jul 2024", today)
+    entry = {"path": "m", "prompt_format": "chat"}
+    settings = resolved_settings("m", entry)
+    assert settings["prompt_date"] == "26 Jul 2024"  # the schema's default, Meta's own fallback
+    keys = []
+    for day in (datetime.datetime(2031, 3, 5), datetime.datetime(2027, 11, 30)):
+        _clock_at(monkeypatch, day)
+        assert format_prompt(tok, INSTRUCTION, PromptFormat("chat")).text.count(f"{day:%d %b %Y}") == 0
+        prompt = format_prompt(tok, INSTRUCTION, PromptFormat.from_settings(settings))
+        assert "Today Date: 26 Jul 2024\n\n" in prompt.text and f"{day:%Y}" not in prompt.text
+        keys.append(request_key(settings, {"folder_sha256": "x"}, Request(prompt.token_ids, 8, 42)))
+    assert keys[0] == keys[1]
+    # The control: transformers' own clock is the one frozen above (what an unpinned render writes).
+    _clock_at(monkeypatch, datetime.datetime(2031, 3, 5))
+    assert "Today Date: 05 Mar 2031" in tok.apply_chat_template([{"role": "user", "content": "x"}], tokenize=False)
+
+
+def test_a_models_date_string_and_any_clock_call_get_the_pinned_date(monkeypatch):
+    _clock_at(monkeypatch, datetime.datetime(2031, 3, 5))
+    tok = llama3_tokenizer("chat", META_TEMPLATE.read_text())
+    own = resolved_settings("m", {"path": "m", "chat_template_kwargs": {"date_string": "01 Jan 2025"}})
+    assert own["prompt_date"] == "01 Jan 2025"
+    assert "Today Date: 01 Jan 2025\n\n" in format_prompt(tok, INSTRUCTION, PromptFormat.from_settings(own)).text
+    # A template that calls strftime_now in another format gets the pinned date in that format.
+    clock = "{{ bos_token }}{{ strftime_now('%Y-%m-%d') }}|{{ messages[0]['content'] }}"
+    text = format_prompt(tok, INSTRUCTION, PromptFormat("template", clock, date="26 Jul 2024")).text
+    assert text == f"<|begin_of_text|>2024-07-26|{INSTRUCTION}"
+    assert resolved_settings("m", {"path": "m", "prompt_format": "alpaca"})["prompt_date"] is None
 
 
 def test_qwen3_thinking_is_switched_by_chat_template_kwargs():

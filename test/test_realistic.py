@@ -224,6 +224,9 @@ def test_whole_dag_on_805_realistic_prompts(tmp_path, realistic):
             assert list(ids[: len(first)]) == first and list(ids).count(BOS) == 1
             assert list(ids) == tok(text, add_special_tokens=fmt == "alpaca")["input_ids"]
         tp = json.loads((results / model / "throughput.json").read_text())
+        if fmt == "chat":  # Meta's real template reads the clock: every prompt holds the pinned date instead
+            assert table["prompt"].str.contains("Today Date: 26 Jul 2024\n\n", regex=False).all()
+        assert tp["prompt_date"] == (None if fmt == "alpaca" else "26 Jul 2024")
         assert tp["n_examples"] == 805 and tp["generated_this_run"] == 805
         assert tp["finished_by_stop"] + tp["hit_max_new_tokens"] == 805
         assert tp["output_tokens"] == int(table["output_tokens"].sum()) <= 805 * 4

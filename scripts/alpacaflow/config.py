@@ -13,6 +13,8 @@ model's jobs.
 from __future__ import annotations
 
 import copy
+import datetime
+import functools
 import glob
 import re
 from collections.abc import Iterator
@@ -36,6 +38,9 @@ PROMPT_KEYS = (
     "stop_token_ids",
     "reasoning",
 )
+
+#: How ``prompt_date`` is written (Meta's Llama-3.x templates write ``date_string`` so).
+DATE_FORMAT = "%d %b %Y"
 
 
 def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
@@ -110,9 +115,44 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any] | None = None
     return config
 
 
-def defaults(section: str) -> dict[str, Any]:
-    """The schema's defaults of one top-level section (e.g. ``generation``), as a config without it gets them."""
+def defaults(section: str) -> Any:
+    """The schema's defaults of one top-level key (e.g. ``generation``), as a config without it gets them."""
     return validate_config({"models": {"m": {"outputs": "m"}}})[section]
+
+
+@functools.lru_cache(maxsize=1)
+def default_prompt_date() -> str:
+    """The schema's ``prompt_date``: the date chat prompts are rendered with unless a config says otherwise."""
+    return str(defaults("prompt_date"))
+
+
+def prompt_date(config: dict[str, Any], entry: dict[str, Any]) -> str | None:
+    """The date a model's chat or template prompts are rendered with (None for the Alpaca format).
+
+    Its ``chat_template_kwargs.date_string`` where it sets one in the same
+    form (``26 Jul 2024``), else the config's ``prompt_date``.
+    """
+    if entry["prompt_format"] == "alpaca":
+        return None
+    own = entry["chat_template_kwargs"].get("date_string")
+    return own if isinstance(own, str) and parse_date(own) is not None else config["prompt_date"]
+
+
+def parse_date(text: str) -> datetime.datetime | None:
+    """A date written as ``26 Jul 2024`` (None when it is not one)."""
+    try:
+        return datetime.datetime.strptime(text, DATE_FORMAT)
+    except ValueError:
+        return None
+
+
+def check_prompt_date(config: dict[str, Any]) -> None:
+    """``prompt_date`` is a real calendar date (the schema checks its shape only)."""
+    if parse_date(config["prompt_date"]) is None:
+        raise AlpacaflowError(
+            f"config error at 'prompt_date': {config['prompt_date']!r} is not a date written as "
+            f"{datetime.datetime(2024, 7, 26):{DATE_FORMAT}} (day, month abbreviation, year)"
+        )
 
 
 def looks_local(path: str) -> bool:
@@ -274,6 +314,7 @@ def annotation_folder(results: str, model: str, reference: str) -> str:
 def check_config(config: dict[str, Any]) -> dict[str, Any]:
     """Full load-time check: schema, defaults, sweeps expanded into models, model entries, references."""
     validate_config(config)
+    check_prompt_date(config)
     expand_sweeps(config)
     check_models(config)
     check_references(config)
@@ -297,6 +338,7 @@ def model_settings(config: dict[str, Any], model: str) -> dict[str, Any]:
         "path": entry["path"],
         "revision": entry["revision"],
         **{key: entry[key] for key in PROMPT_KEYS},
+        "prompt_date": prompt_date(config, entry),
         "generation": generation,
     }
 

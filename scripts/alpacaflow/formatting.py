@@ -14,6 +14,12 @@ backends decode from exactly the same input. Formats (a model's
 
 The chat formats take an optional system message and extra template
 variables (``chat_template_kwargs``, e.g. Qwen3's ``enable_thinking``).
+They never read the clock: every chat prompt is rendered with a fixed date
+(`PromptFormat.date`, the config's ``prompt_date``), given to the template
+as ``date_string`` (unless ``chat_template_kwargs`` sets one) and as the
+answer of ``strftime_now``, which transformers would otherwise answer with
+today's date (Meta's Llama-3.2-Instruct template writes ``Today Date: ...``
+into every prompt): the same settings give the same prompts on any day.
 
 Every format gives exactly one BOS on a tokenizer that has one: text that
 starts with BOS is tokenized as it is; other text gets the tokenizer's special
@@ -50,6 +56,7 @@ class PromptFormat:
     template: str | None = None  # the Jinja file's text, for name == "template"
     system_prompt: str | None = None
     chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
+    date: str | None = None  # the date prompts are rendered with; None = the schema's prompt_date
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> PromptFormat:
@@ -60,7 +67,21 @@ class PromptFormat:
             read_template(template) if template else None,
             settings["system_prompt"],
             dict(settings["chat_template_kwargs"]),
+            settings.get("prompt_date"),
         )
+
+    def template_variables(self) -> dict[str, Any]:
+        """What the chat template gets besides the messages: the pinned date, then ``chat_template_kwargs``."""
+        from .config import default_prompt_date, parse_date
+
+        date = self.date or default_prompt_date()
+        moment = parse_date(date) or parse_date(default_prompt_date())
+        assert moment is not None  # the schema's default parses
+
+        def strftime_now(fmt: str) -> str:  # transformers' template global, answered from the pinned date
+            return moment.strftime(fmt)
+
+        return {"date_string": date, **self.chat_template_kwargs, "strftime_now": strftime_now}
 
 
 @dataclass(frozen=True)
@@ -117,7 +138,7 @@ def _render_chat(tokenizer: Any, fmt: PromptFormat, instruction: str) -> str:
             chat_template=fmt.template if fmt.name == "template" else None,
             tokenize=False,
             add_generation_prompt=True,
-            **fmt.chat_template_kwargs,
+            **fmt.template_variables(),
         )
     except Exception as exc:  # jinja2's TemplateError and the template's own raise_exception
         raise AlpacaflowError(f"prompt format '{fmt.name}': the chat template failed: {exc}") from None

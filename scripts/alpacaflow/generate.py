@@ -227,6 +227,8 @@ def run_generation(
     fmt = PromptFormat.from_settings(settings)
     formatted = [format_prompt(tokenizer, text, fmt) for text in prompts["instruction"]]
     print(check_bos(tokenizer, formatted, format_label(settings)), flush=True)
+    if settings["prompt_date"]:
+        print(f"prompt date: {settings['prompt_date']} (the chat template's date_string and clock)", flush=True)
     check_lengths(model, formatted, prompts["index"].tolist(), generation)
     requests = build_requests(formatted, prompts["index"].tolist(), generation)
     rules = stop_rules(tokenizer, settings, generation_eos(settings["path"], revision))
@@ -253,7 +255,8 @@ def run_generation(
     finished = [finish(tokenizer, c, rules, settings["reasoning"]) for c in completions]
     print(summary_line(finished, settings["reasoning"]), flush=True)
     table = generations_table(prompts, formatted, finished, [c.seconds for c in completions])
-    summary = {**throughput_summary(model, settings, table, load_s=load_s, generated=len(pending)), "weights": weights}
+    summary = {**throughput_summary(model, settings, table, load_s=load_s, generated=len(pending)), "weights": weights,
+               "prompt_date": settings["prompt_date"]}  # fmt: skip
     if settings["template"]:
         summary["template_sha256"] = template_sha256(settings["template"])
     write_parquet(out_dir / "generations.parquet", table)
