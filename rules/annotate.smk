@@ -1,5 +1,6 @@
 # annotate: the judge compares each model's outputs with each reference, in one job
-# for all (model, reference) pairs (one judge load), or one job per pair under
+# for all (model, reference) pairs, judge validation's published pairs and the
+# audit's pairs in both orders (one judge load), or one job per pair under
 # --keep-going (see ANNOTATE_PER_MODEL in common.smk).
 
 
@@ -19,6 +20,9 @@ rule annotate:
         gpu=judge_gpus(JUDGE),
     params:
         judge=JUDGE_JSON,
+        judge_weights=JUDGE_WEIGHTS,
+        judge_template=JUDGE_TEMPLATE,
+        judge_manifest=judge_manifest,
         model=annotate_param("model"),
         reference=annotate_param("reference"),
         cache=annotate_param("cache"),
@@ -33,6 +37,7 @@ rule annotate:
             "input.reference_models",
             "params.cache",
             "output.annotations",
+            "params.judge_manifest",
             "resources.gpu",
             offline=True,
         )

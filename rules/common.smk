@@ -34,7 +34,10 @@ shell.prefix(
 )
 
 from alpacaflow.config import (
+    OFFICIAL_REFERENCE,
     PROMPT_REFERENCE,
+    VALIDATION,
+    annotated_pairs,
     annotation_folder,
     check_config,
     downloads,
@@ -47,6 +50,7 @@ from alpacaflow.config import (
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.formatting import template_sha256
 from alpacaflow.judge_settings import check_judge, judge_gpus, judge_name, settings_hash
+from alpacaflow.judge_settings import template_sha256 as judge_template_sha256
 from alpacaflow.weights import folder_fingerprint
 
 try:
@@ -85,7 +89,16 @@ JUDGE_JSON = json.dumps(JUDGE, sort_keys=True)
 VALIDATE = config["validate_judge"]
 # A ranking judge gives 1 or 2 (discrete); a weighted one any preference in between.
 DISCRETE = JUDGE["method"] == "ranking"
-JUDGE_CACHE = f"judge_cache/{judge_name(JUDGE)}-{settings_hash(JUDGE)}.json"
+# Rerun triggers of annotate besides the judge settings: a local judge folder's fingerprint (rewriting
+# its weights in place re-judges) and alpaca_eval's prompt template for the judge's method. A hub
+# judge is identified by download_model's manifest (an input). The annotate step keys its caches by
+# the same identity when it runs (judge_settings.cache_file).
+JUDGE_WEIGHTS = (
+    folder_fingerprint(JUDGE["model"])
+    if JUDGE["backend"] == "vllm" and looks_local(JUDGE["model"])
+    else ""
+)
+JUDGE_TEMPLATE = judge_template_sha256(JUDGE)
 # The judge is loaded once per run: one annotate job judges every model (one
 # engine, started only when a pair is not in the caches). Snakemake starts a job
 # only when all its inputs exist, so under --keep-going one model's failed
@@ -124,6 +137,8 @@ PAIRS = judged_pairs(config)
 PAIR_ANNOTATIONS = [
     f"{annotation_folder(RESULTS, m, r)}/annotations.json" for m, r in PAIRS
 ]
+# What the annotate step judges: PAIRS, and judge validation's official pairs (results/validation/) when enabled.
+ANNOTATE_PAIRS = annotated_pairs(config)
 # "model|reference" -> hash of what shapes that pair's numbers (history.parquet's settings_hash).
 PAIR_SETTINGS = {
     f"{m}|{r}": hashlib.sha256(
@@ -138,11 +153,15 @@ PAIR_SETTINGS = {
     ).hexdigest()[:16]
     for m, r in PAIRS
 }
-# Under --keep-going: one job per pair, {vs} being "" (the prompt set) or a slash, "vs_" and the reference.
+# Under --keep-going: one job per pair, {vs} being "" (the prompt set) or a slash, "vs_" and the reference
+# (judge validation's job: model "validation").
 ANNOTATIONS = (
     [f"{RESULTS}/{{model}}{{vs}}/annotations.json"]
     if ANNOTATE_PER_MODEL
-    else PAIR_ANNOTATIONS
+    else [
+        f"{annotation_folder(RESULTS, m, r)}/annotations.json"
+        for m, r in ANNOTATE_PAIRS
+    ]
 )
 ANNOTATE_JOB = "annotate/{model}{vs}" if ANNOTATE_PER_MODEL else "annotate"
 DOWNLOADS = downloads(config)
@@ -216,10 +235,12 @@ def judge_inputs():
     return {}
 
 
-def annotated_pairs(wildcards):
+def job_pairs(wildcards):
     """The (model, reference) pairs one annotate job judges: all of them, or its own under --keep-going."""
     if not ANNOTATE_PER_MODEL:
-        return PAIRS
+        return ANNOTATE_PAIRS
+    if wildcards.model == VALIDATION and not wildcards.vs:
+        return [(VALIDATION, OFFICIAL_REFERENCE)]
     return [
         (
             wildcards.model,
@@ -232,41 +253,50 @@ def model_outputs(model):
     return f"{RESULTS}/{model}/model_outputs.json"
 
 
+OFFICIAL_ANNOTATIONS = f"{RESULTS}/validation/official_annotations.json"
+
+
+def pair_outputs(model, reference):
+    """A pair's judged outputs: the model's, or the official annotations of judge validation."""
+    if reference == OFFICIAL_REFERENCE:
+        return OFFICIAL_ANNOTATIONS
+    return model_outputs(model)
+
+
 def annotate_inputs(wildcards):
     """Prompts, the judged models' and the reference models' outputs, and the judge's weights."""
-    pairs = annotated_pairs(wildcards)
+    pairs = job_pairs(wildcards)
     return {
         "prompts": f"{RESULTS}/prompts.parquet",
-        "outputs": [model_outputs(m) for m, _ in pairs],
+        "outputs": [pair_outputs(m, r) for m, r in pairs],
         "reference_models": sorted(
-            {model_outputs(r) for _, r in pairs if r != PROMPT_REFERENCE}
+            {
+                model_outputs(r)
+                for _, r in pairs
+                if r not in (PROMPT_REFERENCE, OFFICIAL_REFERENCE)
+            }
         ),
         **judge_inputs(),
     }
 
 
 def annotate_param(part):
-    """One column of the job's pairs: "model", "reference" or "cache"."""
+    """One column of the job's pairs: "model", "reference" or "cache" (each pair's judge-cache folder)."""
 
     def column(wildcards):
-        pairs = annotated_pairs(wildcards)
+        pairs = job_pairs(wildcards)
         if part == "model":
             return [m for m, _ in pairs]
         if part == "reference":
             return [r for _, r in pairs]
-        return [f"{annotation_folder(RESULTS, m, r)}/{JUDGE_CACHE}" for m, r in pairs]
+        return [f"{annotation_folder(RESULTS, m, r)}/judge_cache" for m, r in pairs]
 
     return column
 
 
-def validate_inputs(wildcards):
-    """Prompts, the official annotations, and the judge's weights."""
-    return {
-        "prompts": f"{RESULTS}/prompts.parquet",
-        "official": f"{RESULTS}/validation/official_annotations.json",
-        "official_meta": f"{RESULTS}/validation/official_meta.json",
-        **judge_inputs(),
-    }
+def judge_manifest(wildcards, input):
+    """download_model's manifest of a hub judge (its commit is loaded and keys the caches); "" otherwise."""
+    return input.weights if hasattr(input, "weights") else ""
 
 
 def download_of(wildcards):

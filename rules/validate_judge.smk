@@ -1,34 +1,29 @@
-# validate_judge (opt-in): the configured judge on published pairs, against the official judge.
+# validate_judge (opt-in): the configured judge's annotations of published pairs (judged by the
+# annotate job, in the run's one judge load) against the official judge's. Loads no judge.
+
+
+localrules:
+    validate_judge,
 
 
 rule validate_judge:
     input:
-        unpack(validate_inputs),
-    output:
         annotations=f"{RESULTS}/validation/annotations.json",
+        official=OFFICIAL_ANNOTATIONS,
+        official_meta=f"{RESULTS}/validation/official_meta.json",
+    output:
         agreement=f"{RESULTS}/validation/agreement.json",
     log:
         f"{RESULTS}/logs/validate_judge.log",
     benchmark:
         f"{RESULTS}/benchmarks/validate_judge.tsv"
     conda:
-        "../envs/judge.yaml"
-    threads: 1
-    resources:
-        gpu=judge_gpus(JUDGE),
-    params:
-        judge=JUDGE_JSON,
-        cache=f"{RESULTS}/validation/{JUDGE_CACHE}",
+        "../envs/report.yaml"
     shell:
         step_command(
             "validate_judge",
-            "params.judge",
             "input.official",
             "input.official_meta",
-            "input.prompts",
-            "params.cache",
-            "output.annotations",
+            "input.annotations",
             "output.agreement",
-            "resources.gpu",
-            offline=True,
         )

@@ -162,9 +162,21 @@ def looks_local(path: str) -> bool:
     return path.count("/") > 1
 
 
+#: The annotate step's pair of judge validation: its "model" (results/validation/ holds its annotations) and
+#: its reference (the pair's outputs file holds the published official annotations).
+VALIDATION, OFFICIAL_REFERENCE = "validation", "official"
+#: Folders of results_dir that hold something other than a model's results: no model may be named so.
+RESERVED_NAMES = (VALIDATION, "logs", "benchmarks", "figures", "sweeps", "downloads", "tracking")
+
+
 def check_models(config: dict[str, Any]) -> None:
     """Each model names exactly one of `path` / `outputs`, and local files exist."""
     for key, entry in config["models"].items():
+        if key in RESERVED_NAMES:
+            raise AlpacaflowError(
+                f"config error at 'models.{key}': {key} is a folder of results_dir for other results "
+                f"({', '.join(RESERVED_NAMES)} are reserved); name the model otherwise"
+            )
         has_path, has_outputs = "path" in entry, "outputs" in entry
         if has_path == has_outputs:
             raise AlpacaflowError(
@@ -307,8 +319,20 @@ def judged_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def annotation_folder(results: str, model: str, reference: str) -> str:
-    """Where a pair's annotations (and judge cache) live: results/{model}, or results/{model}/vs_{reference}."""
+    """Where a pair's annotations (and judge cache) live.
+
+    results/{model} against the prompt set, results/{model}/vs_{reference}
+    head to head, results/validation for judge validation's official pairs.
+    """
+    if reference == OFFICIAL_REFERENCE:
+        return f"{results}/{VALIDATION}"
     return f"{results}/{model}" if reference == PROMPT_REFERENCE else f"{results}/{model}/vs_{reference}"
+
+
+def annotated_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """What the annotate step judges: `judged_pairs`, then judge validation's official pairs when enabled."""
+    validation = [(VALIDATION, OFFICIAL_REFERENCE)] if config["validate_judge"]["enabled"] else []
+    return judged_pairs(config) + validation
 
 
 def check_config(config: dict[str, Any]) -> dict[str, Any]:

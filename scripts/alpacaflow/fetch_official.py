@@ -18,10 +18,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from .errors import AlpacaflowError
-from .io import atomic_path, outputs_by_instruction, read_records, sha256_of, write_json
+from .io import atomic_path, read_records, sha256_of, write_json
+from .official import official_pairs
 
 DOWNLOAD_TIMEOUT_S = 120
 
@@ -50,16 +49,6 @@ def fetch_official(source: str, sha256: str | None, out: Path, out_meta: Path) -
     meta = {"source": source, "sha256": digest, "pinned_sha256": sha256 or None}
     write_json(out_meta, meta)
     return meta
-
-
-def official_pairs(records: list[dict[str, Any]], source: str) -> pd.DataFrame:
-    """The published pairs with their official preference, one per instruction."""
-    needed = ("instruction", "output_1", "output_2", "preference")
-    for n, r in enumerate(records):
-        if not isinstance(r, dict) or any(k not in r for k in needed):
-            raise AlpacaflowError(f"{source}: row {n}: an official annotation needs {list(needed)}")
-    outputs_by_instruction([{"instruction": r["instruction"], "output": ""} for r in records], source)  # duplicates
-    return pd.DataFrame(records)
 
 
 def run(*, source: str, sha256: str, annotations: Path, meta: Path) -> None:

@@ -7,9 +7,13 @@ the annotator configuration, built from the config's ``judge`` section by
 the backend's decoder module (`decoders.vllm_local`, `decoders.openai`),
 with the prompts of `judge_prompts`.
 
-Each job has its own annotation cache (``results/{model}/judge_cache/``;
+Each pair has its own annotation cache in its folder (``results/{model}/judge_cache/``;
 alpaca_eval's default cache is one file inside the package, which parallel
-jobs race on: alpaca_eval#305). Gaps closed around alpaca_eval's annotator:
+jobs race on: alpaca_eval#305), named by the judge's settings, identity and
+prompt template (`judge_settings.cache_file`), so that a changed judge never
+reuses another judge's judgments. Every annotation records the judge's
+identity (``judge_identity``; for an API judge the model each response
+reported, ``preference_reported_model``). Gaps closed around alpaca_eval's annotator:
 
 * the cache is saved after every ``judge.checkpoint_every`` pairs (alpaca_eval's
   chunks) and written atomically, so a killed job keeps all finished chunks;
@@ -19,7 +23,9 @@ jobs race on: alpaca_eval#305). Gaps closed around alpaca_eval's annotator:
 * outputs too long for a local judge's context are cut to fit, counted and
   flagged (``truncated_for_judge``) instead of failing the whole job;
 * an exhausted OpenAI quota or another API error stops the job with one line,
-  finished judgments saved.
+  finished judgments saved;
+* `audit_pairs` judges sampled pairs in both orders (alpaca_eval randomizes
+  the order once and never measures what it changes).
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from .errors import AlpacaflowError, Stopped, Terminated, saved_work, stopped_by
 from .gpus import claim_gpus
 from .io import atomic_path, is_blank, jsonable
 from .judge_prompts import fit_to_context, judge_bos_line, judge_tokenizer, render
-from .judge_settings import check_judge, judge_name
+from .judge_settings import check_judge, identity_label, judge_name
 
 
 def annotator_config(judge: dict[str, Any]) -> tuple[dict[str, Any], str, dict[str, Any]]:
@@ -104,19 +110,30 @@ def judge_decoder(judge: dict[str, Any]) -> Any:
     return extra.get("fn_completions") or get_fn_completions(config["fn_completions"])
 
 
+#: Kept in the cache with each judgment, besides alpaca_eval's defaults: the model an API judge reported.
+REPORTED_MODEL = "preference_reported_model"
+
+
 def make_annotator(
-    judge: dict[str, Any], cache_path: Path, workdir: Path, fn_completions: Any = None
+    judge: dict[str, Any], cache_path: Path, workdir: Path, fn_completions: Any = None, randomize: bool = True
 ) -> tuple[Any, RecordingCompletions]:
     """A `PairwiseAnnotator` with one annotator configured from `judge`, and its recording decoder.
 
     `fn_completions` replaces the judge's decoder (tests use it for a
     scripted judge, the benchmark to keep one engine across runs); prompts,
     parsing, order randomization and caching stay alpaca_eval's.
+    `randomize` False shows the outputs in the order given (the audit).
     """
+    import inspect
+
+    from alpaca_eval.annotators.base import BaseAnnotator
+
     name = judge_name(judge)
     config, template, _ = annotator_config(judge)
     decoder = fn_completions or judge_decoder(judge)
     config.pop("fn_completions", None)
+    if not randomize:
+        config["is_randomize_output_order"] = False
     recorder = RecordingCompletions(decoder)
     folder = workdir / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -125,12 +142,14 @@ def make_annotator(
     (folder / "configs.yaml").write_text(yaml.safe_dump({name: config}), encoding="utf-8")
     check_cache(cache_path, name)
     cache_path.parent.mkdir(parents=True, exist_ok=True)
+    kept = inspect.signature(BaseAnnotator.__init__).parameters["other_output_keys_to_keep"].default
     annotator = atomic_annotator_class()(
         annotators_config=str(folder / "configs.yaml"),
         caching_path=str(cache_path),
         seed=judge["seed"],
         fn_completions=recorder,
         is_store_missing_annotations=False,  # unparsed judgments are retried, not cached
+        other_output_keys_to_keep=[*kept, REPORTED_MODEL],
     )
     return annotator, recorder
 
@@ -184,11 +203,42 @@ def _unparsed(annotated: list[dict[str, Any]]) -> list[str]:
     return [r["instruction"] for r in annotated if is_blank(r.get("preference"))]
 
 
-def cached_count(cache_path: Path) -> int:
+def _cached(cache_path: Path) -> list[dict[str, Any]]:
     try:
-        return len(json.loads(cache_path.read_text(encoding="utf-8")))
+        records = json.loads(cache_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return 0
+        return []
+    return records if isinstance(records, list) else []
+
+
+def cached_count(cache_path: Path) -> int:
+    return len(_cached(cache_path))
+
+
+def reported_models(records: list[dict[str, Any]]) -> set[str]:
+    """The models an API judge reported for `records` (none for a local judge)."""
+    return {r[REPORTED_MODEL] for r in records if isinstance(r, dict) and isinstance(r.get(REPORTED_MODEL), str)}
+
+
+def reported_model_change(before: set[str], after: set[str], cache_path: Path) -> str | None:
+    """One line when judgments made now report a model that the earlier ones in the cache did not."""
+    new = after - before
+    if not before or not new:
+        return None
+    return (
+        f"judge: the API reported {', '.join(sorted(new))} for judgments made now, but earlier judgments in "
+        f"{cache_path} recorded {', '.join(sorted(before))}; the leaderboard's judge_identity and the report show both"
+    )
+
+
+def identity_of(record: dict[str, Any], identity: dict[str, str]) -> str:
+    """The judge that made one judgment: the weights' identity, or the model an API judge reported."""
+    if "api_model" in identity:
+        reported = record.get(REPORTED_MODEL)
+        return identity_label(
+            {**identity, "api_model": reported if isinstance(reported, str) else identity["api_model"]}
+        )
+    return identity_label(identity)
 
 
 def annotate_with_retries(
@@ -225,12 +275,17 @@ def annotate_with_retries(
 
 
 def judge_pairs(
-    pairs: pd.DataFrame, judge: dict[str, Any], cache_path: Path, decoder: Any = None
+    pairs: pd.DataFrame,
+    judge: dict[str, Any],
+    cache_path: Path,
+    decoder: Any = None,
+    identity: dict[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Judge `pairs` (cached in `cache_path`): one annotation per pair in pair order, and counts.
 
     The judge's engine is shut down at the end, unless the caller passes its
     own `decoder` (from `judge_decoder`; the benchmark reuses one across runs).
+    `identity` (`judge_settings.judge_identity`) is recorded in every annotation.
     """
     if judge["backend"] == "openai":
         print(openai.estimate_openai_cost(pairs, judge), flush=True)
@@ -240,6 +295,7 @@ def judge_pairs(
         first = pairs.iloc[0]
         line = judge_bos_line(judge, tokenizer, render(template, first.instruction, first.output_1, first.output_2))
         print(line, flush=True)
+    before = reported_models(_cached(cache_path))
     with tempfile.TemporaryDirectory(prefix="alpacaflow-judge-") as tmp:
         annotator, recorder = make_annotator(judge, cache_path, Path(tmp), fn_completions=decoder)
         judged = fit_to_context(pairs, judge, template, tokenizer)
@@ -248,6 +304,9 @@ def judge_pairs(
         finally:
             if decoder is None:
                 recorder.close()
+    change = reported_model_change(before, reported_models(annotated), cache_path)
+    if change:
+        print(change, flush=True)
     records = [jsonable(r) for r in annotated]
     by_instruction = {r["instruction"]: r for r in records}
     ordered = [by_instruction[s] for s in pairs["instruction"]]
@@ -257,6 +316,8 @@ def judge_pairs(
         row["generator_1"], row["generator_2"] = pair.generator_1, pair.generator_2
         # Lengths (and the LC GLM) use the full outputs, also where the judge saw them cut.
         row["output_1"], row["output_2"], row["truncated_for_judge"] = pair.output_1, pair.output_2, bool(cut)
+        if identity is not None:
+            row["judge_identity"] = identity_of(row, identity)
         if is_blank(row.get("preference")):
             row["preference"] = None
             row["annotator"] = judge_name(judge)  # alpaca_eval leaves it out of unparsed rows
@@ -272,3 +333,44 @@ def judge_pairs(
         "empty_outputs": int(pairs["output_2"].map(is_blank).sum()),
     }
     return ordered, counts
+
+
+def _preference_back(value: Any) -> float | None:
+    """A preference judged with the outputs swapped, in the unswapped encoding (3 - p; a draw, 0, stays 0)."""
+    if is_blank(value):
+        return None
+    return float(value) if float(value) == 0.0 else 3.0 - float(value)
+
+
+def audit_pairs(
+    pairs: pd.DataFrame, judge: dict[str, Any], cache_path: Path, decoder: Any
+) -> dict[int, dict[str, float | None]]:
+    """Each of `pairs` judged in both orders, as given: prompt index -> the two preferences.
+
+    ``reference_first`` shows the reference as output_1, ``model_first`` the
+    model's output first; both are preferences in alpaca_eval's encoding of
+    the pair (1 the reference, 2 the model). alpaca_eval's own order
+    randomization is off here, so that each order is judged exactly once;
+    the two orders are two pairs for its cache (`cache_path`, apart from
+    the main judgments, which were made in a random order), so a rerun reuses them.
+    """
+    if pairs.empty:
+        return {}
+    tokenizer = judge_tokenizer(judge)
+    fitted = fit_to_context(pairs, judge, annotator_config(judge)[1], tokenizer)
+    swap = {"output_1": "output_2", "output_2": "output_1", "generator_1": "generator_2", "generator_2": "generator_1"}
+    found: dict[str, list[Any]] = {}
+    for table in (fitted, fitted.rename(columns=swap)):
+        with tempfile.TemporaryDirectory(prefix="alpacaflow-audit-") as tmp:
+            annotator, _ = make_annotator(judge, cache_path, Path(tmp), fn_completions=decoder, randomize=False)
+            annotated, _ = annotate_with_retries(annotator, table, judge, cache_path)
+        for row in annotated:
+            found.setdefault(row["instruction"], []).append(row.get("preference"))
+    audited = {}
+    for pair in pairs.itertuples():
+        first, second = found[pair.instruction]
+        audited[int(pair.prompt_index)] = {
+            "reference_first": None if is_blank(first) else float(first),
+            "model_first": _preference_back(second),
+        }
+    return audited

@@ -17,28 +17,16 @@ from __future__ import annotations
 
 import functools
 import logging
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from .errors import AlpacaflowError
 from .formatting import leading_bos
-from .judge_settings import WEIGHTED_SOURCE
+from .judge_settings import RANKING_SOURCE, WEIGHTED_SOURCE, alpaca_eval_template
 
-RANKING_SOURCE = "alpaca_eval_vllm_llama3_70b_fn"
 #: Tokens kept free in the judge's context (tokenization at the joins can differ by a few).
 CONTEXT_MARGIN = 16
-
-
-def alpaca_eval_template(config_name: str) -> str:
-    """The prompt template text that alpaca_eval ships for one of its annotator configs."""
-    from alpaca_eval import constants
-
-    config_dir = Path(constants.EVALUATORS_CONFIG_DIR)
-    config = yaml.safe_load((config_dir / config_name / "configs.yaml").read_text())
-    return (config_dir / config[config_name]["prompt_template"]).read_text(encoding="utf-8")
 
 
 def llama3_header_prompt(chatml_template: str, assistant_suffix: str) -> str:

@@ -7,21 +7,24 @@ key comes from ``OPENAI_API_KEY`` only and is checked before any work
 (`require_openai_key`), a cost estimate is printed before the calls
 (`estimate_openai_cost`; tiktoken's count when its encoding is available,
 else characters / 4, and it says which), and API errors become one line
-(`api_error`) with the key never in it.
+(`api_error`) with the key never in it. `ReportedModels` keeps, per
+judgment, the model the API says answered (``gpt-4-turbo-2024-04-09`` for
+``gpt-4-turbo``), which alpaca_eval's decoder drops.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from pathlib import Path
+import threading
 from typing import Any
 
 import pandas as pd
 import yaml
 
 from ..errors import AlpacaflowError
-from ..judge_prompts import alpaca_eval_template, render
-from ..judge_settings import WEIGHTED_SOURCE
+from ..judge_prompts import render
+from ..judge_settings import WEIGHTED_SOURCE, alpaca_eval_template, evaluators_dir
 from ..secrets import redact
 
 #: USD per 1M tokens (input, output) for the cost estimate of the OpenAI judge.
@@ -30,9 +33,7 @@ OPENAI_PRICES = {"gpt-4-1106-preview": (10.0, 30.0), "gpt-4-turbo": (10.0, 30.0)
 
 def annotator_config(judge: dict[str, Any]) -> tuple[dict[str, Any], str, dict[str, Any]]:
     """(alpaca_eval annotator config, its prompt template text, extra SingleAnnotator kwargs) of the OpenAI judge."""
-    from alpaca_eval import constants
-
-    source = yaml.safe_load((Path(constants.EVALUATORS_CONFIG_DIR) / WEIGHTED_SOURCE / "configs.yaml").read_text())
+    source = yaml.safe_load((evaluators_dir() / WEIGHTED_SOURCE / "configs.yaml").read_text(encoding="utf-8"))
     config = dict(source[WEIGHTED_SOURCE])
     kwargs = dict(
         config["completions_kwargs"],
@@ -42,7 +43,58 @@ def annotator_config(judge: dict[str, Any]) -> tuple[dict[str, Any], str, dict[s
     if judge.get("base_url"):
         kwargs["openai_api_base"] = judge["base_url"]
     config["completions_kwargs"] = kwargs
-    return config, alpaca_eval_template(WEIGHTED_SOURCE), {}
+    return config, alpaca_eval_template(WEIGHTED_SOURCE), {"fn_completions": ReportedModels()}
+
+
+class ReportedModels:
+    """`fn_completions` of the OpenAI judge: alpaca_eval's ``openai_completions``, plus each response's model.
+
+    The model an API answers with can differ from the one asked for (a
+    dated snapshot behind an alias, a server that serves something else);
+    alpaca_eval keeps only the choices. An httpx response hook on the
+    client it builds (``client_kwargs``) reads each response's ``model`` and
+    the request's messages; every completion returned gets the model that
+    answered its prompt as ``reported_model`` (alpaca_eval stores it with
+    the judgment as ``preference_reported_model``).
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[str, str] = {}  # request messages (JSON) -> the model the response reported
+        self.lock = threading.Lock()
+
+    def _record(self, response: Any) -> None:
+        if response.status_code != 200:
+            return
+        response.read()
+        try:
+            model = json.loads(response.content).get("model")
+            messages = json.loads(response.request.content).get("messages")
+        except (ValueError, AttributeError):
+            return
+        if isinstance(model, str):
+            with self.lock:
+                self.seen[json.dumps(messages, sort_keys=True)] = model
+
+    def _model_of(self, prompt: str, is_strip: bool) -> str | None:
+        """The reported model of one prompt: its request's messages as alpaca_eval builds them."""
+        from alpaca_eval.utils import prompt_to_chatml
+
+        messages = prompt_to_chatml(prompt.strip() if is_strip else prompt)
+        found = self.seen.get(json.dumps(messages, sort_keys=True))
+        if found is None and len(set(self.seen.values())) == 1:  # one model answered everything
+            found = next(iter(self.seen.values()))
+        return found
+
+    def __call__(self, prompts: list[str], **kwargs: Any) -> dict[str, Any]:
+        import openai
+        from alpaca_eval.decoders.openai import openai_completions
+
+        client_kwargs = dict(kwargs.pop("client_kwargs", None) or {})
+        with openai.DefaultHttpxClient(event_hooks={"response": [self._record]}) as http:
+            out = openai_completions(prompts=prompts, client_kwargs={**client_kwargs, "http_client": http}, **kwargs)
+        if isinstance(out, dict):  # alpaca_eval answers no prompts with an empty list
+            out["reported_model"] = [self._model_of(p, kwargs.get("is_strip", True)) for p in prompts]
+        return out
 
 
 def estimate_openai_cost(pairs: pd.DataFrame, judge: dict[str, Any]) -> str:
