@@ -67,11 +67,15 @@ def generate_outputs() -> None:
 
 
 def judge_settings() -> dict:
-    """The demo's judge section, resolved through the schema's defaults as the Snakefile passes it."""
+    """The demo's judge section, resolved through the schema's defaults as the Snakefile passes it, audit off.
+
+    The audit (the demo's judges sampled pairs twice) is left out: this measures the judge loads.
+    """
     import yaml
     from alpacaflow.config import validate_config
 
-    return validate_config(yaml.safe_load(DEMO_CONFIG.read_text()))["judge"]
+    judge = validate_config(yaml.safe_load(DEMO_CONFIG.read_text()))["judge"]
+    return {**judge, "audit": {**judge["audit"], "swap": 0}}
 
 
 def annotate(judge: dict, models: tuple[str, ...], folder: Path) -> tuple[float, int]:
@@ -79,7 +83,7 @@ def annotate(judge: dict, models: tuple[str, ...], folder: Path) -> tuple[float,
     command = [sys.executable, "-m", "alpacaflow", "annotate", "--judge", json.dumps(judge), "--model", *models]
     command += ["--prompts", f"{RESULTS}/prompts.parquet", "--outputs"]
     command += [f"{RESULTS}/{m}/model_outputs.json" for m in models]
-    command += ["--cache", *(str(folder / m / "cache.json") for m in models)]
+    command += ["--cache", *(str(folder / m / "judge_cache") for m in models)]
     command += ["--annotations", *(str(folder / m / "annotations.json") for m in models)]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=REPO, env=env(), capture_output=True, text=True)

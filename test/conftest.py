@@ -126,7 +126,7 @@ def write_config(workdir: Path, tiny_models: dict[str, Path], **generation) -> P
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str, Path]) -> Path:
-    """The demo workflow with judge validation, run once (the folder it ran in).
+    """The demo workflow with judge validation and a judge audit, run once (the folder it ran in).
 
     test_workflow checks it; test_slurm compares a run through SLURM with it.
     """
@@ -136,6 +136,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str, Pa
     path = write_config(workdir, tiny_models)
     config = yaml.safe_load(path.read_text())
     config["validate_judge"] = {"enabled": True, "source": str(DEMO_OFFICIAL)}
+    config["judge"]["audit"] = {"swap": 3}  # 3 pairs of each model and reference judged in both orders
     # A third model, imported: the one annotate job judges all three with one judge engine. Its outputs
     # open with a Llama-3 assistant header decoded without special tokens: the report must open with a warning.
     imported = workdir / "imported_outputs.json"
@@ -176,6 +177,13 @@ def demo_prompt_table(out: Path, n: int) -> Path:
     cfg = {"source": str(DEMO_PROMPTS), "df_gamed": str(DEMO_GAMED), "revision": "main", "max_instances": n}
     prepare_prompts(cfg, out / "prompts.parquet", out / "df_gamed.csv", out / "prompts_meta.json")
     return out / "prompts.parquet"
+
+
+def judge_cache(folder: Path, judge: dict, kind: str = "") -> Path:
+    """The judge cache the annotate step uses in a pair's cache `folder` for `judge` (a local or API judge)."""
+    from alpacaflow.judge_settings import cache_file, judge_identity
+
+    return cache_file(folder, judge, judge_identity(judge), kind)
 
 
 #: A failing `scontrol` (see the file): keeps Snakemake starts at about a second where Slurm's tools are installed.

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 from alpacaflow.io import read_parquet
-from conftest import DEMO_GAMED, DEMO_PROMPTS, demo_prompt_table, run_cli, run_snakemake
+from conftest import DEMO_GAMED, DEMO_PROMPTS, demo_prompt_table, judge_cache, run_cli, run_snakemake
 from test_judge import judge_cfg
 
 N = 4
@@ -43,7 +43,7 @@ def tiny_judge(tiny_models, **overrides) -> dict:
 
 def annotate(judge: dict, prompts: Path, outputs: Path, folder: Path):
     return run_cli("annotate", "--judge", json.dumps(judge), "--model", "m", "--prompts", str(prompts),
-                   "--outputs", str(outputs), "--cache", str(folder / "cache.json"),
+                   "--outputs", str(outputs), "--cache", str(folder / "judge_cache"),
                    "--annotations", str(folder / "annotations.json"))  # fmt: skip
 
 
@@ -91,7 +91,7 @@ def test_bad_model_outputs_file(tmp_path, prompts, tiny_models, contents, messag
     outputs.write_bytes(contents(good_records(prompts)))
     result = annotate(tiny_judge(tiny_models), prompts, outputs, tmp_path)
     assert_one_line_error(result, f"error: {outputs}: ", message)
-    assert not (tmp_path / "annotations.json").exists() and not (tmp_path / "cache.json").exists()
+    assert not (tmp_path / "annotations.json").exists() and not (tmp_path / "judge_cache").exists()
 
 
 @pytest.mark.parametrize(
@@ -106,11 +106,14 @@ def test_bad_model_outputs_file(tmp_path, prompts, tiny_models, contents, messag
 def test_bad_annotation_cache(tmp_path, prompts, tiny_models, cache, message):
     outputs = tmp_path / "model_outputs.json"
     outputs.write_bytes(_dump(good_records(prompts)))
-    (tmp_path / "cache.json").write_text(cache)
-    result = annotate(tiny_judge(tiny_models), prompts, outputs, tmp_path)
-    assert_one_line_error(result, str(tmp_path / "cache.json"), message)
+    judge = tiny_judge(tiny_models)
+    path = judge_cache(tmp_path / "judge_cache", judge)
+    path.parent.mkdir()
+    path.write_text(cache)
+    result = annotate(judge, prompts, outputs, tmp_path)
+    assert_one_line_error(result, str(path), message)
     assert not (tmp_path / "annotations.json").exists()
-    assert (tmp_path / "cache.json").read_text() == cache  # left for the user to inspect
+    assert path.read_text() == cache  # left for the user to inspect
 
 
 def generate_cli(tmp_path: Path, prompts: Path, path: Path, prompt_format: str = "chat"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import alpacaflow
 import pandas as pd
 import pytest
 from alpacaflow.history import HISTORY_COLUMNS, append, read_history, run
@@ -13,11 +14,12 @@ from alpacaflow.report import history_section
 from test_judge import judge_cfg
 
 
-def board(lc_sft: float) -> pd.DataFrame:
+def board(lc_sft: float, judge_identity: str = "folder sha256:0123456789abcdef") -> pd.DataFrame:
     rows = []
     for model, reference, lc in (("sft", "prompts", lc_sft), ("dpo", "prompts", 14.0), ("dpo", "sft", 55.0)):
         row = dict.fromkeys(LEADERBOARD_COLUMNS, 0)
-        row.update(model=model, reference=reference, win_rate=lc - 1, length_controlled_winrate=lc, n_total=805)
+        row.update(model=model, reference=reference, win_rate=lc - 1, length_controlled_winrate=lc, n_total=805,
+                   judge_identity=judge_identity)  # fmt: skip
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -26,7 +28,8 @@ def board(lc_sft: float) -> pd.DataFrame:
 def evaluate(tmp_path):
     """Run the history step on a leaderboard, as the rule does; return the appended.json record."""
     for model in ("sft", "dpo"):
-        (tmp_path / f"{model}_tp.json").write_text(json.dumps({"weights": {"fingerprint": model}}))
+        tp = {"weights": {"fingerprint": model}, "prompt_date": "26 Jul 2024"}
+        (tmp_path / f"{model}_tp.json").write_text(json.dumps(tp))
         (tmp_path / f"{model}_out.json").write_text(json.dumps([{"instruction": "i", "output": model}]))
     (tmp_path / "meta.json").write_text(json.dumps({"sha256": "a" * 64}))
 
@@ -50,6 +53,8 @@ def test_rows_are_appended_once_and_never_rewritten(tmp_path, evaluate):
     row = history.iloc[0]
     assert (row["prompts_sha256"], row["settings_hash"], row["weights"]) == ("a" * 64, "s1", '{"fingerprint": "sft"}')
     assert len(row["outputs_sha256"]) == 64 and row["judge"] and row["time"].startswith("20")
+    assert (row["judge_identity"], row["prompt_date"]) == ("folder sha256:0123456789abcdef", "26 Jul 2024")
+    assert row["alpacaflow_version"] == alpacaflow.__version__
 
     again = evaluate(board(12.1))  # nothing changed: nothing added
     assert again["appended"] == [] and len(read_history(tmp_path / "history.parquet")) == 3
@@ -72,3 +77,21 @@ def test_a_foreign_file_is_refused(tmp_path):
     pd.DataFrame({"x": [1]}).to_parquet(tmp_path / "history.parquet")
     with pytest.raises(Exception, match="not an alpacaflow history"):
         append(tmp_path / "history.parquet", pd.DataFrame(columns=HISTORY_COLUMNS))
+
+
+def test_a_judge_change_between_rows_is_marked_and_older_histories_still_read(tmp_path, evaluate):
+    """Rows by another judge (name or identity) are marked; a history written before the identity was kept reads."""
+    evaluate(board(12.1))
+    history = read_history(tmp_path / "history.parquet")
+    old = history.drop(columns=["alpacaflow_version", "judge_identity", "prompt_date"])
+    old.to_parquet(tmp_path / "history.parquet", index=False)  # as earlier versions wrote it
+    assert read_history(tmp_path / "history.parquet")["judge_identity"].isna().all()
+    record = evaluate(board(12.1, judge_identity="meta-llama/Llama-3.3-70B-Instruct@6f6073b42301"))
+    assert len(record["appended"]) == 3 and len(read_history(tmp_path / "history.parquet")) == 6
+    sft = next(line for line in history_section(tmp_path / "appended.json") if line.startswith("- sft:"))
+    assert "judge changed" not in sft  # the old row recorded no identity: nothing to compare
+    record = evaluate(board(12.1, judge_identity="folder sha256:fedcba9876543210"))
+    sft = next(line for line in history_section(tmp_path / "appended.json") if line.startswith("- sft:"))
+    assert sft.endswith(f"→ **judge changed to {record['current'][0]['judge']} (folder sha256:fedcba9876543210):** "
+                        "LC 12.1 now")  # fmt: skip
+    assert "(meta-llama/Llama-3.3-70B-Instruct@6f6073b42301)" not in sft.split(" → ")[0]

@@ -32,7 +32,7 @@ def prompts(tmp_path_factory) -> Path:
 def annotate_cli(judge: dict, prompts: Path, outputs: Path, tmp_path: Path, **env: str):
     """Run the annotate step as the rule does; annotations go to tmp_path/annotations.json."""
     args = ["--judge", json.dumps(judge), "--model", "m", "--prompts", str(prompts), "--outputs", str(outputs)]
-    args += ["--cache", str(tmp_path / "cache.json"), "--annotations", str(tmp_path / "annotations.json")]
+    args += ["--cache", str(tmp_path / "judge_cache"), "--annotations", str(tmp_path / "annotations.json")]
     return run_cli("annotate", *args, **env)
 
 

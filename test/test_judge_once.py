@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 from alpacaflow import annotate
-from conftest import REPO, run_snakemake, subprocess_env, write_config
+from conftest import DEMO_OFFICIAL, REPO, judge_cache, run_snakemake, subprocess_env, write_config
 from test_judge import ScriptedRankingJudge, judge_cfg, model_outputs, prompts  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow
@@ -56,7 +56,7 @@ def annotate_args(judge: dict, table: Path, outputs: dict[str, Path], folder: Pa
     names = list(outputs)
     args = [sys.executable, "-m", "alpacaflow", "annotate", "--judge", json.dumps(judge), "--model", *names]
     args += ["--prompts", str(table), "--outputs", *map(str, outputs.values())]
-    args += ["--cache", *(str(folder / n / "cache.json") for n in names)]
+    args += ["--cache", *(str(folder / n / "judge_cache") for n in names)]
     return [*args, "--annotations", *(str(folder / n / "annotations.json") for n in names)]
 
 
@@ -185,7 +185,7 @@ def test_job_killed_while_judging_keeps_finished_judgments_and_leaves_nothing(tm
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL
     assert left_in_session(proc.pid) == []
-    assert len(json.loads((folder / "a" / "cache.json").read_text())) == 8
+    assert len(json.loads(judge_cache(folder / "a" / "judge_cache", judge).read_text())) == 8
     rerun = run_annotate(annotate_args(judge, prompts, outputs, folder))
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     judged = {m: c["judged_this_run"] for m, c in counts(rerun).items()}
@@ -213,3 +213,109 @@ def test_keep_going_judges_the_models_whose_generate_succeeded(tmp_path, tiny_mo
         assert (results / "logs" / "annotate" / f"{name}.log").read_text().count(ENGINE_START) == 1
     assert not (results / "bad" / "annotations.json").exists()
     assert not (results / "leaderboard.csv").exists()
+
+
+def rewrite_weights(folder: Path, seed: int) -> None:
+    """Rewrite a tiny model's weights in place (same files, same shapes, other values), as a new checkpoint would."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    path = folder / "model.safetensors"
+    generator = torch.Generator().manual_seed(seed)
+    weights = {
+        k: v + 0.5 * torch.randn(v.shape, generator=generator, dtype=v.dtype) for k, v in load_file(path).items()
+    }
+    save_file(weights, path, metadata={"format": "pt"})
+
+
+def test_judge_weights_rewritten_in_place_rejudge_everything(tmp_path, tiny_models):
+    """The judge's identity keys its cache and reruns annotate: new weights at the same path judge every pair again.
+
+    Validation is on: its published pairs are judged in the same job and engine start as the models' pairs.
+    """
+    judge_folder = tmp_path / "judge"
+    shutil.copytree(tiny_models["chat"], judge_folder)
+    write_config(tmp_path, tiny_models)
+    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    demo = json.loads((REPO / "test" / "demo" / "prompts.json").read_text())
+    for name, cut in (("a", 40), ("b", 90)):
+        records = [{"instruction": r["instruction"], "output": f"{name}: {r['output'][:cut]}"} for r in demo]
+        (tmp_path / f"{name}.json").write_text(json.dumps(records))
+    config["models"] = {name: {"outputs": str(tmp_path / f"{name}.json")} for name in ("a", "b")}
+    config["judge"]["model"] = str(judge_folder)
+    config["validate_judge"] = {"enabled": True, "source": str(DEMO_OFFICIAL)}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    results = tmp_path / "results"
+
+    def evaluate() -> tuple[str, dict[str, list]]:
+        run = run_snakemake("--configfile", "config.yaml", "--cores", "2", cwd=tmp_path)
+        assert run.returncode == 0, run.stderr[-3000:]
+        log = (results / "logs" / "annotate.log").read_text()
+        prefs = {m: [r["preference"] for r in json.loads((results / m / "annotations.json").read_text())]
+                 for m in ("a", "b", "validation")}  # fmt: skip
+        return log, prefs
+
+    log, before = evaluate()
+    assert log.count(ENGINE_START) == 1  # the models' pairs and judge validation's: one judge load
+    judged = [json.loads(line) for line in log.splitlines() if line.startswith('{"model"')]
+    assert [(c["model"], c["reference"], c["judged_this_run"]) for c in judged] == [
+        ("a", "prompts", 6), ("b", "prompts", 6), ("validation", "official", len(before["validation"]))]  # fmt: skip
+    assert ENGINE_START not in (results / "logs" / "validate_judge.log").read_text()
+    again = run_snakemake("--configfile", "config.yaml", "--cores", "2", "-n", cwd=tmp_path)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+    rewrite_weights(judge_folder, seed=1)
+    log, after = evaluate()
+    judged = [json.loads(line) for line in log.splitlines() if line.startswith('{"model"')]
+    assert log.count(ENGINE_START) == 1 and all(c["judged_this_run"] == c["n"] for c in judged)
+    assert after["a"] != pytest.approx(before["a"], abs=1e-3)  # other weights, other judgments
+    identities = {json.loads((results / m / "annotations.json").read_text())[0]["judge_identity"] for m in "ab"}
+    assert len(identities) == 1 and identities.pop().startswith("folder sha256:")
+    assert len(list((results / "a" / "judge_cache").glob("*.json"))) == 2  # the old judge's cache stays
+    again = run_snakemake("--configfile", "config.yaml", "--cores", "2", "-n", cwd=tmp_path)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+class FirstShownJudge:
+    """Test double at the completion boundary: a judge that always ranks the output shown first higher."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, prompts, **kwargs):  # noqa: F811  (not the fixture)
+        self.calls += len(prompts)
+        answer = "[{'model': 'model_1', 'rank': 1}, {'model': 'model_2', 'rank': 2}]"
+        n = len(prompts)
+        return {"completions": [answer] * n, "price_per_example": [0.0] * n, "time_per_example": [0.0] * n}
+
+
+@pytest.mark.parametrize(("judge_double", "flips"), [(ScriptedRankingJudge, 0), (FirstShownJudge, 4)])
+def test_audit_judges_sampled_pairs_in_both_orders(tmp_path, prompts, tiny_models, monkeypatch,  # noqa: F811
+                                                    judge_double, flips):  # fmt: skip
+    """4 of 8 pairs judged twice: a judge that reads the answers never flips; one that picks the first always does."""
+    from alpacaflow.judge_audit import position_flips
+
+    made: list = []
+    monkeypatch.setattr(annotate, "judge_decoder", lambda _judge: made.append(judge_double()) or made[-1])
+    judge = judge_cfg(method="ranking", model=str(tiny_models["chat"]), device="cpu", tensor_parallel_size=1,
+                      audit={"swap": 4, "seed": 0})  # fmt: skip
+    outputs = outputs_of(prompts, tmp_path / "outputs")
+
+    def run() -> list[dict]:
+        folder = tmp_path / "a"
+        annotate.run(judge=judge, model=["a"], prompts=prompts, outputs=[outputs["a"]],
+                     cache=[folder / "judge_cache"], annotations=[folder / "annotations.json"])  # fmt: skip
+        return json.loads((tmp_path / "a" / "annotations.json").read_text())
+
+    rows = run()
+    audited = [r for r in rows if "position_audit" in r]
+    assert len(audited) == 4 and made[-1].calls == 8 + 2 * 4
+    assert position_flips(rows) == (flips, 4)
+    for row in audited:  # each order's preference, in the pair's own encoding (2: the model won)
+        both = row["position_audit"]
+        if judge_double is FirstShownJudge:
+            assert (both["reference_first"], both["model_first"]) == (1.0, 2.0)
+        else:
+            assert both["reference_first"] == both["model_first"] == row["preference"]
+    assert judge_cache(tmp_path / "a" / "judge_cache", judge, "audit").exists()
+    assert run() == rows and made[-1].calls == 0  # both orders come from their cache

@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import yaml
 from alpacaflow.io import read_parquet
+from conftest import judge_cache
 from test_judge import annotate_cli, judge_cfg, model_outputs, prompts  # noqa: F401  (fixture)
 
 CANARY_KEY = "sk-alpacaflow-canary-7f3e9c"
@@ -50,15 +51,18 @@ BAD_KEY = (
 class FakeOpenAIServer:
     """Test double: a minimal OpenAI chat-completions endpoint with logprobs."""
 
-    def __init__(self, failures: dict[int, tuple[int, dict]] | None = None, quota_after: int | None = None) -> None:
+    def __init__(self, failures: dict[int, tuple[int, dict]] | None = None, quota_after: int | None = None,
+                 port: int = 0, reported_model: str | None = None) -> None:  # fmt: skip
         """`failures`: HTTP request number (1-based) -> (status, error body) to answer instead;
-        `quota_after`: answer insufficient_quota to every request after that many judgments."""
+        `quota_after`: answer insufficient_quota to every request after that many judgments;
+        `port`: 0 for any free one; `reported_model`: the model responses say answered (default: the one asked)."""
         self.requests: list[dict] = []
         self.auth_headers: list[str] = []
         self.failures = {1: RATE_LIMIT} if failures is None else failures
         self.quota_after = quota_after
         self.received = 0
         self.failed: list[int] = []
+        self.reported_model = reported_model
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -80,7 +84,7 @@ class FakeOpenAIServer:
                     self._send(status, payload, retry=True)
                     return
                 owner.requests.append(body)
-                self._send(200, owner.completion(body))
+                self._send(200, {**owner.completion(body), "model": owner.reported_model or body["model"]})
 
             def _send(self, status, payload, retry=False):
                 data = json.dumps(payload).encode()
@@ -92,12 +96,16 @@ class FakeOpenAIServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        return f"http://127.0.0.1:{self.port}/v1"
 
     @staticmethod
     def completion(body: dict) -> dict:
@@ -159,6 +167,36 @@ def test_openai_judge_end_to_end(tmp_path, prompts):  # noqa: F811
     assert CANARY_KEY not in written + result.stdout + result.stderr
 
 
+def test_the_model_the_api_reports_is_kept_and_a_change_is_said_in_one_line(tmp_path, prompts):  # noqa: F811
+    """Each judgment keeps the model its response reported; a judge that now reports another model is said."""
+    outputs = model_outputs(prompts, tmp_path)
+    with FakeOpenAIServer(failures={}, reported_model="gpt-4-1106-preview-0001") as server:
+        judge = judge_cfg(backend="openai", method="weighted", base_url=server.base_url)
+        first = annotate_cli(judge, prompts, outputs, tmp_path, OPENAI_API_KEY=CANARY_KEY)  # two requests at once
+    assert first.returncode == 0, first.stderr[-3000:]
+    rows = json.loads((tmp_path / "annotations.json").read_text())
+    assert {r["preference_reported_model"] for r in rows} == {"gpt-4-1106-preview-0001"}
+    assert {r["judge_identity"] for r in rows} == {f"gpt-4-1106-preview-0001 at {server.base_url}"}
+    assert "judge: the API reported" not in first.stdout
+
+    records = json.loads(outputs.read_text())
+    for record in records[:2]:
+        record["output"] = "GOOD, and new"
+    outputs.write_text(json.dumps(records))
+    with FakeOpenAIServer(failures={}, port=server.port, reported_model="gpt-4-1106-preview-0002") as again:
+        second = annotate_cli(judge, prompts, outputs, tmp_path, OPENAI_API_KEY=CANARY_KEY)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert len(again.requests) == 2  # the other judgments come from the cache, with the model they recorded
+    cache = judge_cache(tmp_path / "judge_cache", judge)
+    assert (
+        f"judge: the API reported gpt-4-1106-preview-0002 for judgments made now, but earlier judgments in {cache} "
+        "recorded gpt-4-1106-preview-0001; the leaderboard's judge_identity and the report show both"
+    ) in second.stdout.splitlines()
+    rows = json.loads((tmp_path / "annotations.json").read_text())
+    reported = [r["preference_reported_model"] for r in rows]
+    assert reported == ["gpt-4-1106-preview-0002"] * 2 + ["gpt-4-1106-preview-0001"] * (len(rows) - 2)
+
+
 def test_server_errors_are_retried_with_backoff(tmp_path, prompts):  # noqa: F811
     outputs = model_outputs(prompts, tmp_path)
     with FakeOpenAIServer(failures={1: SERVER_ERROR, 2: RATE_LIMIT, 3: SERVER_ERROR}) as server:
@@ -171,11 +209,11 @@ def test_server_errors_are_retried_with_backoff(tmp_path, prompts):  # noqa: F81
 
 def test_exhausted_quota_stops_with_finished_judgments_saved(tmp_path, prompts):  # noqa: F811
     outputs = model_outputs(prompts, tmp_path)
-    cache = tmp_path / "cache.json"
     n = len(read_parquet(prompts))
     with FakeOpenAIServer(failures={}, quota_after=5) as server:
         judge = judge_cfg(backend="openai", method="weighted", base_url=server.base_url, checkpoint_every=2,
                           api_max_retries=1)  # fmt: skip
+        cache = judge_cache(tmp_path / "judge_cache", judge)
         result = annotate_cli(judge, prompts, outputs, tmp_path, OPENAI_API_KEY=CANARY_KEY, OPENAI_MAX_CONCURRENCY="1")
     assert result.returncode == 1
     saved = len(json.loads(cache.read_text()))
@@ -185,8 +223,7 @@ def test_exhausted_quota_stops_with_finished_judgments_saved(tmp_path, prompts):
         f"{saved}/{n} judgments saved in {cache}; rerun to resume"
     )
     assert not (tmp_path / "annotations.json").exists()
-    with FakeOpenAIServer(failures={}) as server:
-        judge["base_url"] = server.base_url
+    with FakeOpenAIServer(failures={}, port=server.port) as server:  # the same URL: the same judge
         result = annotate_cli(judge, prompts, outputs, tmp_path, OPENAI_API_KEY=CANARY_KEY, OPENAI_MAX_CONCURRENCY="1")
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(server.requests) == n - saved

@@ -49,7 +49,7 @@ def test_head_to_head_judges_against_the_model_and_rejudges_only_changed_referen
 
     def judge_dpo_vs_sft() -> list[dict]:
         annotate.run(judge=judge, model=["dpo"], reference=["sft"], prompts=prompts, outputs=[dpo],
-                     reference_models=[sft], cache=[folder / "cache.json"],
+                     reference_models=[sft], cache=[folder / "judge_cache"],
                      annotations=[folder / "annotations.json"])  # fmt: skip
         return json.loads((folder / "annotations.json").read_text())
 

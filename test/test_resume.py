@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DEMO_GAMED, DEMO_PROMPTS, REPO, demo_prompt_table, run_snakemake, subprocess_env
+from conftest import DEMO_GAMED, DEMO_PROMPTS, REPO, demo_prompt_table, judge_cache, run_snakemake, subprocess_env
 from test_generate import generate, settings
 from test_judge import judge_cfg, model_outputs
 
@@ -159,10 +159,11 @@ def test_killed_judge_resumes_with_the_same_preferences(tmp_path, tiny_models):
     def annotate_args(folder: Path) -> list[str]:
         folder.mkdir(exist_ok=True)
         return [sys.executable, "-m", "alpacaflow", "annotate", "--judge", json.dumps(judge), "--model", "m",
-                "--prompts", str(prompts), "--outputs", str(outputs), "--cache", str(folder / "cache.json"),
+                "--prompts", str(prompts), "--outputs", str(outputs), "--cache", str(folder / "judge_cache"),
                 "--annotations", str(folder / "annotations.json")]  # fmt: skip
 
-    killed, cache = tmp_path / "killed", tmp_path / "killed" / "cache.json"
+    killed = tmp_path / "killed"
+    cache = judge_cache(killed / "judge_cache", judge)
     proc = start(annotate_args(killed))
     kill_when(proc, lambda: cache_entries(cache), 2, signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)

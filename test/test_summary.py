@@ -16,7 +16,8 @@ from conftest import REPO
 
 SCHEMA = yaml.safe_load((REPO / "schemas" / "summary.schema.yaml").read_text())
 JUDGE = {"backend": "vllm", "method": "ranking", "model": "meta-llama/Llama-3.3-70B-Instruct", "name": None,
-         "openai_model": "gpt-4-1106-preview"}  # fmt: skip
+         "openai_model": "gpt-4-1106-preview", "audit": {"swap": 20, "seed": 0}}  # fmt: skip
+HUB_JUDGE = "meta-llama/Llama-3.3-70B-Instruct@6f6073b423013f6a7d4d9f39144961bfbfbc386b"
 META = {"source": "tatsu-lab/alpaca_eval/alpaca_eval_gpt4_baseline.json", "revision_requested": "main",
         "revision_resolved": "a" * 40, "sha256": "b" * 64, "df_gamed_sha256": "c" * 64, "rows_kept": 805}  # fmt: skip
 
@@ -25,7 +26,8 @@ def board_row(model: str, win_rate: float, lc: float) -> dict:
     row = dict.fromkeys(LEADERBOARD_COLUMNS, 0)
     row.update(model=model, reference="prompts", win_rate=win_rate, standard_error=1.2, length_controlled_winrate=lc,
                lc_standard_error=0.8, lc_note=math.nan, n_total=805, avg_length=1500, judge="j",
-               examples_per_second=3.0, output_tokens_per_second=900.0)  # fmt: skip
+               judge_identity=HUB_JUDGE, position_flips=5.0, examples_per_second=3.0,
+               output_tokens_per_second=900.0)  # fmt: skip
     return row
 
 
@@ -39,7 +41,7 @@ def comparison_row() -> dict:
 
 def summary() -> dict:
     throughput = {"n_examples": 805, "load_seconds": 20.0, "generate_seconds": 260.0, "examples_per_second": 3.1,
-                  "backend": "vllm", "device": "cuda", "weights": {"commit": "d" * 40},
+                  "backend": "vllm", "device": "cuda", "weights": {"commit": "d" * 40}, "prompt_date": "26 Jul 2024",
                   "versions": {"vllm": "0.11.0", "torch": "2.8.0"}}  # fmt: skip
     return build_summary(
         models=["zero_shot", "sft"],
@@ -61,6 +63,10 @@ def test_summary_holds_every_model_against_its_reference_and_validates():
     assert data["models"]["zero_shot"]["references"]["gpt4_turbo"]["paired"] is None  # the baseline itself
     assert data["judge"]["name"] == "alpaca_eval_vllm_llama3_3_70b_fn" and data["baseline"] == "zero_shot"
     assert data["models"]["sft"]["weights"] == {"commit": "d" * 40}
+    # Provenance: the judge's identity as its annotations recorded it, the audit's size, the pinned prompt date.
+    assert (data["judge"]["identity"], data["judge"]["audit_swap"]) == ([HUB_JUDGE], 20)
+    assert data["models"]["sft"]["prompt_date"] == "26 Jul 2024" and sft["position_flips"] == 5.0
+    assert data["alpacaflow"]["version"]
     assert data["prompts"]["revision"] == "a" * 40 and data["prompts"]["n"] == 805
     assert set(data["versions"]) >= {"alpaca_eval", "vllm", "transformers", "torch"}
 

@@ -11,10 +11,11 @@ import threading
 import numpy as np
 import pytest
 from alpacaflow.errors import AlpacaflowError
-from alpacaflow.fetch_official import fetch_official, official_pairs
+from alpacaflow.fetch_official import fetch_official
 from alpacaflow.io import load_prompt_table
+from alpacaflow.official import official_pairs, validation_pairs
 from alpacaflow.preferences import winner
-from alpacaflow.validate_judge import judge_agreement, validation_pairs
+from alpacaflow.validate_judge import judge_agreement, run
 from conftest import demo_prompt_table
 
 # Hand-made: 7 pairs, the 7th left unparsed by our judge.
@@ -105,3 +106,27 @@ def test_validation_pairs_follow_the_prompt_set(tmp_path):
     assert pairs["output_2"].tolist() == ["out 2", "out 1"] and pairs["generator_2"].tolist() == ["pub", "pub"]
     with pytest.raises(AlpacaflowError, match="no official annotation is for an instruction of the prompt set"):
         validation_pairs(official_pairs(official_records(["x"]), "src"), prompts, "src")
+
+
+def test_validate_judge_loads_no_judge_and_reads_the_annotate_steps_judgments(tmp_path):
+    """The step compares annotate's validation annotations (ours beside the official preference) with no judge."""
+    official = tmp_path / "official.json"
+    official.write_text(json.dumps([{**r, "annotator": "gpt4_turbo_official"} for r in official_records(["a", "b"])]))
+    (tmp_path / "meta.json").write_text(json.dumps({"source": str(official), "sha256": "f" * 64}))
+    ours = [{"instruction": s, "preference": p, "official_preference": q, "annotator": "ours", "generator_2": "pub",
+             "judge_identity": "folder sha256:0123"} for s, p, q in (("a", 1.9, 1.2), ("b", 1.1, 1.2))]  # fmt: skip
+    (tmp_path / "annotations.json").write_text(json.dumps(ours))
+    run(official=official, official_meta=tmp_path / "meta.json", annotations=tmp_path / "annotations.json",
+        agreement=tmp_path / "agreement.json")  # fmt: skip
+    result = json.loads((tmp_path / "agreement.json").read_text())
+    assert (result["judge"], result["judge_identity"], result["official_judge"]) == (
+        "ours",
+        "folder sha256:0123",
+        "gpt4_turbo_official",
+    )
+    assert (result["n_pairs"], result["same_winner"], result["published_model"]) == (2, 0.5, "pub")
+    (tmp_path / "annotations.json").write_text(json.dumps([{"instruction": "a", "preference": 1.0}]))
+    with pytest.raises(AlpacaflowError, match="no official_preference in these annotations; rerun annotate"):
+        run(official=official, official_meta=tmp_path / "meta.json", annotations=tmp_path / "annotations.json",
+            agreement=tmp_path / "again.json")  # fmt: skip
+    assert not (tmp_path / "again.json").exists()

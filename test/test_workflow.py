@@ -77,16 +77,25 @@ def _check_demo_run(workdir: Path) -> None:
         for rule in ("generate", "error_sample"):
             assert (results / "logs" / rule / f"{model}.log").exists()
             assert (results / "benchmarks" / rule / f"{model}.tsv").exists()
-    # One annotate job judged the three models (two generated, one imported) with one judge engine.
+    # One annotate job judged the three models (two generated, one imported), judge validation's published
+    # pairs and the audit's pairs in both orders with one judge engine; validate_judge loads no judge.
     annotate_log = (results / "logs" / "annotate.log").read_text()
     assert annotate_log.count("Initializing a V1 LLM engine") == 1
+    assert "Initializing a V1 LLM engine" not in (results / "logs" / "validate_judge.log").read_text()
     counts = [json.loads(line) for line in annotate_log.splitlines() if line.startswith('{"model"')]
     assert [(c["model"], c["reference"]) for c in counts] == [
         *((m, "prompts") for m in MODELS_3),
         ("zero_shot", "sft"),
         ("imported", "sft"),
+        ("validation", "official"),
     ]  # sft is never judged against itself
-    assert all(c["judged_this_run"] == c["n"] == 6 for c in counts)
+    assert all(c["judged_this_run"] == c["n"] == 6 and c["audited"] == 3 for c in counts[:-1])
+    assert counts[-1]["judged_this_run"] == counts[-1]["n"] > 0
+    assert re.match(r"judge: weighted_alpaca_eval_vllm_chat, folder sha256:[0-9a-f]{16} \(cache key", annotate_log)
+    # Every annotation records the judge's identity; the audit's pairs carry both orders' judgments.
+    first = json.loads((results / "sft" / "annotations.json").read_text())
+    assert {r["judge_identity"] for r in first} == {annotate_log.split(", ", 1)[1].split(" (cache")[0]}
+    assert sum("position_audit" in r for r in first) == 3
     # Head to head against sft: its outputs are the reference; a leaderboard section and summary entry each.
     vs_sft = json.loads((results / "zero_shot" / "vs_sft" / "annotations.json").read_text())
     sft_outputs = {
@@ -157,6 +166,9 @@ def _check_demo_run(workdir: Path) -> None:
         "## Head to head: against sft",
         "## History",
         f"re-judged {n_official} published pairs",
+        "## Judge audit",
+        "| **all pairs** | | ",
+        "Agreement with the official judge (judge validation): same winner in",
     ):
         assert text in report
     for name in ("win_rates", "lengths", "length_preference", "subsets"):
@@ -164,6 +176,9 @@ def _check_demo_run(workdir: Path) -> None:
         assert figure.read_bytes().startswith(b"\x89PNG") and figure.stat().st_size > 5000
     agreement = json.loads((results / "validation" / "agreement.json").read_text())
     assert agreement["n_pairs"] == n_official and 0 <= agreement["same_winner"] <= 1
+    assert "The judge is **" in report.split("## Judge audit")[1].split("## History")[0]
+    assert read_leaderboard(results / "leaderboard.csv", None)["position_flips"].notna().all()
+    assert summary["judge"]["identity"] == sorted({r["judge_identity"] for r in first})
     html = smk(workdir, "--report", "results/report.html")
     assert html.returncode == 0, html.stderr[-2000:]
     assert (results / "report.html").stat().st_size > 50_000
@@ -183,11 +198,13 @@ def _check_demo_run(workdir: Path) -> None:
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     changed = smk(workdir, "-n")
     assert changed.returncode == 0, changed.stderr
-    # One annotate job judges every model (the judge loads once); it rewrites each
-    # model's annotations, so the other models' error samples and taxonomies are redone too.
+    # One annotate job judges every model and judge validation's pairs (the judge loads once); it rewrites
+    # each model's annotations, so the other models' error samples and taxonomies and the cheap agreement
+    # step are redone too.
     assert set(scheduled(changed.stdout)) == {
         ("generate", "sft"),
         ("annotate", ""),
+        ("validate_judge", ""),
         *(("error_sample", m) for m in MODELS_3),
         *(("error_taxonomy", m) for m in MODELS_3),
         ("history", ""),
@@ -206,11 +223,13 @@ def _check_demo_run(workdir: Path) -> None:
         ("annotate", ""),
         ("validate_judge", ""),
     }
-    # Under --keep-going each model has its own annotate job, so one failed generate holds back no other judgment.
+    # Under --keep-going each model has its own annotate job, so one failed generate holds back no other judgment;
+    # judge validation's published pairs get a job of their own.
     per_model = smk(workdir, "-n", "--keep-going")
     assert per_model.returncode == 0, per_model.stderr
-    assert {job for job in scheduled(per_model.stdout) if job[0] == "annotate"} == {("annotate", m) for m in MODELS_3}
-    assert len([job for job in scheduled(per_model.stdout) if job[0] == "annotate"]) == 5  # a job per pair
+    annotate_jobs = [job for job in scheduled(per_model.stdout) if job[0] == "annotate"]
+    assert set(annotate_jobs) == {("annotate", m) for m in (*MODELS_3, "validation")}
+    assert len(annotate_jobs) == 6  # a job per pair, and validation's
 
 
 def test_new_checkpoint_from_the_command_line(tmp_path, tiny_models):
@@ -329,16 +348,23 @@ def test_wandb_tracking_is_opt_in():
     assert "--project my-evals" in tracked.stdout and "--mode offline" in tracked.stdout
 
 
-def test_judge_validation_is_opt_in_and_asks_for_the_judge_gpus():
-    """validate_judge joins the plan only when enabled, with the judge's GPUs and the profile's resources."""
+def test_judge_validation_is_opt_in_and_judged_in_the_annotate_job():
+    """With validation on, the annotate job (the judge's GPUs) judges the published pairs; validate_judge needs none."""
     result = run_snakemake("--profile", str(REPO / "profiles" / "slurm"), "-n", "--config",
                            "validate_judge={enabled: true}", cwd=REPO)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = scheduled(result.stdout)
     assert ("fetch_official", "") in jobs and ("validate_judge", "") in jobs
+    assert [job for job in jobs if job[0] == "annotate"] == [("annotate", "")]
     blocks = re.split(r"\n(?=(?:local)?rule \w+:)", result.stdout)
-    block = next(b for b in blocks if b.startswith("rule validate_judge"))
-    assert "gpu=2" in block and "runtime=240" in block
+    annotate_block = next(b for b in blocks if b.startswith("rule annotate"))
+    assert "results/validation/annotations.json" in annotate_block
+    assert "gpu=2" in annotate_block and "runtime=240" in annotate_block
+    validate_block = next(b for b in blocks if re.match(r"(local)?rule validate_judge:", b))
+    assert "gpu=" not in validate_block
+    plain = run_snakemake("-n", cwd=REPO)
+    assert "validate_judge" not in {rule for rule, _ in scheduled(plain.stdout)}
+    assert "validation/annotations.json" not in plain.stdout
 
 
 def test_venv_snakemake_without_activating_the_venv(tmp_path, tiny_models):

@@ -1,11 +1,15 @@
 """The history step: each evaluation appends one row per (model, reference) to ``results/history.parquet``.
 
 One evaluation's leaderboard forgets the last one; the history keeps them.
-A row holds the time, alpacaflow's commit, a hash of the settings that shape
+A row holds the time, alpacaflow's commit and version, a hash of the settings that shape
 the numbers (the judge settings that change a judgment, the model's
-resolved settings, and the reference), the prompt set's SHA-256, the judge, the reference, what
-identifies the model (its weights fingerprint, and its outputs' SHA-256,
-which imported outputs have alone) and the metrics.
+resolved settings, and the reference), the prompt set's SHA-256, the judge
+and its identity (what its annotations recorded: weights fingerprint, hub
+commit or the model an API reported), the reference, what identifies the
+model (its weights fingerprint, and its outputs' SHA-256, which imported
+outputs have alone), the date its chat prompts were rendered with, and the
+metrics. Two rows with different judges are never compared silently: the
+report marks a judge change between a pair's rows.
 
 Rows are never rewritten: the file is replaced atomically by the old rows
 with the new ones after them. A row equal to an earlier one in everything
@@ -25,6 +29,7 @@ from typing import Annotated, Any
 
 import pandas as pd
 
+from . import __version__
 from .errors import AlpacaflowError
 from .io import JSON, atomic_path, git_commit, jsonable, read_throughput, sha256_of, write_json
 from .judge_settings import judge_name
@@ -32,7 +37,9 @@ from .leaderboard import LEADERBOARD_COLUMNS, read_leaderboard
 
 #: What identifies one evaluation of one pair (every column but the time and the metrics).
 KEY_COLUMNS = ["alpacaflow_commit", "settings_hash", "prompts_sha256", "judge", "model", "reference", "weights",
-               "outputs_sha256"]  # fmt: skip
+               "outputs_sha256", "alpacaflow_version", "judge_identity", "prompt_date"]  # fmt: skip
+#: Columns that histories written before them lack; their earlier rows read as null.
+LATER_COLUMNS = ["alpacaflow_version", "judge_identity", "prompt_date"]
 #: The leaderboard's numbers each row keeps.
 METRIC_COLUMNS = ["win_rate", "standard_error", "length_controlled_winrate", "lc_standard_error", "n_wins",
                   "n_wins_base", "n_draws", "n_total", "avg_length", "unparsed", "leaked_template"]  # fmt: skip
@@ -66,6 +73,9 @@ def new_rows(
                 "reference": reference,
                 "weights": json.dumps(weights, sort_keys=True) if weights else "",
                 "outputs_sha256": outputs_sha256[model],
+                "alpacaflow_version": __version__,
+                "judge_identity": "" if pd.isna(row["judge_identity"]) else str(row["judge_identity"]),
+                "prompt_date": throughputs[model].get("prompt_date") or "",
                 **{k: _number(row[k]) for k in METRIC_COLUMNS},
             }
         )
@@ -84,10 +94,10 @@ def identity(row: pd.Series) -> str:
 def read_history(history: Path) -> pd.DataFrame:
     """The history's rows (none when there is no file yet)."""
     old = pd.read_parquet(history) if Path(history).exists() else pd.DataFrame(columns=HISTORY_COLUMNS)
-    missing = set(HISTORY_COLUMNS) - set(old.columns)
+    missing = set(HISTORY_COLUMNS) - set(old.columns) - set(LATER_COLUMNS)
     if missing:
         raise AlpacaflowError(f"{history}: not an alpacaflow history (no {sorted(missing)}); move it away")
-    return old
+    return old.reindex(columns=[*old.columns, *(c for c in LATER_COLUMNS if c not in old.columns)])
 
 
 def append(history: Path, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -34,6 +34,7 @@ import pandas as pd
 from .config import PROMPT_REFERENCE
 from .errors import AlpacaflowError
 from .io import atomic_path, is_blank, read_records, read_throughput, write_text
+from .judge_audit import flip_percent
 from .preferences import metrics_frame
 from .template_leaks import leak_summary
 
@@ -53,11 +54,13 @@ LEADERBOARD_COLUMNS = [
     "n_total",
     "avg_length",
     "judge",
+    "judge_identity",
     "unparsed",
     "empty_outputs",
     "truncated_for_judge",
     "leaked_template",
     "think_opening",
+    "position_flips",
     *SPEED_COLUMNS,
 ]
 
@@ -149,6 +152,10 @@ def model_metrics(records: list[dict[str, Any]], df_gamed: Path, source: str) ->
     leaks = leak_summary([r["output_2"] for r in records])
     metrics["leaked_template"], metrics["think_opening"] = leaks["leaked_template"], leaks["think_opening"]
     metrics["judge"] = ", ".join(sorted(frame["annotator"].astype(str).unique()))
+    metrics["judge_identity"] = ", ".join(
+        sorted({str(r["judge_identity"]) for r in records if r.get("judge_identity")})
+    )
+    metrics["position_flips"] = flip_percent(records)
     return metrics
 
 
@@ -218,19 +225,24 @@ def lc_notes(table: pd.DataFrame) -> list[str]:
 
 
 def leaderboard_markdown(table: pd.DataFrame) -> str:
-    """The leaderboard of one reference as a Markdown table (percentages with their standard errors)."""
+    """The leaderboard of one reference as a Markdown table (percentages with their standard errors).
+
+    With a judge audit (some ``position_flips``), a column says how often each pair's winner changed with the order.
+    """
+    audited = bool(table["position_flips"].notna().any())
     header = (
         "| model | LC win rate (%) | win rate (%) | wins / draws / losses | n | avg length (chars) "
-        "| judge | unparsed | leaked template | examples/s | output tokens/s |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|\n"
+        f"| judge | unparsed | leaked template |{' position flips (%) |' if audited else ''} examples/s "
+        f"| output tokens/s |\n|---|---|---|---|---|---|---|---|---|{'---|' if audited else ''}---|---|\n"
     )
     lines = []
     for r in table.itertuples():
+        flips = f" {_fmt(r.position_flips, 1)} |" if audited else ""
         lines.append(
             f"| {r.model} | {_pm(r.length_controlled_winrate, r.lc_standard_error)} "
             f"| {_pm(r.win_rate, r.standard_error)} | {_fmt(r.n_wins, 1)} / {_fmt(r.n_draws, 1)} / "
             f"{_fmt(r.n_wins_base, 1)} | {r.n_total} | {r.avg_length} | {r.judge} | {r.unparsed} | {r.leaked_template} "
-            f"| {_fmt(r.examples_per_second)} | {_fmt(r.output_tokens_per_second, 1)} |"
+            f"|{flips} {_fmt(r.examples_per_second)} | {_fmt(r.output_tokens_per_second, 1)} |"
         )
     notes = lc_notes(table)
     return header + "\n".join(lines) + "\n" + "".join(f"\n{note}\n" for note in notes)

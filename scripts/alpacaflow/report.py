@@ -24,6 +24,7 @@ from .error_taxonomy import taxonomy_table
 from .errors import AlpacaflowError
 from .history import identity, read_history
 from .io import JSON, load_prompt_table, read_records, read_throughput, reference_generators, visible, write_text
+from .judge_audit import audit_summary
 from .judge_settings import judge_name
 from .leaderboard import leaderboard_markdown, read_leaderboard
 from .template_leaks import leak_summary, leak_warning
@@ -143,16 +144,38 @@ def history_section(appended: Path) -> list[str]:
         earlier = pair[[identity(r) != current for _, r in pair.iterrows()]].sort_values("time", kind="stable")
         if earlier.empty:
             continue
-        steps = [f"{_history_value(r)} ({str(r['time'])[:10]})" for _, r in earlier.tail(3).iterrows()]
+        rows = [r for _, r in earlier.tail(3).iterrows()]
+        steps = [f"{_history_value(r)} ({str(r['time'])[:10]})" for r in rows] + [f"{_history_value(now)} now"]
+        judges = [*rows, now]
+        for i in range(1, len(steps)):
+            if not same_judge(judges[i - 1], judges[i]):
+                steps[i] = f"**judge changed to {judge_label(judges[i])}:** {steps[i]}"
         against = "" if now["reference"] == PROMPT_REFERENCE else f" (vs {now['reference']})"
-        lines.append(f"- {now['model']}{against}: {' → '.join(steps)} → {_history_value(now)} now")
+        lines.append(f"- {now['model']}{against}: {' → '.join(steps)}")
     intro = (
         f"Every evaluation appends one row per model and reference to `{record['history']}` (a row equal to an "
-        "earlier one but for its time is not added); each model's earlier rows, with their dates:"
+        "earlier one but for its time is not added); each model's earlier rows, with their dates. Numbers by "
+        "different judges are not comparable: a change of judge (its name or identity) is marked in bold."
     )
     if not lines:
         return ["## History", "", f"No earlier evaluation of these models is recorded in `{record['history']}`.", ""]
     return ["## History", "", intro, "", *lines, ""]
+
+
+def _identity(row: Any) -> str | None:
+    """A history row's judge identity; None in rows written before it was kept."""
+    ident = row.get("judge_identity")
+    return ident if isinstance(ident, str) and ident else None
+
+
+def judge_label(row: Any) -> str:
+    """A history row's judge: its name and, where recorded, its identity."""
+    return f"{row['judge']} ({_identity(row)})" if _identity(row) else str(row["judge"])
+
+
+def same_judge(a: Any, b: Any) -> bool:
+    """Two history rows by the same judge: the same name, and the same identity where both recorded one."""
+    return a["judge"] == b["judge"] and (None in (_identity(a), _identity(b)) or _identity(a) == _identity(b))
 
 
 def _history_value(row: Any) -> str:
@@ -401,6 +424,50 @@ def validation_markdown(result: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _share(part: dict[str, Any]) -> str:
+    if part["n"] == 0:
+        return "n/a"
+    return f"{part['percent']:.1f} [{part['ci_low']:.1f}, {part['ci_high']:.1f}] ({part['k']}/{part['n']})"
+
+
+NOT_AUDITED = (
+    "Not run (opt-in): set `judge.audit: {swap: N}` to judge N sampled pairs of every model in both orders and "
+    "measure how often the judge's winner depends on which output it sees first."
+)
+
+
+def audit_section(judge: dict[str, Any], annotations: list[Path], agreement: dict[str, Any] | None) -> list[str]:
+    """The judge audit: position flips and longer-output wins per pair and pooled, and the verdict."""
+    lines = ["## Judge audit", ""]
+    swap = judge["audit"]["swap"]
+    if not swap:
+        return [*lines, NOT_AUDITED, ""]
+    pairs = []
+    for path in annotations:
+        records = read_records(path)
+        pairs.append((str(records[0]["generator_2"]), str(records[0]["generator_1"]), records))
+    summary = audit_summary(pairs, agreement)
+    lines += [
+        f"Up to {swap} sampled pairs of every model and reference were judged twice, once with each output shown "
+        "first (alpaca_eval shows each pair once, in a random order). A position flip is a pair whose winner changed "
+        "with the order. Longer output wins: of the judgments with a winner whose two outputs differ in length, the "
+        "share the longer output won (all judged pairs). Percentages with Wilson 95% intervals.",
+        "",
+        "| model | reference | position flips (%) | longer output wins (%) |",
+        "|---|---|---|---|",
+        *[
+            f"| {r['model']} | {r['reference']} | {_share(r['flips'])} | {_share(r['longer'])} |"
+            for r in summary["pairs"]
+        ],  # fmt: skip
+        f"| **all pairs** | | {_share(summary['pooled']['flips'])} | {_share(summary['pooled']['longer'])} |",
+        "",
+    ]
+    if summary["agreement"] is not None:
+        lines += [f"Agreement with the official judge (judge validation): same winner in {summary['agreement']:.1f}% "
+                  "of the published pairs.", ""]  # fmt: skip
+    return [*lines, summary["verdict"], ""]
+
+
 def run(
     *,
     models: list[str],
@@ -418,6 +485,7 @@ def run(
     subsets: Path,
     figures: list[Path],
     history: Path,
+    annotations: list[Path],
     validation: Path | None,
     sweep_tables: list[Path],
     sweep_verdicts: list[Path],
@@ -426,6 +494,7 @@ def run(
 ) -> None:
     """The report step: assemble ``report.md`` from the outputs of every other step.
 
+    `annotations` are every (model, reference) pair's annotations (for the judge audit);
     `validation` is validate_judge's agreement.json, or None when it is not enabled;
     `sweep_*` are the sweep step's outputs, one per sweep (none without sweeps).
     """
@@ -488,6 +557,7 @@ def run(
     parts += context_section(pd.read_csv(context), context_models, judge_name(judge))
     agreement = json.loads(validation.read_text()) if validation else None
     parts += ["## Judge validation", "", *validation_markdown(agreement)]
+    parts += audit_section(judge, annotations, agreement)
     parts += history_section(history)
     parts += ["## Error samples", "", "Random losses to the reference, for error analysis.", ""]
     parts += [Path(p).read_text(encoding="utf-8") for p in error_samples]

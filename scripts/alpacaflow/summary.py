@@ -1,9 +1,10 @@
 """The summary step: ``summary.json``, every number of the run in one file that tracking tools read.
 
-One JSON document (validated by ``schemas/summary.schema.yaml``): the judge,
-the prompt set (source, revision, SHA-256), alpacaflow's version and git
+One JSON document (validated by ``schemas/summary.schema.yaml``): the judge
+and its identity (what its annotations recorded: weights fingerprint, hub
+commit or the model an API reported), the prompt set (source, revision, SHA-256), alpacaflow's version and git
 commit and the versions of the libraries that computed the numbers, and per
-model its resolved weights, its throughput, and its metrics against each
+model its resolved weights, the date its chat prompts were rendered with, its throughput, and its metrics against each
 reference (``models.<model>.references.<reference generator>``: win rate,
 LC win rate, standard errors, counts, and the paired comparison with the
 baseline model). The reference is a key, so that metrics against more
@@ -28,7 +29,7 @@ from .leaderboard import LEADERBOARD_COLUMNS, SPEED_COLUMNS, read_leaderboard
 
 SCHEMA_VERSION = 1
 #: Leaderboard columns kept per model and reference (speed goes under throughput, the judge is global).
-METRICS = [c for c in LEADERBOARD_COLUMNS if c not in {"model", "reference", "judge", *SPEED_COLUMNS}]
+METRICS = [c for c in LEADERBOARD_COLUMNS if c not in {"model", "reference", "judge", "judge_identity", *SPEED_COLUMNS}]
 #: Paired-comparison columns kept (differences in percentage points; the levels are in METRICS).
 PAIRED = [c for c in COMPARISON_COLUMNS if c not in {"model", "win_rate", "baseline_win_rate", "lc_win_rate",
                                                      "baseline_lc_win_rate", "n_resamples", "seed"}]  # fmt: skip
@@ -70,10 +71,17 @@ def model_entry(model: str, board: pd.DataFrame, comparison: pd.DataFrame, throu
             references[row["reference"]] = {**metrics, "paired": None}
     return {
         "weights": throughput.get("weights"),
+        "prompt_date": throughput.get("prompt_date"),
         "generation_versions": throughput.get("versions"),
         "throughput": {k: jsonable(throughput.get(k)) for k in THROUGHPUT},
         "references": references,
     }
+
+
+def judge_identities(board: pd.DataFrame) -> list[str]:
+    """Every judge identity the leaderboard's annotations recorded (weights fingerprint, hub commit or API model)."""
+    found = {part for cell in board["judge_identity"].dropna() for part in str(cell).split(", ") if part}
+    return sorted(found)
 
 
 def build_summary(*, models: list[str], board: pd.DataFrame, comparison: pd.DataFrame,
@@ -89,6 +97,8 @@ def build_summary(*, models: list[str], board: pd.DataFrame, comparison: pd.Data
             "backend": judge["backend"],
             "method": judge["method"],
             "model": judge["openai_model"] if judge["backend"] == "openai" else judge["model"],
+            "identity": judge_identities(board),
+            "audit_swap": judge["audit"]["swap"],
         },
         "prompts": {
             "source": meta["source"],
