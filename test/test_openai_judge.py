@@ -18,10 +18,13 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pandas as pd
 import pytest
 import yaml
 from alpacaflow.io import read_parquet
-from conftest import judge_cache
+from alpacaflow.leaderboard import model_metrics
+from alpacaflow.report import mixed_judge_notes
+from conftest import DEMO_GAMED, judge_cache
 from test_judge import annotate_cli, judge_cfg, model_outputs, prompts  # noqa: F401  (fixture)
 
 CANARY_KEY = "sk-alpacaflow-canary-7f3e9c"
@@ -195,6 +198,11 @@ def test_the_model_the_api_reports_is_kept_and_a_change_is_said_in_one_line(tmp_
     rows = json.loads((tmp_path / "annotations.json").read_text())
     reported = [r["preference_reported_model"] for r in rows]
     assert reported == ["gpt-4-1106-preview-0002"] * 2 + ["gpt-4-1106-preview-0001"] * (len(rows) - 2)
+    # The leaderboard lists both judges of the pair, and the report opens with a warning naming the pair.
+    identity = model_metrics(rows, DEMO_GAMED, "annotations.json")["judge_identity"]
+    assert identity == f"gpt-4-1106-preview-0001 at {server.base_url}, gpt-4-1106-preview-0002 at {server.base_url}"
+    note = mixed_judge_notes(pd.DataFrame([{"model": "m", "reference": "prompts", "judge_identity": identity}]))
+    assert note[0].startswith("> **Warning: more than one judge.** The judgments of m come from more than one judge")
 
 
 def test_server_errors_are_retried_with_backoff(tmp_path, prompts):  # noqa: F811

@@ -198,6 +198,11 @@ def read_leaderboard(path: Path, reference: str | None = PROMPT_REFERENCE) -> pd
     return board if reference is None else board[board["reference"] == reference].reset_index(drop=True)
 
 
+def judge_identities(board: pd.DataFrame) -> list[str]:
+    """Every judge identity the leaderboard's annotations recorded (weights fingerprint, hub commit or API model)."""
+    return sorted({part for cell in board["judge_identity"].dropna() for part in str(cell).split(", ") if part})
+
+
 def _fmt(value: Any, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"

@@ -26,7 +26,7 @@ from .history import identity, read_history
 from .io import JSON, load_prompt_table, read_records, read_throughput, reference_generators, visible, write_text
 from .judge_audit import audit_summary
 from .judge_settings import judge_name
-from .leaderboard import leaderboard_markdown, read_leaderboard
+from .leaderboard import judge_identities, leaderboard_markdown, read_leaderboard
 from .template_leaks import leak_summary, leak_warning
 
 
@@ -217,6 +217,24 @@ def judging_notes(board: pd.DataFrame) -> list[str]:
         if parts:
             notes.append(f"- {row.model}: " + "; ".join(parts) + ".")
     return [*notes, ""] if notes else []
+
+
+def mixed_judge_notes(every: pd.DataFrame) -> list[str]:
+    """A warning where a pair's judgments came from more than one judge identity (leaderboard.csv, all references)."""
+    mixed = [
+        f"{r.model}" + ("" if r.reference == PROMPT_REFERENCE else f" (vs {r.reference})")
+        for r in every.itertuples()
+        if isinstance(r.judge_identity, str) and ", " in r.judge_identity
+    ]
+    if not mixed:
+        return []
+    return [
+        f"> **Warning: more than one judge.** The judgments of {', '.join(mixed)} come from more than one judge "
+        f"({'; '.join(judge_identities(every))}): typically an API judge that answered later requests with another "
+        "model than the cached judgments record. Numbers that mix judges are not comparable with one judge's; "
+        "delete the judge cache to judge everything with one.",
+        "",
+    ]
 
 
 def _figure(out: Path, path: Path, alt: str) -> str:
@@ -505,6 +523,7 @@ def run(
     reference = reference_generators(prompts)
     tps = {m: read_throughput(p) for m, p in zip(models, throughputs, strict=True)}
     judge_model = judge["openai_model"] if judge["backend"] == "openai" else judge["model"]
+    every = read_leaderboard(leaderboard, None)
     revision = source.get("revision_resolved") or source.get("revision_requested") or "local file"
     unparsed = int(board["unparsed"].sum())
     parts = [
@@ -513,9 +532,11 @@ def run(
         *leak_warnings(models, outputs, prompts),
         f"Each model answered {source['rows_kept']} prompts of `{source['source']}` ({revision}); the judge compared "
         f"every answer with the reference answer by **{reference}**. Judge: **{judge_name(judge)}** "
-        f"(`{judge_model}`, backend {judge['backend']}, method {judge['method']}). Win rates are alpaca_eval's "
+        f"(`{judge_model}`, backend {judge['backend']}, method {judge['method']}; identity: "
+        f"{'; '.join(judge_identities(every)) or 'not recorded'}). Win rates are alpaca_eval's "
         "(`get_winrate`), length-controlled (LC) win rates its `length_controlled_v1` GLM; ± is one standard error.",
         "",
+        *mixed_judge_notes(every),
         *duplicates_notes(source, tps),
         "## Leaderboard",
         "",

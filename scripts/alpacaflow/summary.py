@@ -25,7 +25,7 @@ from .compare import COMPARISON_COLUMNS
 from .config import PROMPT_REFERENCE
 from .io import JSON, git_commit, jsonable, read_throughput, reference_generators, write_json
 from .judge_settings import judge_name
-from .leaderboard import LEADERBOARD_COLUMNS, SPEED_COLUMNS, read_leaderboard
+from .leaderboard import LEADERBOARD_COLUMNS, SPEED_COLUMNS, judge_identities, read_leaderboard
 
 SCHEMA_VERSION = 1
 #: Leaderboard columns kept per model and reference (speed goes under throughput, the judge is global).
@@ -76,12 +76,6 @@ def model_entry(model: str, board: pd.DataFrame, comparison: pd.DataFrame, throu
         "throughput": {k: jsonable(throughput.get(k)) for k in THROUGHPUT},
         "references": references,
     }
-
-
-def judge_identities(board: pd.DataFrame) -> list[str]:
-    """Every judge identity the leaderboard's annotations recorded (weights fingerprint, hub commit or API model)."""
-    found = {part for cell in board["judge_identity"].dropna() for part in str(cell).split(", ") if part}
-    return sorted(found)
 
 
 def build_summary(*, models: list[str], board: pd.DataFrame, comparison: pd.DataFrame,
