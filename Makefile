@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml constraints-cpu.txt $(REALISTIC)/requirements.txt
 	touch $(STAMP)
 
 models: setup
-	$(PY) -m alpacaflow.tiny $(DEMO_MODELS) --corpus test/demo/prompts.json
+	$(PY) -m alpacaflow.testing.tiny $(DEMO_MODELS) --corpus test/demo/prompts.json
 
 demo: models
 	$(SNAKEMAKE_DEMO)
@@ -68,8 +68,8 @@ test-fast: setup
 # The realistic tier's inputs: tiny models on the real Llama-3.2 and Qwen3
 # tokenizers and 805 synthetic prompts of AlpacaEval's shape (test/realistic/build/).
 realistic-data: setup
-	$(PY) -m alpacaflow.tiny $(REALISTIC)/build/models --llama3 --chat-template $(REALISTIC)/llama-3.2-instruct.jinja
-	$(PY) -m alpacaflow.synthetic $(REALISTIC)/build
+	$(PY) -m alpacaflow.testing.tiny $(REALISTIC)/build/models --llama3 --chat-template $(REALISTIC)/llama-3.2-instruct.jinja
+	$(PY) -m alpacaflow.testing.synthetic $(REALISTIC)/build
 
 # The whole DAG over the 805 realistic prompts; time and peak memory per rule,
 # and the cost of whole prefills on CPU, into docs/benchmarks.md (about 9

@@ -14,7 +14,9 @@ configfile: "config.yaml"
 report: "rules/captions/workflow.rst"
 
 
-# common.smk validates the config against schemas/config.schema.yaml.
+# runtime.smk sets the jobs' environment and reads --keep-going; common.smk validates the config
+# against schemas/config.schema.yaml.
+include: "rules/runtime.smk"
 include: "rules/common.smk"
 include: "rules/download_prompts.smk"
 include: "rules/download_model.smk"

@@ -130,7 +130,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def toy_model(layers: int) -> Path:
-    from alpacaflow.tiny import build_tiny_model
+    from alpacaflow.testing.tiny import build_tiny_model
 
     return build_tiny_model(
         MODELS / f"chat-{layers}l", chat=True, corpus_file=REPO / "test" / "demo" / "prompts.json", num_layers=layers
@@ -139,7 +139,7 @@ def toy_model(layers: int) -> Path:
 
 def real_vocab_model() -> Path:
     """The realistic tier's chat model: a tiny random Llama on the real Llama-3.2 tokenizer."""
-    from alpacaflow.tiny import build_llama3_model
+    from alpacaflow.testing.tiny import build_llama3_model
 
     return build_llama3_model(MODELS / "real-chat-2l", "chat", REAL_TEMPLATE, num_layers=2, seed=2)
 
@@ -444,8 +444,8 @@ def render_gpu(plan: Plan, gen: list[dict], judge: list[dict], elapsed_s: float)
         "",
         *method_lines(plan, elapsed_s),
         "",
-        "Prompts: the 805 synthetic prompts of AlpacaEval's shape (`alpacaflow.synthetic`, the first `--prompts` "
-        "of them), chat-formatted; "
+        "Prompts: the 805 synthetic prompts of AlpacaEval's shape (`alpacaflow.testing.synthetic`, the first "
+        "`--prompts` of them), chat-formatted; "
         "`real-vocab` is the tiny random Llama on the real Llama-3.2 tokenizer; other rows are the local "
         "checkpoints given with `--model`.",
         "",

@@ -59,7 +59,7 @@ def prompt_rows(source: str) -> list[dict[str, Any]]:
     """The demo prompts (``demo``) or the 805 synthetic AlpacaEval-shaped ones, with their reference outputs."""
     if source == "demo":
         return json.loads((REPO / "test" / "demo" / "prompts.json").read_text(encoding="utf-8"))
-    from alpacaflow.synthetic import synthetic_prompts
+    from alpacaflow.testing.synthetic import synthetic_prompts
 
     return synthetic_prompts(805)
 
@@ -93,7 +93,8 @@ class Generation:
     """A loaded model (transformers or vLLM) and the chat-formatted prompts of each case."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
-        from alpacaflow.backends import TransformersBackend, VLLMBackend
+        from alpacaflow.engines.transformers_generate import TransformersBackend
+        from alpacaflow.engines.vllm_generate import VLLMBackend
         from alpacaflow.stopping import StopRules
         from transformers import AutoTokenizer
 
@@ -119,7 +120,7 @@ class Generation:
 
     def time(self, variant: str, tokens: int, prompts: int, limit: int | None = None) -> dict[str, Any]:
         """One timed call of `variant` on the case's first `limit` (default: all) prompts."""
-        from alpacaflow.backends import Request
+        from alpacaflow.engines.base import Request
 
         ids = self._token_ids(prompts)[:limit]
         requests = [Request(p, tokens, 42 + i) for i, p in enumerate(ids)]

@@ -44,8 +44,8 @@ CONFIG = REALISTIC / "config.yaml"
 
 def build_inputs() -> None:
     """The realistic tier's models and prompt set, as `make realistic-data` builds them (kept if built)."""
-    from alpacaflow.synthetic import write_synthetic_set
-    from alpacaflow.tiny import build_realistic_models
+    from alpacaflow.testing.synthetic import write_synthetic_set
+    from alpacaflow.testing.tiny import build_realistic_models
 
     build_realistic_models(BUILD / "models", REALISTIC / "llama-3.2-instruct.jinja")
     write_synthetic_set(BUILD)

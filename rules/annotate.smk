@@ -1,7 +1,7 @@
 # annotate: the judge compares each model's outputs with each reference, in one job
 # for all (model, reference) pairs, judge validation's published pairs and the
 # audit's pairs in both orders (one judge load), or one job per pair under
-# --keep-going (see ANNOTATE_PER_MODEL in common.smk).
+# --keep-going (see ANNOTATE_PER_MODEL in runtime.smk).
 
 
 rule annotate:

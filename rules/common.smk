@@ -1,37 +1,8 @@
 # Config validation, config lookups, input functions and the step command shared by all rules.
-import contextlib
+# (runtime.smk, included before this file, makes the package importable and sets the jobs' environment.)
 import hashlib
-import io
 import json
-import os
-import shlex
-import sys
 from pathlib import Path
-
-from snakemake.settings.types import DeploymentMethod
-
-SCRIPTS_DIR = str(Path(workflow.basedir) / "scripts")
-sys.path.insert(0, SCRIPTS_DIR)
-# Every job (local, conda or cluster) imports the alpacaflow package from this
-# checkout, whatever is installed; bash strict mode as Snakemake's default.
-# Without conda envs, jobs run `python` from the folder of the interpreter that
-# runs Snakemake (a venv's, also when `.venv/bin/snakemake` is called without
-# activating it); with --sdm conda, each rule's env provides python.
-# The weights cache (hf_home) is where download_model puts snapshots; it is
-# exported for every job, not a param: moving it reruns nothing.
-USES_CONDA = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
-JOB_PATH = f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:$PATH; "
-JOB_HF_HOME = (
-    f"export HF_HOME={shlex.quote(config['hf_home'])}; "
-    if config.get("hf_home")
-    else ""
-)
-shell.prefix(
-    "set -euo pipefail; "
-    + ("" if USES_CONDA else JOB_PATH)
-    + f"export PYTHONPATH={shlex.quote(SCRIPTS_DIR)}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; "
-    + JOB_HF_HOME
-)
 
 from alpacaflow.config import (
     OFFICIAL_REFERENCE,
@@ -99,38 +70,6 @@ JUDGE_WEIGHTS = (
     else ""
 )
 JUDGE_TEMPLATE = judge_template_sha256(JUDGE)
-# The judge is loaded once per run: one annotate job judges every model (one
-# engine, started only when a pair is not in the caches). Snakemake starts a job
-# only when all its inputs exist, so under --keep-going one model's failed
-# generate would hold back every judgment; there each model gets its own
-# annotate job (and judge load) instead. The choice goes to cluster jobs
-# through the environment, since they re-read the Snakefile without --keep-going.
-
-
-def keep_going():
-    """Whether this run was started with --keep-going (on the command line or in a profile).
-
-    Snakemake sets its execution settings only after reading the Snakefile,
-    so the main process reads its command line with Snakemake's own parser;
-    its jobs (also on a cluster) inherit the answer through the environment.
-    """
-    key = "ALPACAFLOW_ANNOTATE_PER_MODEL"
-    if key not in os.environ:
-        from snakemake.cli import parse_args
-
-        try:
-            with (
-                contextlib.redirect_stdout(io.StringIO()),
-                contextlib.redirect_stderr(io.StringIO()),
-            ):
-                going = bool(parse_args(sys.argv[1:])[1].keep_going)
-        except (Exception, SystemExit):
-            going = False
-        os.environ[key] = "1" if going else "0"
-    return os.environ[key] == "1"
-
-
-ANNOTATE_PER_MODEL = keep_going()
 # Every (model, reference) the judge compares: each model against the prompt
 # set's references, then head to head against each model in `references`.
 PAIRS = judged_pairs(config)

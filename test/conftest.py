@@ -1,7 +1,7 @@
 """Shared fixtures: tiny local models, the demo prompts, and a runner for the workflow.
 
 Nothing here touches the network: models are random-weight Llamas built by
-`alpacaflow.tiny`, prompts are the demo set shipped in test/demo/.
+`alpacaflow.testing.tiny`, prompts are the demo set shipped in test/demo/.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from alpacaflow.tiny import build_tiny_model
+    from alpacaflow.testing.tiny import build_tiny_model
 
     root = tmp_path_factory.mktemp("tiny_models")
     return {
@@ -76,8 +76,8 @@ def realistic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tokenizer, and the synthetic 805-prompt set with its df_gamed and
     stand-in official annotations.
     """
-    from alpacaflow.synthetic import write_synthetic_set
-    from alpacaflow.tiny import build_realistic_models
+    from alpacaflow.testing.synthetic import write_synthetic_set
+    from alpacaflow.testing.tiny import build_realistic_models
 
     root = tmp_path_factory.mktemp("realistic")
     build_realistic_models(root / "models", REALISTIC / "llama-3.2-instruct.jinja")
@@ -172,7 +172,7 @@ def resolved_settings(model: str, entry: dict, generation: dict | None = None) -
 
 def demo_prompt_table(out: Path, n: int) -> Path:
     """The first `n` demo prompts as a prompt table (prompts.parquet) in `out`."""
-    from alpacaflow.download_prompts import prepare_prompts
+    from alpacaflow.steps.download_prompts import prepare_prompts
 
     cfg = {"source": str(DEMO_PROMPTS), "df_gamed": str(DEMO_GAMED), "revision": "main", "max_instances": n}
     prepare_prompts(cfg, out / "prompts.parquet", out / "df_gamed.csv", out / "prompts_meta.json")

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from alpacaflow.generate import run_generation
+from alpacaflow.steps.generate import run_generation
 
 if __name__ == "__main__":
     for settings, prompts, out_dir in json.loads(sys.argv[1]):

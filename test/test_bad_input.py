@@ -271,7 +271,8 @@ def test_output_longer_than_the_judge_context_is_cut_and_counted(odd_outputs_jud
 
 
 def leaderboard(folder: Path) -> pd.DataFrame:
-    from alpacaflow.report import judging_notes
+    from alpacaflow.findings import judging_issues
+    from alpacaflow.steps.report import judging_lines
 
     (folder / "throughput.json").write_text("{}")
     result = run_cli("leaderboard", "--models", "m", "--annotations", str(folder / "annotations.json"),
@@ -279,5 +280,6 @@ def leaderboard(folder: Path) -> pd.DataFrame:
                      "--csv", str(folder / "lb.csv"), "--md", str(folder / "lb.md"))  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     board = pd.read_csv(folder / "lb.csv")
-    assert judging_notes(board)[0].startswith("- m: ")
+    assert judging_issues(board)[0]["model"] == "m"
+    assert any(line.startswith("- m: ") for line in judging_lines(board))
     return board

@@ -8,15 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from alpaca_eval.metrics import get_winrate
-from alpacaflow.compare import (
-    compare_models,
-    paired_bootstrap,
-    per_prompt_values,
-    sign_test,
-    significance_sentence,
-    win_values,
-)
-from alpacaflow.leaderboard import model_metrics
+from alpacaflow.markdown import significance_sentence
+from alpacaflow.metrics.paired import compare_models, paired_bootstrap, per_prompt_values, sign_test, significance
+from alpacaflow.metrics.winrate import model_metrics
+from alpacaflow.preferences import win_values
 from conftest import DEMO_GAMED
 from scipy.integrate import quad
 from scipy.stats import beta, binomtest
@@ -102,7 +97,9 @@ def test_compare_models_pairs_prompts_and_says_whether_significant(tmp_path):
     assert row["win_rate_diff"] == pytest.approx(100 * n_lost / 29)
     assert (row["n_model_better"], row["n_baseline_better"]) == (n_lost, 0)
     assert row["win_rate_diff_ci_low"] > 0
+    assert significance(row) == {"win_rate": "better", "lc_excludes_zero": significance(row)["lc_excludes_zero"]}
     assert significance_sentence(row).startswith("**better is significantly better than base**")
     same = compare_models(["base", "base2"], [paths[0], paths[0]], DEMO_GAMED, n_resamples=1000, seed=0).iloc[0]
     assert same["win_rate_diff"] == 0 and same["sign_test_p"] == 1.0
+    assert significance(same)["win_rate"] == "same"
     assert "is not significantly different from" in significance_sentence(same)

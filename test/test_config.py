@@ -176,7 +176,7 @@ def test_strings_from_snakemake_cli_are_coerced():
 
 
 def test_trust_remote_code_is_off_unless_a_model_entry_turns_it_on():
-    from alpacaflow.decoders.vllm_local import vllm_engine_kwargs
+    from alpacaflow.engines.judge_vllm import vllm_engine_kwargs
 
     config = validate_config(
         {"models": {"a": {"path": "org/a"}, "b": {"path": "org/b", "generation": {"trust_remote_code": True}}}}

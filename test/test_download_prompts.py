@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from alpacaflow.download_prompts import prepare_prompts
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.io import PROMPT_COLUMNS, read_parquet
+from alpacaflow.steps.download_prompts import prepare_prompts
 from conftest import DEMO_GAMED, DEMO_PROMPTS, run_cli
 
 ROWS = json.loads(DEMO_PROMPTS.read_text())
@@ -102,8 +102,8 @@ def test_max_instances_selects_what_alpaca_eval_selects(tmp_path, n):
 
 def test_max_instances_on_alpaca_eval_shape_spans_every_subset():
     """805 prompts in AlpacaEval's order: the first 129 are one subset, alpaca_eval's 100 are from all five."""
-    from alpacaflow.download_prompts import alpaca_eval_subset, records_to_table
-    from alpacaflow.synthetic import SUBSETS, synthetic_prompts
+    from alpacaflow.steps.download_prompts import alpaca_eval_subset, records_to_table
+    from alpacaflow.testing.synthetic import SUBSETS, synthetic_prompts
 
     records = synthetic_prompts()
     table = records_to_table(records, "synthetic")

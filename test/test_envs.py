@@ -50,7 +50,7 @@ def _file(parts: list[str]) -> Path | None:
 def _imports(module: str) -> tuple[set[str], set[str]]:
     """(alpacaflow modules imported anywhere in it, every top-level third-party import name anywhere).
 
-    Modules are dotted names inside the package (``decoders.vllm_local``).
+    Modules are dotted names inside the package (``engines.judge_vllm``).
     """
     path = _file(module.split("."))
     tree = ast.parse(path.read_text())
@@ -69,16 +69,32 @@ def _imports(module: str) -> tuple[set[str], set[str]]:
     return local_top, every
 
 
+def registered_engines(module: str) -> set[str]:
+    """The engine modules `module` may run: a registry's, where it imports that registry's loader.
+
+    Engines are imported by name when chosen, so no import statement shows them.
+    """
+    from alpacaflow.engines import GENERATORS, JUDGES
+
+    text = _file(module.split(".")).read_text()
+    loaders = {"load_generator": GENERATORS, "judge_engine": JUDGES}
+    used = [registry for name, registry in loaders.items() if re.search(rf"from \.+engines import .*\b{name}\b", text)]
+    return {f"engines.{entry.split(':')[0]}" for registry in used for entry in registry.values()}
+
+
 def third_party(step: str) -> set[str]:
-    """Third-party imports of `python -m alpacaflow <step>`: cli, the step's module and what they import."""
-    todo, seen, needed = ["cli", step], set(), set()
+    """Third-party imports of `python -m alpacaflow <step>`: cli, the step's module and what they import.
+
+    A module that imports a registry's loader may run any engine of that registry: all of them are followed.
+    """
+    todo, seen, needed = ["cli", f"steps.{step}"], set(), set()
     while todo:
         module = todo.pop()
         if module in seen:
             continue
         seen.add(module)
         local, every = _imports(module)
-        todo += sorted(local)
+        todo += sorted(local | registered_engines(module))
         needed |= {n for n in every if n and n not in sys.stdlib_module_names and n != "alpacaflow"}
     return needed
 

@@ -7,18 +7,17 @@ import json
 import pandas as pd
 import pytest
 from alpacaflow.config import defaults
-from alpacaflow.error_taxonomy import (
-    build_taxonomy,
+from alpacaflow.io import write_parquet
+from alpacaflow.steps.error_taxonomy import build_taxonomy, run
+from alpacaflow.taxonomy import (
     classify,
     detect_language,
     is_much_shorter,
     is_refusal,
     is_repetitive,
     repeated_ngram_share,
-    run,
     taxonomy_table,
 )
-from alpacaflow.io import write_parquet
 
 S = defaults("error_taxonomy")  # the schema's
 REFERENCE = (

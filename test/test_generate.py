@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from alpacaflow.errors import AlpacaflowError
-from alpacaflow.generate import import_outputs, run_generation
 from alpacaflow.io import read_parquet
+from alpacaflow.steps.generate import import_outputs, run_generation
 from conftest import demo_prompt_table, resolved_settings, run_cli, run_generate_probe
 
 N_PROMPTS = 8
@@ -173,9 +173,13 @@ def test_imported_outputs_keep_the_first_of_a_repeated_instruction(tmp_path, pro
     written = json.loads((out / "model_outputs.json").read_text())
     assert [r["output"] for r in written] == [f"answer {i}" for i in range(N_PROMPTS)]
     assert json.loads((out / "throughput.json").read_text())["duplicates_dropped"] == 1
-    from alpacaflow.report import duplicates_notes
+    from alpacaflow.findings import duplicates_dropped
+    from alpacaflow.steps.report import notes_lines
 
-    notes = duplicates_notes({"duplicates_dropped": 2}, {"mine": json.loads((out / "throughput.json").read_text())})
+    tps = {"mine": json.loads((out / "throughput.json").read_text())}
+    assert duplicates_dropped({"duplicates_dropped": 2}, tps) == {
+        "prompt_set": 2, "imported": {"mine": {"source": str(source), "dropped": 1}}}  # fmt: skip
+    notes = notes_lines({"duplicates_dropped": 2}, tps)
     assert notes[0].startswith("2 row(s) of the prompt set repeated an earlier row's instruction and were dropped")
     kept = "the first output of each was kept."
     assert notes[1] == f"mine's imported outputs ({source}) repeated 1 instruction(s); {kept}"

@@ -8,9 +8,10 @@ import json
 import alpacaflow
 import pandas as pd
 import pytest
-from alpacaflow.history import HISTORY_COLUMNS, append, read_history, run
-from alpacaflow.leaderboard import LEADERBOARD_COLUMNS
-from alpacaflow.report import history_section
+from alpacaflow.board import LEADERBOARD_COLUMNS
+from alpacaflow.history_table import HISTORY_COLUMNS, append, read_history
+from alpacaflow.steps.history import run
+from alpacaflow.steps.report import history_section
 from test_judge import judge_cfg
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from alpacaflow.annotate import pair_table
-from alpacaflow.generate import run_generation
 from alpacaflow.io import read_parquet, read_records
 from alpacaflow.judge import make_annotator
-from alpacaflow.tiny import build_tiny_model
+from alpacaflow.steps.annotate import pair_table
+from alpacaflow.steps.generate import run_generation
+from alpacaflow.testing.tiny import build_tiny_model
 from conftest import DEMO_GAMED, DEMO_PROMPTS, REALISTIC, demo_prompt_table, run_snakemake
 from test_generate import settings
 from test_judge import ScriptedRankingJudge, judge_cfg, model_outputs

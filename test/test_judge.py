@@ -7,13 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
-from alpacaflow.annotate import pair_table
 from alpacaflow.config import validate_config
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.io import read_parquet
 from alpacaflow.judge import annotate_with_retries, check_cache, make_annotator
 from alpacaflow.judge_prompts import ranking_template, weighted_template
 from alpacaflow.judge_settings import COURSE_RANKING_NAME, judge_name
+from alpacaflow.steps.annotate import pair_table
 from conftest import demo_prompt_table, run_cli
 
 N = 8

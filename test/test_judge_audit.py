@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from alpacaflow.judge_audit import audit_summary, flip_percent, longer_wins, position_flips, share, verdict
+from alpacaflow.markdown import verdict_sentence
+from alpacaflow.metrics.audit import assess, audit_summary, flip_percent, longer_wins, position_flips, share
 
 
 def audited(first: float | None, second: float | None, preference: float = 1.5, lengths=(10, 10)) -> dict:
@@ -54,11 +55,21 @@ def test_summary_pools_the_pairs_and_the_verdict_names_the_thresholds():
     assert (result["pooled"]["flips"]["k"], result["pooled"]["flips"]["n"]) == (3, 8)
     assert (result["pooled"]["longer"]["k"], result["pooled"]["longer"]["n"]) == (4, 8)
     assert result["agreement"] == 80.0
-    assert result["verdict"].startswith("The judge is **not trustworthy** for this comparison: its winner changes "
-                                        "with the order in 37.5% of pairs (above 15%).")  # fmt: skip
-    trusted = audit_summary([("b", "gpt4", fair)], None)["verdict"]
-    assert trusted == "The judge is **trustworthy** for this comparison by these checks (flips 0.0% ≤ 15%)."
-    lengthy = verdict({"flips": share(1, 20), "longer": share(16, 20)}, 70.0)
-    assert "agreement with the official judge 70.0% ≥ 65%" in lengthy and "longer output in 80.0%" in lengthy
-    disagreeing = verdict({"flips": share(1, 20), "longer": share(10, 20)}, 50.0)
-    assert "official judge's winner in only 50.0% of pairs (below 65%)" in disagreeing
+    assert result["assessment"] == {"trustworthy": False, "flips_above_limit": True, "agreement_below_limit": False,
+                                    "length_preference": False}  # fmt: skip
+    assert verdict_sentence(result).startswith("The judge is **not trustworthy** for this comparison: its winner "
+                                               "changes with the order in 37.5% of pairs (above 15%).")  # fmt: skip
+    trusted = audit_summary([("b", "gpt4", fair)], None)
+    assert trusted["assessment"]["trustworthy"] is True
+    assert verdict_sentence(trusted) == (
+        "The judge is **trustworthy** for this comparison by these checks (flips 0.0% ≤ 15%)."
+    )
+    lengthy = {"pooled": {"flips": share(1, 20), "longer": share(16, 20)}, "agreement": 70.0}
+    lengthy["assessment"] = assess(lengthy["pooled"], 70.0)
+    assert lengthy["assessment"] == {"trustworthy": True, "flips_above_limit": False, "agreement_below_limit": False,
+                                     "length_preference": True}  # fmt: skip
+    sentence = verdict_sentence(lengthy)
+    assert "agreement with the official judge 70.0% ≥ 65%" in sentence and "longer output in 80.0%" in sentence
+    disagreeing = assess({"flips": share(1, 20), "longer": share(10, 20)}, 50.0)
+    assert disagreeing["trustworthy"] is False and disagreeing["agreement_below_limit"]
+    assert assess({"flips": share(0, 0), "longer": share(0, 0)}, None)["trustworthy"] is None

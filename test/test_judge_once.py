@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from alpacaflow import annotate
+from alpacaflow.steps import annotate
 from conftest import DEMO_OFFICIAL, REPO, judge_cache, run_snakemake, subprocess_env, write_config
 from test_judge import ScriptedRankingJudge, judge_cfg, model_outputs, prompts  # noqa: F401  (fixture)
 
@@ -293,7 +293,7 @@ class FirstShownJudge:
 def test_audit_judges_sampled_pairs_in_both_orders(tmp_path, prompts, tiny_models, monkeypatch,  # noqa: F811
                                                     judge_double, flips):  # fmt: skip
     """4 of 8 pairs judged twice: a judge that reads the answers never flips; one that picks the first always does."""
-    from alpacaflow.judge_audit import position_flips
+    from alpacaflow.metrics.audit import position_flips
 
     made: list = []
     monkeypatch.setattr(annotate, "judge_decoder", lambda _judge: made.append(judge_double()) or made[-1])

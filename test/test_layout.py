@@ -1,7 +1,7 @@
 """One name per step, one declaration of its arguments, and the README's layout table.
 
 Read from the code, not run: each rule in ``rules/<rule>.smk`` runs
-``step_command("<rule>", ...)``; the module ``scripts/alpacaflow/<rule>.py``
+``step_command("<rule>", ...)``; the module ``scripts/alpacaflow/steps/<rule>.py``
 has a keyword-only ``run`` whose parameters are the arguments the rule
 passes (each required one passed, none unknown); the CLI lists exactly the
 rules; the README's layout table has one line per step: rule → module.
@@ -46,7 +46,7 @@ def test_every_rule_is_a_step_of_its_own_name():
     for rule, (smk, block) in blocks.items():
         assert smk.stem == rule, f"rule {rule} is in {smk.name}, not {rule}.smk"
         assert step_call(block)[0] == rule, f"rule {rule} runs another step"
-        assert (REPO / "scripts" / "alpacaflow" / f"{rule}.py").is_file()
+        assert (REPO / "scripts" / "alpacaflow" / "steps" / f"{rule}.py").is_file()
 
 
 @pytest.mark.parametrize("rule", sorted(STEPS))
@@ -96,6 +96,6 @@ def test_a_failing_step_keeps_its_exit_status_and_its_error_line(tmp_path):
 
 def test_readme_layout_has_one_line_per_step():
     readme = (REPO / "README.md").read_text()
-    lines = re.findall(r"^\| `(\w+)` → `(\w+)\.py` \|", readme, re.M)
+    lines = re.findall(r"^\| `(\w+)` → `steps/(\w+)\.py` \|", readme, re.M)
     assert [rule for rule, _ in lines] == list(STEPS)
     assert all(rule == module for rule, module in lines)

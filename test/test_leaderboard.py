@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from alpaca_eval.metrics import get_length_controlled_winrate, get_winrate
-from alpacaflow.error_sample import run as run_error_sample
-from alpacaflow.error_sample import sample_losses
 from alpacaflow.errors import AlpacaflowError
-from alpacaflow.leaderboard import local_df_gamed, model_metrics
+from alpacaflow.metrics.winrate import local_df_gamed, model_metrics
 from alpacaflow.preferences import is_loss
+from alpacaflow.steps.error_sample import run as run_error_sample
+from alpacaflow.steps.error_sample import sample_losses
 from conftest import DEMO_GAMED, DEMO_PROMPTS, run_cli
 
 N_PROMPTS = 30

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import yaml
-from alpacaflow.tiny import build_tiny_model
+from alpacaflow.testing.tiny import build_tiny_model
 from conftest import DEMO_GAMED, DEMO_PROMPTS, run_cli, run_snakemake
 
 COMMIT = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"

@@ -21,9 +21,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pandas as pd
 import pytest
 import yaml
+from alpacaflow.findings import mixed_judges
 from alpacaflow.io import read_parquet
-from alpacaflow.leaderboard import model_metrics
-from alpacaflow.report import mixed_judge_notes
+from alpacaflow.metrics.winrate import model_metrics
+from alpacaflow.steps.report import warning_lines
 from conftest import DEMO_GAMED, judge_cache
 from test_judge import annotate_cli, judge_cfg, model_outputs, prompts  # noqa: F401  (fixture)
 
@@ -201,8 +202,11 @@ def test_the_model_the_api_reports_is_kept_and_a_change_is_said_in_one_line(tmp_
     # The leaderboard lists both judges of the pair, and the report opens with a warning naming the pair.
     identity = model_metrics(rows, DEMO_GAMED, "annotations.json")["judge_identity"]
     assert identity == f"gpt-4-1106-preview-0001 at {server.base_url}, gpt-4-1106-preview-0002 at {server.base_url}"
-    note = mixed_judge_notes(pd.DataFrame([{"model": "m", "reference": "prompts", "judge_identity": identity}]))
-    assert note[0].startswith("> **Warning: more than one judge.** The judgments of m come from more than one judge")
+    every = pd.DataFrame([{"model": "m", "reference": "prompts", "judge_identity": identity},
+                          {"model": "m", "reference": "sft", "judge_identity": identity}])  # fmt: skip
+    assert mixed_judges(every) == ["m", "m (vs sft)"]
+    note = [line for line in warning_lines([], [], prompts, every) if "more than one judge" in line]
+    assert note[0].startswith("> **Warning: more than one judge.** The judgments of m, m (vs sft) come from more")
 
 
 def test_server_errors_are_retried_with_backoff(tmp_path, prompts):  # noqa: F811

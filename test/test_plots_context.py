@@ -6,9 +6,9 @@ import json
 
 import pandas as pd
 import pytest
-from alpacaflow.context import context_rows, leaderboard_dir, published_rows
-from alpacaflow.leaderboard import build_leaderboard, write_leaderboard
-from alpacaflow.plots import write_plots
+from alpacaflow.steps.context import context_rows, leaderboard_dir, published_rows
+from alpacaflow.steps.leaderboard import build_leaderboard, write_leaderboard
+from alpacaflow.steps.plots import write_plots
 from conftest import DEMO_GAMED
 from test_leaderboard import synthetic_annotations
 

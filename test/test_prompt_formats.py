@@ -2,7 +2,7 @@
 
 Token ids are checked one by one for each format: a template file with and
 without BOS, system prompts, Qwen3's chat template with thinking on and off.
-Generation runs on scripted models (`alpacaflow.tiny`: tiny models on the real
+Generation runs on scripted models (`alpacaflow.testing.tiny`: tiny models on the real
 tokenizers that write a fixed text after a prompt), so that a stop string, a
 stop token id and a ``<think>`` block appear exactly where the tests expect
 them, in vLLM and transformers alike. Tests that start engines are ``slow``.
@@ -16,14 +16,14 @@ import json
 from pathlib import Path
 
 import pytest
-from alpacaflow import generate
-from alpacaflow.backends import Completion
-from alpacaflow.download_prompts import prepare_prompts
+from alpacaflow.engines.base import Completion
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.formatting import PromptFormat, check_bos, format_prompt
 from alpacaflow.io import read_parquet
+from alpacaflow.steps import generate
+from alpacaflow.steps.download_prompts import prepare_prompts
 from alpacaflow.stopping import StopRules, eos_token_ids, finish
-from alpacaflow.tiny import llama3_tokenizer, qwen3_tokenizer
+from alpacaflow.testing.tokenizers import llama3_tokenizer, qwen3_tokenizer
 from conftest import REALISTIC, resolved_settings, run_generate_probe
 
 BOS, START, END, EOT, PYTHON_TAG = 128000, 128006, 128007, 128009, 128010
@@ -118,7 +118,7 @@ def _clock_at(monkeypatch: pytest.MonkeyPatch, when: datetime.datetime) -> None:
 
 def test_prompts_hold_the_pinned_date_whatever_the_clock(monkeypatch):
     """Meta's real Llama-3.2-Instruct template reads the clock; prompts hold the schema's date on any day."""
-    from alpacaflow.backends import Request
+    from alpacaflow.engines.base import Request
     from alpacaflow.store import request_key
 
     tok = llama3_tokenizer("chat", META_TEMPLATE.read_text())
@@ -226,7 +226,7 @@ def test_the_length_check_stops_before_any_engine_starts(tmp_path, realistic, mo
     def no_engine(*args, **kwargs):
         raise AssertionError("an engine was started")
 
-    monkeypatch.setattr(generate, "load_backend", no_engine)
+    monkeypatch.setattr(generate, "load_generator", no_engine)
     prompts = _prompts(realistic, tmp_path, 805)
     settings = _settings(realistic, "writer", "vllm", {"prompt_format": "alpaca"}, max_new_tokens=4096,
                          max_model_len=4096)  # fmt: skip
@@ -319,7 +319,7 @@ def test_an_output_still_thinking_at_max_new_tokens_is_reported(tmp_path, realis
 
 
 def test_the_report_says_where_stop_strings_and_think_blocks_applied():
-    from alpacaflow.report import speed_sentence
+    from alpacaflow.steps.report import speed_sentence
 
     tp = {"backend": "vllm", "device": "cuda", "n_examples": 805, "generate_seconds": 80.5, "seconds_per_example": 0.1,
           "examples_per_second": 10.0, "output_tokens_per_second": 900.0, "load_seconds": 20.0,

@@ -20,10 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from alpacaflow.download_prompts import prepare_prompts
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.formatting import ALPACA_TEMPLATE, FormattedPrompt, check_bos, format_prompt
-from alpacaflow.generate import generation_eos, run_generation
 from alpacaflow.io import read_parquet
 from alpacaflow.judge_prompts import (
     CONTEXT_MARGIN,
@@ -34,6 +32,8 @@ from alpacaflow.judge_prompts import (
     render,
     weighted_template,
 )
+from alpacaflow.steps.download_prompts import prepare_prompts
+from alpacaflow.steps.generate import generation_eos, run_generation
 from alpacaflow.stopping import eos_token_ids
 from conftest import REALISTIC, realistic_config, resolved_settings, run_snakemake, subprocess_env
 

@@ -7,10 +7,11 @@ import json
 
 import pandas as pd
 import pytest
-from alpacaflow import annotate
+from alpacaflow.board import read_leaderboard
 from alpacaflow.config import check_config, judged_pairs
 from alpacaflow.errors import AlpacaflowError
-from alpacaflow.leaderboard import build_leaderboard, read_leaderboard, write_leaderboard
+from alpacaflow.steps import annotate
+from alpacaflow.steps.leaderboard import build_leaderboard, write_leaderboard
 from conftest import DEMO_GAMED, DEMO_PROMPTS
 from test_judge import ScriptedRankingJudge, judge_cfg, model_outputs, prompts  # noqa: F401  (fixture)
 

@@ -9,9 +9,9 @@ import jsonschema
 import pandas as pd
 import pytest
 import yaml
-from alpacaflow.compare import COMPARISON_COLUMNS
-from alpacaflow.leaderboard import LEADERBOARD_COLUMNS
-from alpacaflow.summary import build_summary
+from alpacaflow.board import LEADERBOARD_COLUMNS
+from alpacaflow.metrics.paired import COMPARISON_COLUMNS
+from alpacaflow.steps.summary import build_summary
 from conftest import REPO
 
 SCHEMA = yaml.safe_load((REPO / "schemas" / "summary.schema.yaml").read_text())

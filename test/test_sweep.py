@@ -15,7 +15,7 @@ import pytest
 import yaml
 from alpacaflow.config import check_config, sweeps
 from alpacaflow.errors import AlpacaflowError
-from alpacaflow.tiny import build_sweep
+from alpacaflow.testing.tiny import build_sweep
 from conftest import DEMO_PROMPTS, REPO, run_snakemake, write_config
 
 pytestmark = pytest.mark.slow

@@ -4,8 +4,8 @@ the leaderboard, the error taxonomy, the generate log and the report's opening w
 from __future__ import annotations
 
 import pytest
-from alpacaflow.error_taxonomy import classify
-from alpacaflow.generate import leak_line
+from alpacaflow.steps.generate import leak_line
+from alpacaflow.taxonomy import classify
 from alpacaflow.template_leaks import find_leak, leak_summary, leak_warning, opens_with_think
 
 ANSWER = "Paris is the capital of France."

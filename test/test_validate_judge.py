@@ -11,11 +11,12 @@ import threading
 import numpy as np
 import pytest
 from alpacaflow.errors import AlpacaflowError
-from alpacaflow.fetch_official import fetch_official
 from alpacaflow.io import load_prompt_table
+from alpacaflow.metrics.agreement import judge_agreement
 from alpacaflow.official import official_pairs, validation_pairs
 from alpacaflow.preferences import winner
-from alpacaflow.validate_judge import judge_agreement, run
+from alpacaflow.steps.fetch_official import fetch_official
+from alpacaflow.steps.validate_judge import run
 from conftest import demo_prompt_table
 
 # Hand-made: 7 pairs, the 7th left unparsed by our judge.

@@ -17,9 +17,9 @@ import jsonschema
 import pandas as pd
 import pytest
 import yaml
+from alpacaflow.board import read_leaderboard
 from alpacaflow.cli import STEPS
 from alpacaflow.io import read_parquet
-from alpacaflow.leaderboard import read_leaderboard
 from conftest import DEMO_OFFICIAL, NO_SLURM, REPO, run_snakemake, write_config
 
 

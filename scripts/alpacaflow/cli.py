@@ -1,7 +1,7 @@
 """Command-line entry point of every workflow step: ``python -m alpacaflow <step> --<argument> VALUE ...``.
 
 A step is named after its rule (``error_sample``; ``error-sample`` is
-accepted too) and lives in the module of that name, whose ``run`` function
+accepted too) and lives in the module of that name under ``steps/``, whose ``run`` function
 is the step: its keyword-only, typed signature is the one declaration of the
 step's arguments. The parser is built from it, so a rule's input, output
 and params keys, the options and the parameters share their names (the
@@ -60,8 +60,8 @@ STEPS = (
 
 
 def step_function(step: str) -> Callable[..., Any]:
-    """The ``run`` function of a step's module (imported only when that step runs)."""
-    return importlib.import_module(f"{__package__}.{step}").run
+    """The ``run`` function of a step's module, ``alpacaflow.steps.<step>`` (imported only when that step runs)."""
+    return importlib.import_module(f"{__package__}.steps.{step}").run
 
 
 def _json(text: str) -> Any:

@@ -1,10 +1,11 @@
-"""Judging with alpaca_eval's annotators: the machinery the annotate and validate_judge steps share.
+"""Judging with alpaca_eval's annotators: the machinery of the annotate step (and the judge benchmark).
 
 All judging goes through alpaca_eval's `PairwiseAnnotator`: its prompt
 templates, its completion parsers (`ranking_parser`, `logprob_parser`), its
 randomized output order and its annotation cache. alpacaflow only supplies
-the annotator configuration, built from the config's ``judge`` section by
-the backend's decoder module (`decoders.vllm_local`, `decoders.openai`),
+the annotator configuration and the decoder, built from the config's
+``judge`` section by the judge engine the backend names
+(`engines.judge_engine`: `engines.judge_vllm`, `engines.judge_openai`),
 with the prompts of `judge_prompts`.
 
 Each pair has its own annotation cache in its folder (``results/{model}/judge_cache/``;
@@ -22,8 +23,8 @@ reported, ``preference_reported_model``). Gaps closed around alpaca_eval's annot
   since greedy decoding would repeat itself), then kept as unparsed;
 * outputs too long for a local judge's context are cut to fit, counted and
   flagged (``truncated_for_judge``) instead of failing the whole job;
-* an exhausted OpenAI quota or another API error stops the job with one line,
-  finished judgments saved;
+* an exhausted OpenAI quota or another API error stops the job with one line
+  (the engine's ``failure``), finished judgments saved;
 * `audit_pairs` judges sampled pairs in both orders (alpaca_eval randomizes
   the order once and never measures what it changes).
 """
@@ -38,7 +39,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .decoders import openai, vllm_local
+from .engines import judge_engine
 from .errors import AlpacaflowError, Stopped, Terminated, saved_work, stopped_by_signal
 from .gpus import claim_gpus
 from .io import atomic_path, is_blank, jsonable
@@ -46,10 +47,9 @@ from .judge_prompts import fit_to_context, judge_bos_line, judge_tokenizer, rend
 from .judge_settings import check_judge, identity_label, judge_name
 
 
-def annotator_config(judge: dict[str, Any]) -> tuple[dict[str, Any], str, dict[str, Any]]:
-    """(alpaca_eval annotator config, its prompt template text, extra SingleAnnotator kwargs) of the judge's backend."""
-    backend = openai if judge["backend"] == "openai" else vllm_local
-    return backend.annotator_config(judge)
+def annotator_config(judge: dict[str, Any]) -> tuple[dict[str, Any], str, Any]:
+    """(alpaca_eval annotator config, its prompt template text, a decoder) of the judge's engine."""
+    return judge_engine(judge).annotator_config(judge)
 
 
 def check_cache(cache_path: Path, name: str) -> None:
@@ -98,16 +98,15 @@ class RecordingCompletions:
 
 
 def close_decoder(decoder: Any) -> None:
-    """Shut down every engine a judge decoder started (an API judge has none)."""
-    vllm_local.close_decoder(decoder)
+    """Shut down the engine a judge decoder started (a test double, which starts none, has no ``close``)."""
+    close = getattr(decoder, "close", None)
+    if close is not None:
+        close()
 
 
 def judge_decoder(judge: dict[str, Any]) -> Any:
-    """The judge's `fn_completions`: ours for the weighted vLLM judge, else alpaca_eval's (engines start lazily)."""
-    from alpaca_eval.decoders import get_fn_completions
-
-    config, _, extra = annotator_config(judge)
-    return extra.get("fn_completions") or get_fn_completions(config["fn_completions"])
+    """The judge engine's decoder (its ``fn_completions``; its engine starts on the first call)."""
+    return annotator_config(judge)[2]
 
 
 #: Kept in the cache with each judgment, besides alpaca_eval's defaults: the model an API judge reported.
@@ -129,9 +128,8 @@ def make_annotator(
     from alpaca_eval.annotators.base import BaseAnnotator
 
     name = judge_name(judge)
-    config, template, _ = annotator_config(judge)
-    decoder = fn_completions or judge_decoder(judge)
-    config.pop("fn_completions", None)
+    config, template, own = annotator_config(judge)
+    decoder = fn_completions or own
     if not randomize:
         config["is_randomize_output_order"] = False
     recorder = RecordingCompletions(decoder)
@@ -181,13 +179,12 @@ def atomic_annotator_class() -> type:
 
 
 def check_judge_ready(judge: dict[str, Any], gpus: int = 0) -> None:
-    """Before any input is read: the judge's settings, the OpenAI judge's key, then `gpus` GPUs claimed.
+    """Before any input is read: the judge's settings, its engine's own check (an API key), then `gpus` GPUs claimed.
 
     The GPUs (`gpus.claim_gpus`) are claimed before vLLM sees CUDA.
     """
     check_judge(judge)
-    if judge["backend"] == "openai":
-        openai.require_openai_key()
+    judge_engine(judge).check_ready(judge)
     claim_gpus(gpus)
 
 
@@ -267,10 +264,11 @@ def annotate_with_retries(
     except Terminated as exc:
         raise stopped_by_signal(exc, cached_count(cache_path), len(pairs), "judgments", cache_path) from None
     except Exception as exc:
-        if not openai.is_api_error(exc):
+        failure = judge_engine(judge).failure(exc)
+        if failure is None:
             raise
         saved = saved_work(cached_count(cache_path), len(pairs), "judgments", cache_path)
-        raise Stopped(f"{openai.api_error(exc)}; {saved}") from None
+        raise Stopped(f"{failure}; {saved}") from None
     return annotated, retried
 
 
@@ -287,8 +285,9 @@ def judge_pairs(
     own `decoder` (from `judge_decoder`; the benchmark reuses one across runs).
     `identity` (`judge_settings.judge_identity`) is recorded in every annotation.
     """
-    if judge["backend"] == "openai":
-        print(openai.estimate_openai_cost(pairs, judge), flush=True)
+    cost = judge_engine(judge).cost_line(pairs, judge)
+    if cost:
+        print(cost, flush=True)
     tokenizer = judge_tokenizer(judge)
     template = annotator_config(judge)[1]
     if tokenizer is not None and len(pairs):

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .backends import Completion, Request
+from .engines.base import Completion, Request
 
 #: Settings that do not change what is generated.
 NOT_IN_KEY = {"gpu_memory_utilization", "device", "max_num_seqs", "checkpoint_every", "tensor_parallel_size"}

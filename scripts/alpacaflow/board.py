@@ -1,0 +1,113 @@
+"""The leaderboard table: its columns, its reader and its Markdown form.
+
+``leaderboard.csv`` (the leaderboard step) has one row per (model,
+reference) with alpaca_eval's numbers (`metrics.winrate`) and the counts
+beside them. Every step that reads it reads it here (`read_leaderboard`),
+and every Markdown leaderboard (leaderboard.md, the report) is
+`leaderboard_markdown`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .config import PROMPT_REFERENCE
+from .errors import AlpacaflowError
+
+#: The leaderboard's columns from each model's throughput.json.
+SPEED_COLUMNS = ["examples_per_second", "output_tokens_per_second"]
+
+
+LEADERBOARD_COLUMNS = [
+    "model",
+    "reference",
+    "win_rate",
+    "standard_error",
+    "length_controlled_winrate",
+    "lc_standard_error",
+    "lc_note",
+    "n_wins",
+    "n_wins_base",
+    "n_draws",
+    "n_total",
+    "avg_length",
+    "judge",
+    "judge_identity",
+    "unparsed",
+    "empty_outputs",
+    "truncated_for_judge",
+    "leaked_template",
+    "think_opening",
+    "position_flips",
+    *SPEED_COLUMNS,
+]
+
+
+def read_leaderboard(path: Path, reference: str | None = PROMPT_REFERENCE) -> pd.DataFrame:
+    """leaderboard.csv's rows against one reference (default: the prompt set's own; None: all), in their order.
+
+    Only empty cells are missing values: a model named ``NA`` stays a name.
+    """
+    board = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    if "reference" not in board.columns:
+        raise AlpacaflowError(f"{path}: no reference column; rerun the leaderboard step")
+    return board if reference is None else board[board["reference"] == reference].reset_index(drop=True)
+
+
+def judge_identities(board: pd.DataFrame) -> list[str]:
+    """Every judge identity the leaderboard's annotations recorded (weights fingerprint, hub commit or API model)."""
+    return sorted({part for cell in board["judge_identity"].dropna() for part in str(cell).split(", ") if part})
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _pm(value: Any, error: Any) -> str:
+    """A value with its standard error, or n/a."""
+    return "n/a" if _fmt(value) == "n/a" else f"{_fmt(value)} ± {_fmt(error)}"
+
+
+def lc_notes(table: pd.DataFrame) -> list[str]:
+    """One sentence per reason that LC is n/a, naming the models it applies to."""
+    notes: dict[str, list[str]] = {}
+    for row in table.itertuples():
+        if isinstance(row.lc_note, str) and row.lc_note:
+            notes.setdefault(row.lc_note.removeprefix("n/a: "), []).append(row.model)
+    return [
+        f"The LC win rate is n/a for {', '.join(models)}: {reason}. The win rate does not depend on df_gamed "
+        "and stands."
+        for reason, models in notes.items()
+    ]
+
+
+def leaderboard_markdown(table: pd.DataFrame) -> str:
+    """The leaderboard of one reference as a Markdown table (percentages with their standard errors).
+
+    With a judge audit (some ``position_flips``), a column says how often each pair's winner changed with the order.
+    """
+    audited = bool(table["position_flips"].notna().any())
+    header = (
+        "| model | LC win rate (%) | win rate (%) | wins / draws / losses | n | avg length (chars) "
+        f"| judge | unparsed | leaked template |{' position flips (%) |' if audited else ''} examples/s "
+        f"| output tokens/s |\n|---|---|---|---|---|---|---|---|---|{'---|' if audited else ''}---|---|\n"
+    )
+    lines = []
+    for r in table.itertuples():
+        flips = f" {_fmt(r.position_flips, 1)} |" if audited else ""
+        lines.append(
+            f"| {r.model} | {_pm(r.length_controlled_winrate, r.lc_standard_error)} "
+            f"| {_pm(r.win_rate, r.standard_error)} | {_fmt(r.n_wins, 1)} / {_fmt(r.n_draws, 1)} / "
+            f"{_fmt(r.n_wins_base, 1)} | {r.n_total} | {r.avg_length} | {r.judge} | {r.unparsed} | {r.leaked_template} "
+            f"|{flips} {_fmt(r.examples_per_second)} | {_fmt(r.output_tokens_per_second, 1)} |"
+        )
+    notes = lc_notes(table)
+    return header + "\n".join(lines) + "\n" + "".join(f"\n{note}\n" for note in notes)

@@ -1,0 +1,217 @@
+"""The annotate step: the judge compares each model's outputs with each reference, with one judge load.
+
+`pair_table` pairs a model's outputs with the prompt set's references, or
+head to head with another model's outputs (both must cover the prompt set
+exactly); `judge.judge_pairs` judges them with the configured judge, cached
+per pair under ``results/{model}/judge_cache/`` (``results/{model}/vs_{reference}/``
+head to head: alpaca_eval's cache is keyed by both outputs, so a regenerated
+reference re-judges exactly the pairs whose reference text changed); each
+pair's ``annotations.json`` gets one annotation per prompt, in prompt order.
+The cache file is named by the judge's settings, identity (its weights'
+fingerprint or hub commit, or the API model and URL) and prompt template
+(`judge_settings.cache_file`): a judge rewritten in place judges everything again.
+
+One job judges every model with one decoder, so the judge's engine starts
+at most once per run, and only when some pair is not in the caches. The
+same job judges the published pairs of judge validation (the pair whose
+reference is ``official``: its outputs file holds the official annotations;
+validate_judge then compares the two judges without a judge of its own) and,
+with ``judge.audit.swap`` N, N sampled pairs of each model in both orders
+(`judge.audit_pairs`; recorded as ``position_audit`` in the annotations of
+those prompts). The alternative, a vLLM server as a Snakemake service job
+with one client job per model, puts server and clients in one group, which
+Snakemake starts only when every client's input exists and kills whole when
+one client fails; it would also need a network listener, a port and an API
+key. One in-process job has the same failure semantics without any of that,
+and judges with the same code as one model's job does (the judgments are the same).
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import OFFICIAL_REFERENCE, PROMPT_REFERENCE
+from ..errors import AlpacaflowError, Stopped, Terminated, saved_work
+from ..io import JSON, is_blank, load_prompt_table, outputs_by_instruction, read_records, write_json
+from ..judge import audit_pairs, cached_count, check_judge_ready, close_decoder, judge_decoder, judge_pairs
+from ..judge_settings import cache_file, cache_key, identity_label, judge_identity, judge_name
+from ..official import official_pairs, validation_pairs
+
+
+def pair_table(
+    prompts: pd.DataFrame,
+    records: list[Any],
+    source: str,
+    model: str,
+    reference: tuple[str, list[Any], str] | None = None,
+) -> pd.DataFrame:
+    """Reference vs model output per prompt, in prompt order; outputs must cover the prompt set exactly.
+
+    The reference is the prompt set's own (default) or `reference`: (its name,
+    its output records, their file), a model's outputs judged head to head.
+    """
+    by_instruction = _covering(records, source, prompts)
+    wanted = prompts["instruction"].tolist()
+    if reference is None:
+        output_1, generator_1 = prompts["reference_output"], prompts["reference_generator"]
+    else:
+        name, ref_records, ref_source = reference
+        ref_outputs = _covering(ref_records, ref_source, prompts)
+        output_1, generator_1 = [ref_outputs[s] for s in wanted], name
+    return pd.DataFrame(
+        {
+            "prompt_index": prompts["index"].astype(int),
+            "instruction": prompts["instruction"],
+            "dataset": prompts["dataset"],
+            "output_1": output_1,
+            "generator_1": generator_1,
+            "output_2": [by_instruction[s] for s in wanted],
+            "generator_2": model,
+        }
+    )
+
+
+def _covering(records: list[Any], source: str, prompts: pd.DataFrame) -> dict[str, str]:
+    """Output per instruction of `records`, which must answer exactly the prompt set's instructions."""
+    by_instruction = outputs_by_instruction(records, source)
+    wanted = prompts["instruction"].tolist()
+    missing = [s for s in wanted if s not in by_instruction]
+    extra = set(by_instruction) - set(wanted)
+    if missing or extra:
+        raise AlpacaflowError(
+            f"{source}: instructions do not match the prompt set ({len(missing)} missing, {len(extra)} extra); "
+            "regenerate the outputs"
+        )
+    return by_instruction
+
+
+def judge_failed(exc: Exception, model: str, cache_path: Path, total: int) -> Stopped:
+    """One line for a judge that could not start or died while judging `model` (the traceback is in the log)."""
+    lines = str(exc).strip().splitlines() or [""]
+    cause = f"{type(exc).__name__}: {lines[-1]}".rstrip(": ")
+    saved = saved_work(cached_count(cache_path), total, f"judgments of {model}", cache_path)
+    return Stopped(f"the judge failed ({cause}); earlier models' annotations are written, {saved}")
+
+
+def run(
+    *,
+    judge: Annotated[dict[str, Any], JSON],
+    model: list[str],
+    prompts: Path,
+    outputs: list[Path],
+    cache: list[Path],
+    annotations: list[Path],
+    reference: list[str] | None = None,
+    reference_models: list[Path] | None = None,
+    judge_manifest: Path | None = None,
+    gpu: int = 0,
+) -> None:
+    """The annotate step: judge each (model, reference) pair and write its annotations.json.
+
+    `model`, `outputs`, `cache` (each pair's judge-cache folder),
+    `annotations` and, when given, `reference` run in parallel, one entry
+    per pair. A reference is ``prompts`` (the prompt set's own references;
+    the default), a model's name, whose model_outputs.json is among
+    `reference_models` (found by its records' ``generator``), or
+    ``official``: the pair's outputs file holds published official
+    annotations, whose pairs on the prompt set are judged (judge
+    validation). Every pair's outputs are checked before the judge starts.
+    `judge_manifest` is download_model's record of a hub judge: the commit
+    it names is loaded and identifies the judge (a local folder's files do).
+    """
+    reference = reference or [PROMPT_REFERENCE] * len(model)
+    lists = (outputs, cache, annotations, reference)
+    if not model or any(len(x) != len(model) for x in lists):
+        raise AlpacaflowError(
+            f"annotate: {len(model)} model(s) but {', '.join(str(len(x)) for x in lists)} outputs, caches, "
+            "annotation files and references; give one of each per pair"
+        )
+    check_judge_ready(judge, gpu)
+    identity = judge_identity(judge, judge_manifest)
+    print(f"judge: {judge_name(judge)}, {identity_label(identity)} (cache key {cache_key(judge, identity)})")
+    loaded = {**judge, "revision": identity["commit"]} if "commit" in identity else judge
+    table = load_prompt_table(prompts)
+    heads = reference_records(reference_models or [])
+    pairs = [
+        pair_table(table, read_records(path), str(path), name, _reference(ref, heads))
+        if ref != OFFICIAL_REFERENCE
+        else validation_pairs(official_pairs(read_records(path), str(path)), table, str(path))
+        for name, path, ref in zip(model, outputs, reference, strict=True)
+    ]
+    sample = audit_sample(table, judge["audit"]["swap"], judge["audit"]["seed"])
+    decoder = judge_decoder(loaded)
+    try:
+        for name, ref, pair, folder, dest in zip(model, reference, pairs, cache, annotations, strict=True):
+            label = name if ref == PROMPT_REFERENCE else f"{name} vs {ref}"
+            cache_path = cache_file(folder, judge, identity)
+            try:
+                ordered, counts = judge_pairs(pair.drop(columns="official_preference", errors="ignore"), loaded,
+                                              cache_path, decoder=decoder, identity=identity)  # fmt: skip
+                if ref == OFFICIAL_REFERENCE:
+                    add_official_preferences(ordered, pair["official_preference"])
+                elif sample:
+                    audit = audit_pairs(pair[pair["prompt_index"].isin(sample)], loaded,
+                                        cache_file(folder, judge, identity, "audit"), decoder)  # fmt: skip
+                    counts["audited"] = add_position_audit(ordered, audit)
+            except (AlpacaflowError, Terminated):
+                raise
+            except Exception as exc:
+                traceback.print_exc()
+                raise judge_failed(exc, label, cache_path, len(pair)) from None
+            write_json(dest, ordered)
+            print(json.dumps({"model": name, "reference": ref, "judge": judge_name(judge), **counts}), flush=True)
+    finally:
+        close_decoder(decoder)
+
+
+def audit_sample(prompts: pd.DataFrame, n: int, seed: int) -> set[int]:
+    """The prompt indices the audit judges in both orders: `n` drawn with `seed`, the same for every pair."""
+    if n <= 0:
+        return set()
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(prompts), size=min(n, len(prompts)), replace=False)
+    return {int(i) for i in prompts["index"].to_numpy()[chosen]}
+
+
+def add_position_audit(records: list[dict[str, Any]], audit: dict[int, dict[str, float | None]]) -> int:
+    """Record each audited prompt's two-order judgments in its annotation (``position_audit``); how many."""
+    for row in records:
+        if row["prompt_index"] in audit:
+            row["position_audit"] = audit[row["prompt_index"]]
+    return len(audit)
+
+
+def add_official_preferences(records: list[dict[str, Any]], official: pd.Series) -> None:
+    """Each validation annotation gets the official judge's preference of the same pair."""
+    for row, pref in zip(records, official, strict=True):
+        row["official_preference"] = None if is_blank(pref) else float(pref)
+
+
+def reference_records(paths: list[Path]) -> dict[str, tuple[list[Any], str]]:
+    """Reference models' outputs by model name (their records' ``generator``), with their file."""
+    found: dict[str, tuple[list[Any], str]] = {}
+    for path in paths:
+        records = read_records(path)
+        names = {r.get("generator") for r in records if isinstance(r, dict)}
+        if len(names) != 1 or not isinstance(next(iter(names)), str):
+            raise AlpacaflowError(
+                f"{path}: a reference's outputs need one generator name, found {sorted(map(str, names))}"
+            )
+        found[names.pop()] = (records, str(path))
+    return found
+
+
+def _reference(name: str, heads: dict[str, tuple[list[Any], str]]) -> tuple[str, list[Any], str] | None:
+    """The head-to-head reference `name` with its outputs; None for the prompt set's own references."""
+    if name == PROMPT_REFERENCE:
+        return None
+    if name not in heads:
+        raise AlpacaflowError(f"annotate: no outputs of the reference model {name} among --reference-models")
+    records, source = heads[name]
+    return name, records, source

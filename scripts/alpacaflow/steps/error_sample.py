@@ -1,0 +1,84 @@
+"""The error_sample step: random losses to the reference, for error analysis.
+
+`sample_losses` draws, with a fixed seed (``error_sample.seed``), up to
+``error_sample.n`` annotations where the judge preferred the reference
+(`preferences.is_loss`). The draw is written as JSON Lines (every field,
+the judge's raw output included) and as the Markdown the report includes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..io import atomic_path, read_records, visible, write_text
+from ..preferences import is_loss
+
+
+def sample_losses(records: list[dict[str, Any]], discrete: bool, n: int, seed: int) -> list[dict[str, Any]]:
+    """Up to `n` losses drawn at random (seeded), in the order drawn."""
+    losses = [r for r in records if is_loss(r.get("preference"), discrete)]
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(losses), size=min(n, len(losses)), replace=False) if losses else []
+    return [
+        {
+            "prompt_index": losses[i].get("prompt_index"),
+            "dataset": losses[i].get("dataset"),
+            "instruction": losses[i]["instruction"],
+            "model_output": losses[i]["output_2"],
+            "reference_output": losses[i]["output_1"],
+            "preference": losses[i]["preference"],
+            "judge": losses[i].get("annotator"),
+            "judge_raw_output": losses[i].get("preference_raw_completion"),
+        }
+        for i in picks
+    ]
+
+
+def _quote(text: str) -> str:
+    """`text` as a Markdown block quote, control characters escaped (`io.visible`)."""
+    return "\n".join("> " + line for line in visible(text or "(empty)").splitlines() or ["(empty)"])
+
+
+def error_sample_markdown(model: str, sample: list[dict[str, Any]], n_losses: int, n_total: int) -> str:
+    """One model's error sample as Markdown."""
+    lines = [
+        f"### {model}: {len(sample)} of {n_losses} losses to the reference ({n_total} judged)",
+        "",
+    ]
+    for k, ex in enumerate(sample, 1):
+        raw = ex["judge_raw_output"]
+        raw_text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
+        lines += [
+            f"#### {k}. prompt {ex['prompt_index']} ({ex['dataset']}), preference {ex['preference']:.3f}",
+            "",
+            "**Instruction**",
+            "",
+            _quote(ex["instruction"]),
+            "",
+            f"**{model}**",
+            "",
+            _quote(ex["model_output"]),
+            "",
+            "**Reference**",
+            "",
+            _quote(ex["reference_output"]),
+            "",
+            f"**Judge raw output**: `{visible(raw_text[:300])}`",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def run(*, annotations: Path, model: str, discrete: bool, n: int, seed: int, jsonl: Path, md: Path) -> None:
+    """The error_sample step: draw one model's error sample and write it as JSON Lines and Markdown."""
+    records = read_records(annotations)
+    sample = sample_losses(records, discrete, n, seed)
+    n_losses = sum(is_loss(r.get("preference"), discrete) for r in records)
+    with atomic_path(jsonl) as tmp:
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in sample), encoding="utf-8")
+    write_text(md, error_sample_markdown(model, sample, n_losses, len(records)))
+    print(f"sampled {len(sample)} losses of {model}")

