@@ -1,7 +1,7 @@
 """Checkpoint sweeps: three tiny checkpoints through the whole workflow, then a fourth, of which only it is generated.
 
 The checkpoints are tiny random chat models whose weights are seeded by
-their step (`tiny.build_sweep`); generation uses the transformers backend
+their step (`testing.tiny.build_sweep`); generation uses the transformers backend
 (faster to start than vLLM on 2 cores), the judge is the demo's tiny vLLM judge.
 """
 

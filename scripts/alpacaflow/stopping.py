@@ -115,7 +115,7 @@ def _reasoning(text: str, token_ids: list[int], tokenizer: Any) -> tuple[bool, i
 
 
 def finish(tokenizer: Any, completion: Any, rules: StopRules, reasoning: str) -> Finished:
-    """Decode one `backends.Completion` and apply the stop strings and the reasoning rule."""
+    """Decode one `engines.base.Completion` and apply the stop strings and the reasoning rule."""
     ids = list(completion.token_ids)
     text = tokenizer.decode(ids, skip_special_tokens=True)
     generated, reason = completion.generated_tokens, completion.finish_reason

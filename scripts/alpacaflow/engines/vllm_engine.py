@@ -1,4 +1,4 @@
-"""The one place a `vllm.LLM` is configured: for generation (`backends`) and for the judge (`decoders.vllm_local`).
+"""The one place a `vllm.LLM` is configured: for generation (`vllm_generate`) and for the judge (`judge_vllm`).
 
 `engine_kwargs` turns the settings both share (dtype, device, context,
 memory, seed, revision) into `vllm.LLM` keyword arguments, with the same

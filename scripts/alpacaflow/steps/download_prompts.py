@@ -13,7 +13,7 @@ The table written here, ``prompts.parquet``, has one row per prompt:
 df_gamed holds each prompt's difficulty by index only. The copy written here
 also says which instruction each index is (an ``instruction`` column), so
 that the LC win rate can check that it is applied to the prompts it was made
-for (`leaderboard.lc_check`): from df_gamed's own ``instruction`` column if it
+for (`metrics.winrate.lc_check`): from df_gamed's own ``instruction`` column if it
 has one, else from the prompt file fetched beside it (hub source), else from
 ``prompts.lc_instructions``; with none of them, LC is reported as n/a.
 """
