@@ -7,7 +7,6 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEMO_CONFIG := test/demo/config.yaml
 DEMO_MODELS := test/demo/models
-SNAKEMAKE_DEMO := snakemake --configfile $(DEMO_CONFIG) --replace-workflow-config --cores 2
 
 # Rules run `python -m alpacaflow ...`: the venv's python must come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -31,10 +30,10 @@ $(STAMP): pyproject.toml constraints-cpu.txt $(REALISTIC)/requirements.txt
 models: setup
 	$(PY) -m alpacaflow.testing.tiny $(DEMO_MODELS) --corpus test/demo/prompts.json
 
+# The demo's Arena-Hard judge is a stand-in API on 127.0.0.1 (alpacaflow.testing.judge_server), which
+# alpacaflow.testing.demo serves while it runs Snakemake and the --report HTML, and stops afterwards.
 demo: models
-	$(SNAKEMAKE_DEMO)
-	$(SNAKEMAKE_DEMO) --report results/demo/report.html
-	@echo "demo outputs: results/demo/ (report.md, report.html, figures/)"
+	$(PY) -m alpacaflow.testing.demo $(DEMO_CONFIG) --cores 2
 
 # Speed benchmark (bench/bench.py): engines warmed up, 5 interleaved timed rounds, raw-engine rows,
 # real-vocabulary rows, and the demo's workflow overhead (it runs the demo if needed); writes

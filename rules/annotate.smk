@@ -17,12 +17,15 @@ rule annotate:
         "../envs/judge.yaml"
     threads: 1
     resources:
-        gpu=judge_gpus(JUDGE),
+        gpu=max(judge_gpus(JUDGE), judge_gpus(ARENA_JUDGE) if ARENA else 0),
     params:
         judge=JUDGE_JSON,
         judge_weights=JUDGE_WEIGHTS,
         judge_template=JUDGE_TEMPLATE,
         judge_manifest=judge_manifest,
+        arena_hard=ARENA_JSON,
+        arena_judge_weights=ARENA_JUDGE_WEIGHTS,
+        benchmarks=job_benchmarks,
         model=annotate_param("model"),
         reference=annotate_param("reference"),
         cache=annotate_param("cache"),
@@ -38,6 +41,8 @@ rule annotate:
             "params.cache",
             "output.annotations",
             "params.judge_manifest",
+            "params.benchmarks",
+            "params.arena_hard",
             "resources.gpu",
             offline=True,
         )

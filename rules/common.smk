@@ -4,11 +4,17 @@ import hashlib
 import json
 from pathlib import Path
 
+from alpacaflow.benchmarks import (
+    annotated_pairs,
+    arena_benchmarks,
+    benchmark_settings,
+    check_benchmarks,
+)
 from alpacaflow.config import (
+    BENCHMARK_PREFIX,
     OFFICIAL_REFERENCE,
     PROMPT_REFERENCE,
     VALIDATION,
-    annotated_pairs,
     annotation_folder,
     check_config,
     downloads,
@@ -26,7 +32,10 @@ from alpacaflow.weights import folder_fingerprint
 
 try:
     check_config(config)
+    check_benchmarks(config)
     check_judge(config["judge"])
+    if config["arena_hard"]["judge"]:
+        check_judge(config["arena_hard"]["judge"])
 except AlpacaflowError as exc:
     raise WorkflowError(str(exc)) from None
 
@@ -70,14 +79,26 @@ JUDGE_WEIGHTS = (
     else ""
 )
 JUDGE_TEMPLATE = judge_template_sha256(JUDGE)
+# Arena-Hard-Auto versions (benchmarks: [..., arena_hard]), their judge (the run's unless arena_hard.judge),
+# and the annotate job's rerun trigger for a local one's weights.
+ARENA = arena_benchmarks(config)
+ARENA_JSON = json.dumps(config["arena_hard"], sort_keys=True)
+ARENA_JUDGE = config["arena_hard"]["judge"] or JUDGE
+ARENA_JUDGE_WEIGHTS = (
+    folder_fingerprint(ARENA_JUDGE["model"])
+    if ARENA and ARENA_JUDGE["backend"] == "vllm" and ARENA_JUDGE is not JUDGE
+    else ""
+)
 # Every (model, reference) the judge compares: each model against the prompt
 # set's references, then head to head against each model in `references`.
 PAIRS = judged_pairs(config)
 PAIR_ANNOTATIONS = [
     f"{annotation_folder(RESULTS, m, r)}/annotations.json" for m, r in PAIRS
 ]
-# What the annotate step judges: PAIRS, and judge validation's official pairs (results/validation/) when enabled.
+# What the annotate step judges: PAIRS, judge validation's official pairs (results/validation/) when enabled,
+# and each generated model's Arena-Hard answers (results/{model}/arena_hard-<v>/).
 ANNOTATE_PAIRS = annotated_pairs(config)
+ARENA_PAIRS = [(m, b) for m, b in ANNOTATE_PAIRS if b.startswith(BENCHMARK_PREFIX)]
 # "model|reference" -> hash of what shapes that pair's numbers (history.parquet's settings_hash).
 PAIR_SETTINGS = {
     f"{m}|{r}": hashlib.sha256(
@@ -111,29 +132,31 @@ WANDB = config["tracking"]["wandb"]
 
 wildcard_constraints:
     model=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    vs=r"(/vs_[A-Za-z0-9][A-Za-z0-9_.-]*)?",
+    vs=r"(/vs_[A-Za-z0-9][A-Za-z0-9_.-]*|/arena_hard-v[0-9.]+)?",
+    bench=r"(/arena_hard-v[0-9.]+)?",
+    benchmark=r"arena_hard-v[0-9.]+",
     download=r"_judge|[A-Za-z0-9][A-Za-z0-9_.-]*",
     sweep=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
 
-def settings_of(model):
-    """A model's resolved settings; unknown keys end in one clear error."""
+def settings_of(model, bench=""):
+    """A model's resolved settings (on the benchmark `bench`, "/arena_hard-<v>"); unknown keys end in one line."""
     try:
-        return model_settings(config, model)
+        return benchmark_settings(config, model, bench.strip("/") or "alpaca_eval")
     except AlpacaflowError as exc:
         raise WorkflowError(str(exc)) from None
 
 
 def settings_json(wildcards):
-    return json.dumps(settings_of(wildcards.model), sort_keys=True)
+    return json.dumps(settings_of(wildcards.model, wildcards.bench), sort_keys=True)
 
 
 def generate_inputs(wildcards):
-    """Prompt table, plus the model's config.json or imported outputs when local."""
-    settings = settings_of(wildcards.model)
+    """Prompt table (AlpacaEval's, or the benchmark's), plus the model's config.json or imported outputs when local."""
+    settings = settings_of(wildcards.model, wildcards.bench)
     inputs = {
-        "prompts": f"{RESULTS}/prompts.parquet",
-        "meta": f"{RESULTS}/prompts_meta.json",
+        "prompts": f"{RESULTS}{wildcards.bench}/prompts.parquet",
+        "meta": f"{RESULTS}{wildcards.bench}/prompts_meta.json",
     }
     if "outputs" in settings:
         inputs["outputs"] = settings["outputs"]
@@ -180,6 +203,8 @@ def job_pairs(wildcards):
         return ANNOTATE_PAIRS
     if wildcards.model == VALIDATION and not wildcards.vs:
         return [(VALIDATION, OFFICIAL_REFERENCE)]
+    if wildcards.vs.startswith(f"/{BENCHMARK_PREFIX}"):
+        return [(wildcards.model, wildcards.vs.strip("/"))]
     return [
         (
             wildcards.model,
@@ -196,14 +221,22 @@ OFFICIAL_ANNOTATIONS = f"{RESULTS}/validation/official_annotations.json"
 
 
 def pair_outputs(model, reference):
-    """A pair's judged outputs: the model's, or the official annotations of judge validation."""
+    """A pair's judged outputs: the model's (on AlpacaEval or a benchmark), or judge validation's official pairs."""
     if reference == OFFICIAL_REFERENCE:
         return OFFICIAL_ANNOTATIONS
+    if reference.startswith(BENCHMARK_PREFIX):
+        return f"{RESULTS}/{model}/{reference}/model_outputs.json"
     return model_outputs(model)
 
 
+def job_benchmarks(wildcards):
+    """The benchmark folders (results/arena_hard-<v>) whose pairs the job judges."""
+    refs = {r for _, r in job_pairs(wildcards) if r.startswith(BENCHMARK_PREFIX)}
+    return [f"{RESULTS}/{b}" for b in ARENA if b in refs]
+
+
 def annotate_inputs(wildcards):
-    """Prompts, the judged models' and the reference models' outputs, and the judge's weights."""
+    """Prompts, the judged models' and the reference models' outputs, the benchmarks' data, the judge's weights."""
     pairs = job_pairs(wildcards)
     return {
         "prompts": f"{RESULTS}/prompts.parquet",
@@ -213,8 +246,14 @@ def annotate_inputs(wildcards):
                 model_outputs(r)
                 for _, r in pairs
                 if r not in (PROMPT_REFERENCE, OFFICIAL_REFERENCE)
+                and not r.startswith(BENCHMARK_PREFIX)
             }
         ),
+        "benchmark_files": [
+            f"{folder}/{name}"
+            for folder in job_benchmarks(wildcards)
+            for name in ("prompts.parquet", "protocol.json")
+        ],
         **judge_inputs(),
     }
 
@@ -249,7 +288,13 @@ def download_of(wildcards):
 
 
 def generate_gpus(wildcards):
-    return gpus_for(settings_of(wildcards.model))
+    return gpus_for(settings_of(wildcards.model, wildcards.bench))
+
+
+def benchmark_local_inputs(wildcards):
+    """A local copy of the Arena-Hard repository's files, so that editing them refetches; none from GitHub."""
+    source = config["arena_hard"]["source"]
+    return [] if source == "github" else [source]
 
 
 def prompt_source_inputs(wildcards):

@@ -1,17 +1,18 @@
-# generate_{model}: one job per model, independent of each other (parallel).
+# generate_{model}: one job per model and benchmark ({bench}: "" for AlpacaEval, "/arena_hard-<v>"),
+# independent of each other (parallel).
 
 
 rule generate:
     input:
         unpack(generate_inputs),
     output:
-        outputs=f"{RESULTS}/{{model}}/model_outputs.json",
-        generations=f"{RESULTS}/{{model}}/generations.parquet",
-        throughput=f"{RESULTS}/{{model}}/throughput.json",
+        outputs=f"{RESULTS}/{{model}}{{bench}}/model_outputs.json",
+        generations=f"{RESULTS}/{{model}}{{bench}}/generations.parquet",
+        throughput=f"{RESULTS}/{{model}}{{bench}}/throughput.json",
     log:
-        f"{RESULTS}/logs/generate/{{model}}.log",
+        f"{RESULTS}/logs/generate/{{model}}{{bench}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/generate/{{model}}.tsv"
+        f"{RESULTS}/benchmarks/generate/{{model}}{{bench}}.tsv"
     conda:
         "../envs/generate.yaml"
     threads: 1

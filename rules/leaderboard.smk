@@ -10,6 +10,11 @@ rule leaderboard:
         annotations=PAIR_ANNOTATIONS,
         throughputs=per_model("throughput.json"),
         df_gamed=f"{RESULTS}/df_gamed.csv",
+        arena_annotations=[
+            f"{annotation_folder(RESULTS, m, b)}/annotations.json"
+            for m, b in ARENA_PAIRS
+        ],
+        arena_throughputs=[f"{RESULTS}/{m}/{b}/throughput.json" for m, b in ARENA_PAIRS],
     output:
         csv=f"{RESULTS}/leaderboard.csv",
         md=f"{RESULTS}/leaderboard.md",
@@ -22,6 +27,10 @@ rule leaderboard:
     params:
         models=[m for m, _ in PAIRS],
         reference=[r for _, r in PAIRS],
+        arena_models=[m for m, _ in ARENA_PAIRS],
+        arena_benchmarks=[b for _, b in ARENA_PAIRS],
+        arena_rounds=config["arena_hard"]["bootstrap_rounds"],
+        arena_seed=config["arena_hard"]["seed"],
     shell:
         step_command(
             "leaderboard",
@@ -32,4 +41,10 @@ rule leaderboard:
             "input.df_gamed",
             "output.csv",
             "output.md",
+            "params.arena_models",
+            "params.arena_benchmarks",
+            "input.arena_annotations",
+            "input.arena_throughputs",
+            "params.arena_rounds",
+            "params.arena_seed",
         )

@@ -25,6 +25,7 @@ rule report:
         validation=validation_agreement(),
         history=f"{RESULTS}/history_appended.json",
         annotations=PAIR_ANNOTATIONS,
+        arena_protocols=[f"{RESULTS}/{b}/protocol.json" for b in ARENA],
         sweep_tables=sweep_outputs("table"),
         sweep_verdicts=sweep_outputs("verdict"),
         sweep_figures=sweep_outputs("figure"),
@@ -69,4 +70,5 @@ rule report:
             "input.sweep_verdicts",
             "input.sweep_figures",
             "output.report",
+            "input.arena_protocols",
         )

@@ -207,6 +207,8 @@ def schema_keys() -> dict[str, object]:
         for name, sub in node.get("properties", {}).items():
             key = f"{prefix}{name}"
             found[key] = sub.get("default", ...)
+            if sub.get("$ref") == "#/$defs/judge":  # the judge section, defined once in $defs
+                sub = schema["$defs"][sub["$ref"].split("/")[-1]]
             if key != "generation" and "properties" in sub:  # the top-level generation lists only defaults
                 walk(f"{key}.", sub)
 
@@ -223,7 +225,7 @@ def schema_keys() -> dict[str, object]:
                 schema["properties"]["generation"]["properties"].get(name.split(".")[1], {}).get("default", ...)
             )
     sections = {"prompts", "judge", "error_sample", "compare", "error_taxonomy", "context", "validate_judge", "models",
-                "generation", "sweeps", "tracking", "tracking.wandb", "judge.audit"}  # fmt: skip
+                "generation", "sweeps", "tracking", "tracking.wandb", "judge.audit", "arena_hard"}  # fmt: skip
     return {k: v for k, v in found.items() if k not in sections}
 
 

@@ -45,17 +45,41 @@ LEADERBOARD_COLUMNS = [
     "position_flips",
     *SPEED_COLUMNS,
 ]
+#: Every row's benchmark (``alpaca_eval``, ``arena_hard-v0.1``, ...) and a benchmark's own score columns
+#: (Arena-Hard-Auto: its bootstrapped score and 90% interval, battles, questions left out for a missing label).
+BENCHMARK_COLUMNS = ["benchmark", "score", "score_ci_low", "score_ci_high", "battles", "null_games"]
+ALL_COLUMNS = [*LEADERBOARD_COLUMNS, *BENCHMARK_COLUMNS]
+#: Counts: whole numbers, blank where a benchmark has none (one benchmark's rows never turn another's into floats).
+COUNT_COLUMNS = ["n_wins", "n_wins_base", "n_draws", "n_total", "avg_length", "unparsed", "empty_outputs",
+                 "truncated_for_judge", "leaked_template", "think_opening", "battles", "null_games"]  # fmt: skip
 
 
-def read_leaderboard(path: Path, reference: str | None = PROMPT_REFERENCE) -> pd.DataFrame:
-    """leaderboard.csv's rows against one reference (default: the prompt set's own; None: all), in their order.
+def whole_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` with its count columns as nullable integers (written ``10``, or blank; not ``10.0``)."""
+    found = [c for c in COUNT_COLUMNS if c in table.columns]
+    return table.astype({c: "Int64" for c in found})
 
-    Only empty cells are missing values: a model named ``NA`` stays a name.
+
+def read_leaderboard(
+    path: Path, reference: str | None = PROMPT_REFERENCE, benchmark: str | None = "alpaca_eval"
+) -> pd.DataFrame:
+    """leaderboard.csv's rows of one benchmark and one reference, in their order.
+
+    The benchmark defaults to AlpacaEval's, the reference to the prompt set's
+    own; None takes all. Only empty cells are missing values: a model named
+    ``NA`` stays a name.
+    A leaderboard written before the ``benchmark`` column is all AlpacaEval's.
     """
     board = pd.read_csv(path, keep_default_na=False, na_values=[""])
     if "reference" not in board.columns:
         raise AlpacaflowError(f"{path}: no reference column; rerun the leaderboard step")
-    return board if reference is None else board[board["reference"] == reference].reset_index(drop=True)
+    if "benchmark" not in board.columns:
+        board["benchmark"] = "alpaca_eval"
+    if benchmark is not None:
+        board = board[board["benchmark"] == benchmark]
+    board = (board if reference is None else board[board["reference"] == reference]).reset_index(drop=True)
+    whole = [c for c in COUNT_COLUMNS if c in board.columns and board[c].notna().all()]
+    return board.astype({c: int for c in whole})
 
 
 def judge_identities(board: pd.DataFrame) -> list[str]:
@@ -111,3 +135,16 @@ def leaderboard_markdown(table: pd.DataFrame) -> str:
         )
     notes = lc_notes(table)
     return header + "\n".join(lines) + "\n" + "".join(f"\n{note}\n" for note in notes)
+
+
+def arena_markdown(table: pd.DataFrame) -> str:
+    """One Arena-Hard version's rows as a Markdown table: the score with its 90% interval, as the official shows it."""
+    lines = ["| model | score (%) | 90% interval | battles | questions left out (no label) | judge |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for r in table.itertuples():
+        interval = (
+            "n/a" if pd.isna(r.score) else f"(-{r.score - r.score_ci_low:.1f} / +{r.score_ci_high - r.score:.1f})"
+        )
+        lines.append(f"| {r.model} | {_fmt(r.score, 1)} | {interval} | {_fmt(r.battles, 0)} | {_fmt(r.null_games, 0)} "
+                     f"| {r.judge} |")  # fmt: skip
+    return "\n".join(lines) + "\n"

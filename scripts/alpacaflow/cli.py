@@ -40,6 +40,7 @@ from .secrets import protect_std_streams
 #: Every workflow step, in DAG order: rule name = module name = ``python -m alpacaflow`` step.
 STEPS = (
     "download_prompts",
+    "download_benchmark",
     "download_model",
     "generate",
     "annotate",

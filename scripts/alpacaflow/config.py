@@ -165,6 +165,8 @@ def looks_local(path: str) -> bool:
 #: The annotate step's pair of judge validation: its "model" (results/validation/ holds its annotations) and
 #: its reference (the pair's outputs file holds the published official annotations).
 VALIDATION, OFFICIAL_REFERENCE = "validation", "official"
+#: The name of every benchmark beside AlpacaEval starts so (``arena_hard-v0.1``; `benchmarks`).
+BENCHMARK_PREFIX = "arena_hard-"
 #: Folders of results_dir that hold something other than a model's results: no model may be named so.
 RESERVED_NAMES = (VALIDATION, "logs", "benchmarks", "figures", "sweeps", "downloads", "tracking")
 
@@ -322,17 +324,14 @@ def annotation_folder(results: str, model: str, reference: str) -> str:
     """Where a pair's annotations (and judge cache) live.
 
     results/{model} against the prompt set, results/{model}/vs_{reference}
-    head to head, results/validation for judge validation's official pairs.
+    head to head, results/validation for judge validation's official pairs,
+    results/{model}/arena_hard-<v> for a benchmark's.
     """
     if reference == OFFICIAL_REFERENCE:
         return f"{results}/{VALIDATION}"
+    if reference.startswith(BENCHMARK_PREFIX):
+        return f"{results}/{model}/{reference}"
     return f"{results}/{model}" if reference == PROMPT_REFERENCE else f"{results}/{model}/vs_{reference}"
-
-
-def annotated_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
-    """What the annotate step judges: `judged_pairs`, then judge validation's official pairs when enabled."""
-    validation = [(VALIDATION, OFFICIAL_REFERENCE)] if config["validate_judge"]["enabled"] else []
-    return judged_pairs(config) + validation
 
 
 def check_config(config: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ tested here (`test/test_findings.py`):
 * `against_baseline`: each model's win-rate differences and speed ratios to the first model;
 * `duplicates_dropped`: what ``prompts.duplicates: first`` dropped;
 * `history_view`: each pair's earlier evaluations, a change of judge marked;
+* `arena_findings`: each Arena-Hard version's rows, and whether its judge is the version's official one;
 * the judge audit's verdict is `metrics.audit.assess`.
 """
 
@@ -27,6 +28,7 @@ import pandas as pd
 from .config import PROMPT_REFERENCE
 from .history_table import identity, read_history
 from .io import load_prompt_table, read_records, reference_generators
+from .judge_settings import OPENAI_DEFAULT_BASE
 from .template_leaks import leak_summary, leak_warning
 
 #: Below this many judged prompts the LC GLM has little data and, regularized, pulls LC towards 50%.
@@ -181,3 +183,31 @@ def history_view(appended: Path) -> dict[str, Any]:
                  for i, r in enumerate(rows)]  # fmt: skip
         pairs.append({"label": pair_label(now["model"], now["reference"]), "steps": steps})
     return {"history": record["history"], "pairs": pairs}
+
+
+def arena_findings(board: pd.DataFrame, protocols: list[Path]) -> list[dict[str, Any]]:
+    """Each Arena-Hard version (leaderboard.csv's rows of every benchmark): its rows, the official judge, comparability.
+
+    The scores are comparable with the published leaderboard only when every
+    row was judged by the version's official judge (``protocol.json``'s
+    ``judge_model``, e.g. gpt-4-1106-preview for v0.1) at OpenAI's own API (a
+    judge's identity names the model the API reported and the URL).
+    """
+    official = {}
+    for path in protocols:
+        protocol = json.loads(Path(path).read_text(encoding="utf-8"))
+        official[protocol["benchmark"]] = protocol["judge_model"]
+    found = []
+    for benchmark in dict.fromkeys(board["benchmark"]):
+        if benchmark == "alpaca_eval":
+            continue
+        rows = board[board["benchmark"] == benchmark].reset_index(drop=True)
+        judges = sorted({part for cell in rows["judge"] for part in str(cell).split(", ")})
+        identities = sorted({part for cell in rows["judge_identity"].dropna() for part in str(cell).split(", ")})
+        model = official.get(benchmark) or ""
+        at_source = bool(identities) and all(i.startswith(model) and i.endswith(f" at {OPENAI_DEFAULT_BASE}")
+                                             for i in identities)  # fmt: skip
+        found.append({"benchmark": benchmark, "rows": rows, "official_judge": model, "judges": judges,
+                      "identities": identities, "comparable": judges == [model] and at_source})  # fmt: skip
+    return found
+    return found

@@ -113,7 +113,8 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     except UnicodeDecodeError as exc:
         raise AlpacaflowError(f"{path}: not valid UTF-8 (byte {exc.start})") from exc
     if suffix == ".jsonl":
-        return [_parse_json(path, line, n) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+        # Lines end at "\n" only: splitlines() also splits at U+2028 and other separators that JSON strings may hold.
+        return [_parse_json(path, line, n) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
     data = _parse_json(path, text, None)
     if not isinstance(data, list):
         raise AlpacaflowError(f"{path}: expected a JSON list of records, got {type(data).__name__}")

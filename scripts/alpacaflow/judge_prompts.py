@@ -138,7 +138,7 @@ def fit_to_context(pairs: pd.DataFrame, judge: dict[str, Any], template: str, to
                 f"prompt {row.prompt_index}: the instruction alone fills the judge's context "
                 f"(judge.max_model_len={judge['max_model_len']})"
             )
-        keep_1, keep_2 = _share(len(ids_1), len(ids_2), budget)
+        keep_1, keep_2 = share_budget(len(ids_1), len(ids_2), budget)
         pairs.loc[row.Index, ["output_1", "output_2", "truncated_for_judge"]] = [
             tokenizer.decode(ids_1[:keep_1]),
             tokenizer.decode(ids_2[:keep_2]),
@@ -154,7 +154,7 @@ def fit_to_context(pairs: pd.DataFrame, judge: dict[str, Any], template: str, to
     return pairs
 
 
-def _share(n_1: int, n_2: int, budget: int) -> tuple[int, int]:
+def share_budget(n_1: int, n_2: int, budget: int) -> tuple[int, int]:
     """Token counts to keep of two outputs so that they fit `budget`, cutting the longer first."""
     half = budget // 2
     if n_1 <= half:

@@ -162,3 +162,27 @@ def api_error(exc: Exception) -> str:
 def is_api_error(exc: Exception) -> bool:
     """An exception raised by the ``openai`` client library."""
     return type(exc).__module__.split(".")[0] == "openai"
+
+
+def chat(decoder: Any, judge: dict[str, Any], conversations: list[list[dict[str, str]]], *, max_tokens: int,
+         temperature: float) -> list[tuple[str, str | None]]:  # fmt: skip
+    """Free-text answers of the API judge (Arena-Hard games): (text, the model the response reported) each.
+
+    Messages go to the chat-completions endpoint as they are (no text
+    round trip that a leaked ``<|im_end|>`` in an answer could break), from
+    ``OPENAI_MAX_CONCURRENCY`` threads (default 2); the client retries rate
+    limits and server errors ``judge.api_max_retries`` times.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import openai
+
+    client = openai.OpenAI(base_url=judge.get("base_url") or None, max_retries=judge["api_max_retries"])
+
+    def one(messages: list[dict[str, str]]) -> tuple[str, str | None]:
+        response = client.chat.completions.create(model=judge["openai_model"], messages=messages,
+                                                  temperature=temperature, max_tokens=max_tokens)  # fmt: skip
+        return response.choices[0].message.content or "", response.model
+
+    with ThreadPoolExecutor(max_workers=int(os.environ.get("OPENAI_MAX_CONCURRENCY", "2"))) as pool:
+        return list(pool.map(one, conversations))

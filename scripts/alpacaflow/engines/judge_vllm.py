@@ -56,6 +56,12 @@ class VLLMLogprobJudge:
             shutdown_llm(self.llm)
             self.llm = None
 
+    def engine(self) -> Any:
+        """The judge's `vllm.LLM` (started on first use), which Arena-Hard games share (`chat`)."""
+        if self.llm is None:
+            self._load()
+        return self.llm
+
     def __call__(self, prompts: list[str], **_: Any) -> dict[str, list[Any]]:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
@@ -113,6 +119,21 @@ class VLLMRankingJudge:
 
         return vllm_local_completions(prompts=prompts, **kwargs)
 
+    def __init__(self, judge: dict[str, Any]) -> None:
+        self.judge = judge
+
+    def engine(self) -> Any:
+        """alpaca_eval's module engine (``vllm_local.llm``), started as ``vllm_local_completions`` starts it."""
+        from alpaca_eval.decoders import vllm_local
+        from vllm import LLM
+
+        model = self.judge["model"]
+        if vllm_local.llm is None or vllm_local.llmModelName != model:
+            engine = vllm_engine_kwargs(self.judge)
+            vllm_local.llm = LLM(model=model, tokenizer=model, **engine)
+            vllm_local.llmModelName = model
+        return vllm_local.llm
+
     def close(self) -> None:
         """Stop the engine alpaca_eval keeps in its module (``vllm_local.llm``), if it started one."""
         vllm_local = sys.modules.get("alpaca_eval.decoders.vllm_local")
@@ -149,7 +170,7 @@ def annotator_config(judge: dict[str, Any]) -> tuple[dict[str, Any], str, Any]:
         },
         "fn_completion_parser": "ranking_parser",
     }
-    return config, ranking_template(), VLLMRankingJudge()
+    return config, ranking_template(), VLLMRankingJudge(judge)
 
 
 def check_ready(judge: dict[str, Any]) -> None:
@@ -164,3 +185,25 @@ def cost_line(pairs: Any, judge: dict[str, Any]) -> str | None:
 def failure(exc: Exception) -> str | None:
     """No error of a local judge is an expected stop (the annotate step reports it as a judge failure)."""
     return None
+
+
+def chat(decoder: Any, judge: dict[str, Any], conversations: list[list[dict[str, str]]], *, max_tokens: int,
+         temperature: float) -> list[tuple[str, str | None]]:  # fmt: skip
+    """Free-text answers of the judge (Arena-Hard games) on the decoder's engine: (text, None) per conversation.
+
+    Each conversation is rendered with the judge tokenizer's chat template
+    (with the pinned date, `formatting.PromptFormat`) and tokenized once, as
+    generation's prompts are; greedy at temperature 0.
+    """
+    from vllm import SamplingParams
+    from vllm.inputs import TokensPrompt
+
+    from ..formatting import PromptFormat, tokenize_once
+
+    tokenizer = judge_tokenizer(judge)
+    variables = PromptFormat("chat").template_variables()
+    ids = [tokenize_once(tokenizer, tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True,
+                                                                  **variables))[0] for c in conversations]  # fmt: skip
+    params = SamplingParams(temperature=temperature, top_p=1.0, max_tokens=max_tokens, seed=judge["seed"])
+    outputs = decoder.engine().generate([TokensPrompt(prompt_token_ids=i) for i in ids], params, use_tqdm=True)
+    return [(out.outputs[0].text, None) for out in outputs]

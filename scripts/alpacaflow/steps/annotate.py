@@ -36,6 +36,9 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 
+from ..arena_hard import load_protocol
+from ..arena_judge import judge_arena
+from ..benchmarks import PREFIX, judge_decoding
 from ..config import OFFICIAL_REFERENCE, PROMPT_REFERENCE
 from ..errors import AlpacaflowError, Stopped, Terminated, saved_work
 from ..io import JSON, is_blank, load_prompt_table, outputs_by_instruction, read_records, write_json
@@ -99,6 +102,29 @@ def judge_failed(exc: Exception, model: str, cache_path: Path, total: int) -> St
     return Stopped(f"the judge failed ({cause}); earlier models' annotations are written, {saved}")
 
 
+class Judge:
+    """One judge of the job: its settings, identity, the settings it is loaded with, and its decoder (lazily)."""
+
+    def __init__(self, judge: dict[str, Any], manifest: Path | None) -> None:
+        self.settings = judge
+        self.identity = judge_identity(judge, manifest)
+        self.loaded = {**judge, "revision": self.identity["commit"]} if "commit" in self.identity else judge
+        self._decoder: Any = None
+        print(
+            f"judge: {judge_name(judge)}, {identity_label(self.identity)} (cache key {cache_key(judge, self.identity)})"
+        )
+
+    @property
+    def decoder(self) -> Any:
+        if self._decoder is None:
+            self._decoder = judge_decoder(self.loaded)
+        return self._decoder
+
+    def close(self) -> None:
+        if self._decoder is not None:
+            close_decoder(self._decoder)
+
+
 def run(
     *,
     judge: Annotated[dict[str, Any], JSON],
@@ -109,6 +135,8 @@ def run(
     annotations: list[Path],
     reference: list[str] | None = None,
     reference_models: list[Path] | None = None,
+    benchmarks: list[Path] | None = None,
+    arena_hard: Annotated[dict[str, Any] | None, JSON] = None,
     judge_manifest: Path | None = None,
     gpu: int = 0,
 ) -> None:
@@ -118,12 +146,16 @@ def run(
     `annotations` and, when given, `reference` run in parallel, one entry
     per pair. A reference is ``prompts`` (the prompt set's own references;
     the default), a model's name, whose model_outputs.json is among
-    `reference_models` (found by its records' ``generator``), or
+    `reference_models` (found by its records' ``generator``),
     ``official``: the pair's outputs file holds published official
     annotations, whose pairs on the prompt set are judged (judge
-    validation). Every pair's outputs are checked before the judge starts.
-    `judge_manifest` is download_model's record of a hub judge: the commit
-    it names is loaded and identifies the judge (a local folder's files do).
+    validation), or ``arena_hard-<v>``: the model's answers to that
+    Arena-Hard version, whose questions and protocol are in the folder of
+    that name among `benchmarks` (two games per question,
+    `arena_judge.judge_arena`; `arena_hard` is the config's section, its
+    ``judge`` the judge for them when set). Every pair's outputs are checked
+    before a judge starts. `judge_manifest` is download_model's record of a
+    hub judge: the commit it names is loaded and identifies the judge.
     """
     reference = reference or [PROMPT_REFERENCE] * len(model)
     lists = (outputs, cache, annotations, reference)
@@ -132,42 +164,82 @@ def run(
             f"annotate: {len(model)} model(s) but {', '.join(str(len(x)) for x in lists)} outputs, caches, "
             "annotation files and references; give one of each per pair"
         )
+    arena_judge = (arena_hard or {}).get("judge")
     check_judge_ready(judge, gpu)
-    identity = judge_identity(judge, judge_manifest)
-    print(f"judge: {judge_name(judge)}, {identity_label(identity)} (cache key {cache_key(judge, identity)})")
-    loaded = {**judge, "revision": identity["commit"]} if "commit" in identity else judge
+    if arena_judge and any(r.startswith(PREFIX) for r in reference):
+        check_judge_ready(arena_judge)
     table = load_prompt_table(prompts)
-    heads = reference_records(reference_models or [])
-    pairs = [
-        pair_table(table, read_records(path), str(path), name, _reference(ref, heads))
-        if ref != OFFICIAL_REFERENCE
-        else validation_pairs(official_pairs(read_records(path), str(path)), table, str(path))
-        for name, path, ref in zip(model, outputs, reference, strict=True)
-    ]
+    folders = {Path(f).name: Path(f) for f in benchmarks or []}
+    pairs = pair_tables(table, model, outputs, reference, reference_records(reference_models or []), folders)
+    judges = {"main": Judge(judge, judge_manifest)}
+    if arena_judge and any(r.startswith(PREFIX) for r in reference):
+        judges["arena"] = Judge(arena_judge, None)
     sample = audit_sample(table, judge["audit"]["swap"], judge["audit"]["seed"])
-    decoder = judge_decoder(loaded)
     try:
         for name, ref, pair, folder, dest in zip(model, reference, pairs, cache, annotations, strict=True):
             label = name if ref == PROMPT_REFERENCE else f"{name} vs {ref}"
-            cache_path = cache_file(folder, judge, identity)
+            used = judges["arena"] if ref.startswith(PREFIX) and "arena" in judges else judges["main"]
+            kind = "arena" if ref.startswith(PREFIX) else ""
+            cache_path = cache_file(folder, used.settings, used.identity, kind)
             try:
-                ordered, counts = judge_pairs(pair.drop(columns="official_preference", errors="ignore"), loaded,
-                                              cache_path, decoder=decoder, identity=identity)  # fmt: skip
-                if ref == OFFICIAL_REFERENCE:
-                    add_official_preferences(ordered, pair["official_preference"])
-                elif sample:
-                    audit = audit_pairs(pair[pair["prompt_index"].isin(sample)], loaded,
-                                        cache_file(folder, judge, identity, "audit"), decoder)  # fmt: skip
-                    counts["audited"] = add_position_audit(ordered, audit)
+                if ref.startswith(PREFIX):
+                    ordered, counts = judge_benchmark(pair, name, folders[ref], used, cache_path, arena_hard or {})
+                else:
+                    ordered, counts = judge_alpaca_eval(pair, ref, used, folder, cache_path, sample)
             except (AlpacaflowError, Terminated):
                 raise
             except Exception as exc:
                 traceback.print_exc()
                 raise judge_failed(exc, label, cache_path, len(pair)) from None
             write_json(dest, ordered)
-            print(json.dumps({"model": name, "reference": ref, "judge": judge_name(judge), **counts}), flush=True)
+            print(json.dumps({"model": name, "reference": ref, "judge": judge_name(used.settings), **counts}),
+                  flush=True)  # fmt: skip
     finally:
-        close_decoder(decoder)
+        for used in judges.values():
+            used.close()
+
+
+def pair_tables(
+    table: pd.DataFrame, model: list[str], outputs: list[Path], reference: list[str],
+    heads: dict[str, tuple[list[Any], str]], folders: dict[str, Path],
+) -> list[pd.DataFrame]:  # fmt: skip
+    """Each pair's table, every outputs file checked against its prompt set before any judge starts."""
+    pairs = []
+    for name, path, ref in zip(model, outputs, reference, strict=True):
+        if ref == OFFICIAL_REFERENCE:
+            pairs.append(validation_pairs(official_pairs(read_records(path), str(path)), table, str(path)))
+        elif ref.startswith(PREFIX):
+            if ref not in folders:
+                raise AlpacaflowError(f"annotate: no folder of the benchmark {ref} among --benchmarks")
+            questions = load_prompt_table(folders[ref] / "prompts.parquet")
+            answers = _covering(read_records(path), str(path), questions)
+            pairs.append(questions.assign(output=[answers[s] for s in questions["instruction"]]))
+        else:
+            pairs.append(pair_table(table, read_records(path), str(path), name, _reference(ref, heads)))
+    return pairs
+
+
+def judge_alpaca_eval(pair: pd.DataFrame, ref: str, used: Judge, folder: Path, cache_path: Path,
+                      sample: set[int]) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
+    """One AlpacaEval pair through alpaca_eval's annotator (with validation's official preferences and the audit)."""
+    ordered, counts = judge_pairs(pair.drop(columns="official_preference", errors="ignore"), used.loaded,
+                                  cache_path, decoder=used.decoder, identity=used.identity)  # fmt: skip
+    if ref == OFFICIAL_REFERENCE:
+        add_official_preferences(ordered, pair["official_preference"])
+    elif sample:
+        audit = audit_pairs(pair[pair["prompt_index"].isin(sample)], used.loaded,
+                            cache_file(folder, used.settings, used.identity, "audit"), used.decoder)  # fmt: skip
+        counts["audited"] = add_position_audit(ordered, audit)
+    return ordered, counts
+
+
+def judge_benchmark(questions: pd.DataFrame, name: str, folder: Path, used: Judge, cache_path: Path,
+                    arena_hard: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
+    """One model's Arena-Hard answers, two games per question (`arena_judge.judge_arena`)."""
+    protocol = load_protocol(folder / "protocol.json")
+    tokens, temperature = judge_decoding({"arena_hard": arena_hard}, folder.name, protocol)
+    return judge_arena(questions, name, protocol, used.loaded, cache_path=cache_path, decoder=used.decoder,
+                       identity=used.identity, max_tokens=tokens, temperature=temperature)  # fmt: skip
 
 
 def audit_sample(prompts: pd.DataFrame, n: int, seed: int) -> set[int]:

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..board import LEADERBOARD_COLUMNS, SPEED_COLUMNS, leaderboard_markdown
+from ..board import ALL_COLUMNS, LEADERBOARD_COLUMNS, SPEED_COLUMNS, arena_markdown, leaderboard_markdown, whole_counts
 from ..config import PROMPT_REFERENCE
 from ..io import atomic_path, read_records, read_throughput, write_text
+from ..metrics.arena import arena_score
 from ..metrics.winrate import model_metrics
 
 
@@ -44,18 +45,49 @@ def build_leaderboard(
     # Per reference: LC first; where it is n/a, by win rate after the others.
     order = ["length_controlled_winrate", "win_rate"]
     table = table.sort_values(order, ascending=False, kind="stable", na_position="last")
-    return table.sort_values("_reference", kind="stable")[LEADERBOARD_COLUMNS].reset_index(drop=True)
+    table = table.sort_values("_reference", kind="stable")[LEADERBOARD_COLUMNS].reset_index(drop=True)
+    return table.assign(benchmark="alpaca_eval").reindex(columns=ALL_COLUMNS)
+
+
+def arena_rows(
+    models: list[str], benchmarks: list[str], annotations: list[Path], throughputs: list[Path], *, rounds: int,
+    seed: int,
+) -> pd.DataFrame:  # fmt: skip
+    """One row per (model, Arena-Hard version): the bootstrapped score (`metrics.arena`), sorted by it per version."""
+    rows = []
+    for model, benchmark, path, tp in zip(models, benchmarks, annotations, throughputs, strict=True):
+        records = read_records(path)
+        found = arena_score(records, rounds=rounds, seed=seed)
+        speed = read_throughput(tp)
+        baselines = ", ".join(sorted({str(r["baseline"]) for r in records}))
+        rows.append({
+            "model": model, "benchmark": benchmark, "reference": baselines,
+            "score": found["score"], "score_ci_low": found["lower"], "score_ci_high": found["upper"],
+            "battles": found["battles"], "null_games": found["null_games"], "n_total": found["questions"],
+            "judge": ", ".join(sorted({str(r["judge"]) for r in records})),
+            "judge_identity": ", ".join(sorted({str(r["judge_identity"]) for r in records if r.get("judge_identity")})),
+            "truncated_for_judge": sum(bool(r.get("truncated_for_judge")) for r in records),
+            **{k: speed.get(k) for k in SPEED_COLUMNS},
+        })  # fmt: skip
+    table = pd.DataFrame(rows, columns=ALL_COLUMNS)
+    order = {b: i for i, b in enumerate(dict.fromkeys(benchmarks))}
+    table = table.assign(_order=table["benchmark"].map(order)).sort_values(["_order", "score"], ascending=[True, False])
+    return table.drop(columns="_order").reset_index(drop=True)
 
 
 def write_leaderboard(table: pd.DataFrame, csv_path: Path, md_path: Path) -> None:
-    """Write the CSV and the Markdown form (the prompt set's references first, then one section per model)."""
+    """Write the CSV and the Markdown form: the prompt set's references, one section per model, then the benchmarks."""
+    table = whole_counts(table)
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, index=False)
     parts = []
-    for reference, rows in table.groupby("reference", sort=False):
+    alpaca = table[table["benchmark"] == "alpaca_eval"]
+    for reference, rows in alpaca.groupby("reference", sort=False):
         if reference != PROMPT_REFERENCE:
             parts.append(f"\n## Head to head: against {reference}\n\n")
         parts.append(leaderboard_markdown(rows))
+    for benchmark, rows in table[table["benchmark"] != "alpaca_eval"].groupby("benchmark", sort=False):
+        parts.append(f"\n## {benchmark}\n\n{arena_markdown(rows)}")
     write_text(md_path, "".join(parts))
 
 
@@ -68,13 +100,24 @@ def run(
     csv: Path,
     md: Path,
     reference: list[str] | None = None,
+    arena_models: list[str] | None = None,
+    arena_benchmarks: list[str] | None = None,
+    arena_annotations: list[Path] | None = None,
+    arena_throughputs: list[Path] | None = None,
+    arena_rounds: int = 100,
+    arena_seed: int = 0,
 ) -> None:
-    """The leaderboard step: one row per (model, reference), as CSV and Markdown.
+    """The leaderboard step: one row per (model, reference) and per (model, Arena-Hard version), as CSV and Markdown.
 
     `models`, `annotations` and `reference` (default: the prompt set's) have
     one entry per judged pair; `throughputs` one per model, in the order of
-    first appearance in `models`.
+    first appearance in `models`. The `arena_*` lists run in parallel, one
+    entry per (model, version), with the bootstrap's rounds and seed.
     """
     table = build_leaderboard(models, annotations, throughputs, df_gamed, reference)
+    if arena_models:
+        arena = arena_rows(arena_models, arena_benchmarks or [], arena_annotations or [], arena_throughputs or [],
+                           rounds=arena_rounds, seed=arena_seed)  # fmt: skip
+        table = pd.concat([table, arena], ignore_index=True)
     write_leaderboard(table, csv, md)
     print(table.to_string(index=False))

@@ -17,10 +17,11 @@ from typing import Annotated, Any
 
 import pandas as pd
 
-from ..board import judge_identities, leaderboard_markdown, read_leaderboard
+from ..board import arena_markdown, judge_identities, leaderboard_markdown, read_leaderboard
 from ..errors import AlpacaflowError
 from ..findings import (
     against_baseline,
+    arena_findings,
     duplicates_dropped,
     head_to_head,
     history_view,
@@ -174,6 +175,34 @@ def head_to_head_sections(every: pd.DataFrame) -> list[str]:
     return lines
 
 
+def arena_sections(leaderboard: Path, protocols: list[Path]) -> list[str]:
+    """A section per Arena-Hard version: its scores, and whether they compare with the published leaderboard."""
+    lines: list[str] = []
+    for found in arena_findings(read_leaderboard(leaderboard, None, None), protocols):
+        judges = ", ".join(found["judges"])
+        comparable = (
+            f"The judge is the version's official one ({found['official_judge']}): the scores compare with the "
+            "published Arena-Hard-Auto leaderboard."
+            if found["comparable"]
+            else f"**Not comparable with the published leaderboard:** judged by {judges} "
+            f"({'; '.join(found['identities'])}), while the version's official judge is {found['official_judge']} "
+            "at OpenAI's API."
+        )
+        lines += [
+            f"## Arena-Hard-Auto {found['benchmark'].removeprefix('arena_hard-')}",
+            "",
+            "Every model answered each question; the judge compared each answer with the category's baseline twice, "
+            "once with each answer shown first. A decisive verdict counts as three battles; a question where either "
+            "game has no verdict is left out. The score is the share of battles won against the baseline, the mean "
+            "of 100 bootstrap rounds, with their 5%-95% interval (as the official `show_result.py` shows it).",
+            "",
+            arena_markdown(found["rows"]),
+            comparable,
+            "",
+        ]
+    return lines
+
+
 def history_section(appended: Path) -> list[str]:
     """Each pair's earlier evaluations (`findings.history_view`), as `model (vs reference): LC x (date) → y now`."""
     view = history_view(appended)
@@ -265,6 +294,7 @@ def run(
     sweep_verdicts: list[Path],
     sweep_figures: list[Path],
     report: Path,
+    arena_protocols: list[Path] | None = None,
 ) -> None:
     """The report step: assemble ``report.md`` from the outputs of every other step.
 
@@ -296,6 +326,7 @@ def run(
         leaderboard_markdown(board),
         *judging_lines(board),
         *head_to_head_sections(every),
+        *arena_sections(leaderboard, arena_protocols or []),
         "## Generation speed",
         "",
         *[speed_sentence(m, tps[m]) for m in models],

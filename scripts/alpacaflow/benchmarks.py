@@ -1,0 +1,101 @@
+"""What a run evaluates besides AlpacaEval (``benchmarks:``), and each model's settings there.
+
+AlpacaEval 2.0 is always evaluated, first: its outputs, annotations and
+numbers keep their paths (``results/<model>/...``). Each Arena-Hard-Auto
+version is one more benchmark, ``arena_hard-<v>``: its data in
+``results/arena_hard-<v>/`` and each model's answers and judgments in
+``results/<model>/arena_hard-<v>/``. A model's generation settings there are
+its own with ``arena_hard.generation`` over them (the official answer
+settings: greedy, 4,096 new tokens), so that the same weights, prompt
+format and stop rules answer every benchmark.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from .config import BENCHMARK_PREFIX, OFFICIAL_REFERENCE, VALIDATION, judged_pairs, model_settings
+from .errors import AlpacaflowError
+
+#: Arena-Hard-Auto's versions: alpacaflow's benchmark name -> the official repository's.
+VERSIONS = {"v0.1": "arena-hard-v0.1", "v2.0": "arena-hard-v2.0"}
+PREFIX = BENCHMARK_PREFIX
+#: Tokens the official config lets the judge write per game (config/arena-hard-<v>.yaml at the pinned revision);
+#: the load-time check of a local judge's context uses them before the config file is fetched.
+JUDGE_MAX_TOKENS = {"v0.1": 4096, "v2.0": 16000}
+
+
+def benchmark_name(version: str) -> str:
+    """``arena_hard-v0.1``: the folder under results_dir and the leaderboard's ``benchmark``."""
+    return f"{PREFIX}{version}"
+
+
+def version_of(benchmark: str) -> str:
+    """``v0.1`` of ``arena_hard-v0.1`` (one clear line for anything else)."""
+    version = benchmark.removeprefix(PREFIX)
+    if not benchmark.startswith(PREFIX) or version not in VERSIONS:
+        raise AlpacaflowError(f"unknown Arena-Hard version in {benchmark!r} (known: {', '.join(VERSIONS)})")
+    return version
+
+
+def arena_benchmarks(config: dict[str, Any]) -> list[str]:
+    """The Arena-Hard versions a run evaluates, as benchmark names (none without arena_hard in `benchmarks`)."""
+    if "arena_hard" not in config["benchmarks"]:
+        return []
+    return [benchmark_name(v) for v in config["arena_hard"]["versions"]]
+
+
+def judge_decoding(config: dict[str, Any], benchmark: str, official: dict[str, Any]) -> tuple[int, float]:
+    """The judge's (max new tokens, temperature) per game: the config's, else the version's official ones."""
+    arena = config["arena_hard"]
+    tokens = arena["judge_max_new_tokens"] or int(official["max_tokens"])
+    temperature = official["temperature"] if arena["judge_temperature"] is None else arena["judge_temperature"]
+    return tokens, float(temperature)
+
+
+def check_benchmarks(config: dict[str, Any]) -> None:
+    """AlpacaEval first; no model named as a benchmark folder; a local judge whose context fits a game's verdict."""
+    if config["benchmarks"][0] != "alpaca_eval":
+        raise AlpacaflowError(
+            "config error at 'benchmarks': alpaca_eval comes first (its leaderboard, report and summary "
+            "hold the others' sections)"
+        )
+    names = arena_benchmarks(config)
+    clash = sorted(set(names) & set(config["models"]))
+    if clash:
+        raise AlpacaflowError(
+            f"config error at 'models.{clash[0]}': {clash[0]} is a benchmark's folder; rename the model"
+        )
+    judge = config["judge"]
+    for name in names if judge["backend"] == "vllm" else []:
+        version = version_of(name)
+        tokens = config["arena_hard"]["judge_max_new_tokens"] or JUDGE_MAX_TOKENS[version]
+        if judge["max_model_len"] <= tokens:
+            raise AlpacaflowError(
+                f"config error at 'judge.max_model_len': {judge['max_model_len']} leaves no room for an Arena-Hard "
+                f"{version} prompt before the judge's {tokens} new tokens; raise it or lower "
+                "arena_hard.judge_max_new_tokens"
+            )
+
+
+def benchmark_settings(config: dict[str, Any], model: str, benchmark: str) -> dict[str, Any]:
+    """A model's resolved settings on `benchmark` (``alpaca_eval``: `config.model_settings` as they are)."""
+    settings = model_settings(config, model)
+    if benchmark == "alpaca_eval" or "outputs" in settings:
+        return settings
+    version_of(benchmark)
+    resolved = copy.deepcopy(settings)
+    resolved["generation"] = {**settings["generation"], **config["arena_hard"]["generation"]}
+    return resolved
+
+
+def annotated_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """What the annotate step judges: `config.judged_pairs`, judge validation's official pairs, the benchmarks'.
+
+    Judge validation's official pairs when it is enabled; then each generated
+    model's answers to each Arena-Hard version (imported outputs are AlpacaEval's only).
+    """
+    validation = [(VALIDATION, OFFICIAL_REFERENCE)] if config["validate_judge"]["enabled"] else []
+    generated = [m for m, entry in config["models"].items() if "path" in entry]
+    return judged_pairs(config) + validation + [(m, b) for b in arena_benchmarks(config) for m in generated]

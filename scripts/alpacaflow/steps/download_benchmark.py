@@ -1,0 +1,57 @@
+"""The download_benchmark step: an Arena-Hard-Auto version's questions, baselines and judge protocol.
+
+A local rule (like download_prompts, it may use the network): it reads the
+version's files from the official repository at the pinned revision, or a
+local copy of it (`arena_hard.fetch`), checks them, and writes into
+``results/arena_hard-<v>/``:
+
+* ``prompts.parquet``: the questions as a prompt table, each category's
+  baseline answer as the reference (with the question's ``uid``,
+  ``subcategory`` and the baseline answer's style ``reference_metadata``);
+* ``prompts_meta.json``: where each file came from and its SHA-256;
+* ``protocol.json``: the official judge, its decoding, the label patterns,
+  the user-prompt template and each category's baseline and system prompt.
+
+No later step needs the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ..arena_hard import fetch, judge_protocol, judge_settings, question_table, read_config, read_jsonl
+from ..benchmarks import VERSIONS, version_of
+from ..io import write_json, write_parquet
+
+
+def run(*, benchmark: str, source: str, repo: str, revision: str, prompts: Path, meta: Path, protocol: Path) -> None:
+    """The download_benchmark step: `benchmark` is ``arena_hard-v0.1`` or ``arena_hard-v2.0``."""
+    bench = VERSIONS[version_of(benchmark)]
+    files: dict[str, dict[str, str]] = {}
+
+    def get(path: str) -> bytes:
+        data, where = fetch(source, repo, revision, path)
+        files[path] = {"from": where, "sha256": hashlib.sha256(data).hexdigest()}
+        return data
+
+    question_path = f"data/{bench}/question.jsonl"
+    questions = read_jsonl(get(question_path), question_path)
+    settings = judge_settings(get("utils/judge_utils.py").decode("utf-8"), "utils/judge_utils.py")
+    categories = sorted({str(q.get("category")) for q in questions if q.get("category") in settings})
+    baselines = {}
+    for baseline in sorted({settings[c]["baseline"] for c in categories}):
+        path = f"data/{bench}/model_answer/{baseline}.jsonl"
+        baselines[baseline] = {r.get("uid"): r for r in read_jsonl(get(path), path)}
+    table = question_table(questions, baselines, settings, question_path)
+    config_path = f"config/{bench}.yaml"
+    found = judge_protocol(read_config(get(config_path), config_path), settings, categories)
+    write_parquet(prompts, table)
+    write_json(protocol, {"benchmark": benchmark, **found})
+    write_json(meta, {"benchmark": benchmark, "source": source if source != "github" else f"github:{repo}",
+                      "revision_resolved": revision if source == "github" else None, "files": files,
+                      "sha256": files[question_path]["sha256"], "rows_in_source": len(questions),
+                      "rows_kept": len(table), "duplicates": "error"})  # fmt: skip
+    print(json.dumps({"benchmark": benchmark, "questions": len(table), "categories": categories,
+                      "baselines": sorted(baselines)}))  # fmt: skip
