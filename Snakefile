@@ -1,5 +1,5 @@
 # alpacaflow: evaluate instruction-tuned models on AlpacaEval 2.0.
-# DAG, in reading order: download_prompts (and download_model for hub models) -> generate_{model}
+# DAG, in reading order: download_prompts (download_benchmark for Arena-Hard, download_model for hub models) -> generate_{model}
 # -> annotate (one job for all models: one judge load) -> leaderboard, error_sample_{model}, compare, error_taxonomy_{model}, context, plots
 # and the opt-in fetch_official -> validate_judge -> history (appends to history.parquet) -> report; summary (summary.json) beside it. One rules/<step>.smk per step, running the
 # module scripts/alpacaflow/<step>.py as `python -m alpacaflow <step>`.

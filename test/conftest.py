@@ -20,6 +20,7 @@ DEMO = REPO / "test" / "demo"
 DEMO_PROMPTS = DEMO / "prompts.json"
 DEMO_GAMED = DEMO / "df_gamed_demo.csv"
 DEMO_OFFICIAL = DEMO / "official_annotations_demo.json"
+ARENA_STANDINS = DEMO / "arena_hard"
 REALISTIC = REPO / "test" / "realistic"
 
 
@@ -145,8 +146,19 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str, Pa
     imported.write_text(json.dumps(leaked))
     config["models"]["imported"] = {"outputs": str(imported)}
     config["references"] = ["prompts", "sft"]  # head to head: the other two are also judged against sft
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    run = run_snakemake("--configfile", "config.yaml", "--cores", "2", cwd=workdir)
+    # Arena-Hard v0.1 on the stand-ins, judged by the stand-in API judge (a test double) served for the run.
+    from alpacaflow.testing.judge_server import StandinJudgeServer, template_of
+
+    config["benchmarks"] = ["alpaca_eval", "arena_hard"]
+    with StandinJudgeServer(template_of(ARENA_STANDINS / "config" / "arena-hard-v0.1.yaml")) as server:
+        config["arena_hard"] = {
+            "source": str(ARENA_STANDINS),
+            "generation": {"max_new_tokens": 16, "temperature": 0.0, "max_model_len": 512},
+            "judge": {"backend": "openai", "method": "weighted", "base_url": server.base_url, "api_max_retries": 1},
+            "judge_max_new_tokens": 64,
+        }
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        run = run_snakemake("--configfile", "config.yaml", "--cores", "2", cwd=workdir, env={"OPENAI_API_KEY": "k"})
     assert run.returncode == 0, run.stderr[-3000:]
     return workdir
 
@@ -231,12 +243,14 @@ def run_generate_probe(runs: list[tuple[dict, Path, Path]]) -> subprocess.Comple
     )
 
 
-def run_snakemake(*args: str, cwd: Path = REPO, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run snakemake on the repo's Snakefile, with this venv's python on PATH."""
+def run_snakemake(
+    *args: str, cwd: Path = REPO, timeout: int = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run snakemake on the repo's Snakefile, with this venv's python on PATH (and `env` added)."""
     return subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), *args],
         cwd=cwd,
-        env=subprocess_env(),
+        env=subprocess_env(**(env or {})),
         capture_output=True,
         text=True,
         timeout=timeout,

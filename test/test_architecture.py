@@ -115,7 +115,7 @@ def test_every_registered_engine_exists():
         assert callable(engine.generate) and callable(engine.close)
     for module in JUDGES.values():
         judge = importlib.import_module(f"alpacaflow.engines.{module}")
-        for hook in ("annotator_config", "check_ready", "cost_line", "failure"):
+        for hook in ("annotator_config", "check_ready", "cost_line", "failure", "chat", "chat_cost_line"):
             assert callable(getattr(judge, hook)), f"engines.{module} lacks {hook}"
 
 

@@ -88,9 +88,19 @@ def _check_demo_run(workdir: Path) -> None:
         ("zero_shot", "sft"),
         ("imported", "sft"),
         ("validation", "official"),
+        ("zero_shot", "arena_hard-v0.1"),  # the generated models' Arena-Hard answers (not the imported model's)
+        ("sft", "arena_hard-v0.1"),
     ]  # sft is never judged against itself
+    arena = [c for c in counts if c["reference"] == "arena_hard-v0.1"]
+    counts = [c for c in counts if c not in arena]
     assert all(c["judged_this_run"] == c["n"] == 6 and c["audited"] == 3 for c in counts[:-1])
     assert counts[-1]["judged_this_run"] == counts[-1]["n"] > 0
+    assert [(c["model"], c["judge"], c["judged_this_run"], c["null_games"]) for c in arena] == [
+        ("zero_shot", "gpt-4-1106-preview", 12, 0), ("sft", "gpt-4-1106-preview", 12, 0)]  # fmt: skip
+    every = read_leaderboard(results / "leaderboard.csv", None, None)
+    arena_rows = every[every["benchmark"] == "arena_hard-v0.1"].set_index("model")
+    assert sorted(arena_rows.index) == ["sft", "zero_shot"] and arena_rows["score"].notna().all()
+    assert (arena_rows["null_games"] == 0).all() and (arena_rows["reference"] == "standin-baseline").all()
     assert re.match(r"judge: weighted_alpaca_eval_vllm_chat, folder sha256:[0-9a-f]{16} \(cache key", annotate_log)
     # Every annotation records the judge's identity; the audit's pairs carry both orders' judgments.
     first = json.loads((results / "sft" / "annotations.json").read_text())
@@ -102,20 +112,22 @@ def _check_demo_run(workdir: Path) -> None:
         r["instruction"]: r["output"] for r in json.loads((results / "sft" / "model_outputs.json").read_text())
     }
     assert all(r["output_1"] == sft_outputs[r["instruction"]] and r["generator_1"] == "sft" for r in vs_sft)
-    pairs = pd.read_csv(results / "leaderboard.csv")[["model", "reference"]].values.tolist()
+    pairs = read_leaderboard(results / "leaderboard.csv", None)[["model", "reference"]].values.tolist()
     assert sorted(pairs) == sorted([*([m, "prompts"] for m in MODELS_3), ["zero_shot", "sft"], ["imported", "sft"]])
     # The history: one row per (model, reference); the report says there is no earlier one yet.
     history = pd.read_parquet(results / "history.parquet")
     assert sorted(history[["model", "reference"]].values.tolist()) == sorted(pairs)
-    # Logs and benchmarks as the README says: <rule>/<model>.log for per-model rules, <rule>.log otherwise.
-    per_job = {"generate", "error_sample", "error_taxonomy", "download_model"}
+    # Logs and benchmarks as the README says: <rule>/<model>.log for per-model rules (generate on a benchmark:
+    # <rule>/<model>/<benchmark>.log), <rule>.log otherwise.
+    per_job = {"generate", "error_sample", "error_taxonomy", "download_model", "download_benchmark"}
     for kind, suffix in (("logs", ".log"), ("benchmarks", ".tsv")):
         files = [p.relative_to(results / kind) for p in (results / kind).rglob("*") if p.is_file()]
         assert files
         for rel in files:
             rule = rel.parts[0].removesuffix(suffix)
             assert rule in STEPS and rel.suffix == suffix, rel
-            assert len(rel.parts) == (2 if rule in per_job else 1), rel
+            on_benchmark = rule == "generate" and rel.stem.startswith("arena_hard-")
+            assert len(rel.parts) == (3 if on_benchmark else 2 if rule in per_job else 1), rel
     # summary.json: valid, and the leaderboard's numbers under the demo's reference.
     summary = json.loads((results / "summary.json").read_text())
     jsonschema.validate(summary, yaml.safe_load((REPO / "schemas" / "summary.schema.yaml").read_text()))
@@ -168,6 +180,8 @@ def _check_demo_run(workdir: Path) -> None:
         f"re-judged {n_official} published pairs",
         "## Judge audit",
         "| **all pairs** | | ",
+        "## Arena-Hard-Auto v0.1",
+        "**Not comparable with the published leaderboard:** judged by gpt-4-1106-preview (gpt-4-1106-preview at http",
         "Agreement with the official judge (judge validation): same winner in",
     ):
         assert text in report
@@ -229,7 +243,7 @@ def _check_demo_run(workdir: Path) -> None:
     assert per_model.returncode == 0, per_model.stderr
     annotate_jobs = [job for job in scheduled(per_model.stdout) if job[0] == "annotate"]
     assert set(annotate_jobs) == {("annotate", m) for m in (*MODELS_3, "validation")}
-    assert len(annotate_jobs) == 6  # a job per pair, and validation's
+    assert len(annotate_jobs) == 8  # a job per pair (Arena-Hard's two included), and validation's
 
 
 def test_new_checkpoint_from_the_command_line(tmp_path, tiny_models):

@@ -95,9 +95,13 @@ def judge_settings(text: str, where: str) -> dict[str, dict[str, str]]:
             except (ValueError, TypeError, SyntaxError):
                 continue
     settings = names.get("JUDGE_SETTINGS")
-    if not isinstance(settings, dict) or not all(
-        isinstance(s, dict) and isinstance(s.get("baseline"), str) and isinstance(s.get("system_prompt"), str)
-        for s in settings.values()
+    if (
+        not isinstance(settings, dict)
+        or not settings
+        or not all(
+            isinstance(s, dict) and isinstance(s.get("baseline"), str) and isinstance(s.get("system_prompt"), str)
+            for s in settings.values()
+        )
     ):
         raise AlpacaflowError(f"{where}: no JUDGE_SETTINGS with a baseline and a system prompt per category")
     return {c: {"baseline": s["baseline"], "system_prompt": s["system_prompt"]} for c, s in settings.items()}

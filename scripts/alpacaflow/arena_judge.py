@@ -100,6 +100,9 @@ def play(games: list[list[dict]], judge: dict[str, Any], decoder: Any, cache_pat
     keys = [game_key(g, max_tokens, temperature) for g in games]
     cache = _cached(cache_path)
     todo = [i for i, key in enumerate(keys) if key not in cache]
+    cost = engine.chat_cost_line([games[i] for i in todo], judge, max_tokens) if todo else None
+    if cost:
+        print(cost, flush=True)
 
     def saved() -> str:
         return saved_work(sum(k in cache for k in keys), len(keys), "games", cache_path)

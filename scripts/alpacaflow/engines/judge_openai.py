@@ -100,30 +100,38 @@ class ReportedModels:
         """Nothing to stop: each call's HTTP client is closed when the call returns."""
 
 
-def estimate_openai_cost(pairs: pd.DataFrame, judge: dict[str, Any]) -> str:
-    """One line: the estimated cost of judging `pairs` with the OpenAI judge.
-
-    Tokens are counted with tiktoken when its encoding is available, else
-    estimated as characters / 4 (tiktoken downloads its encodings on first use).
-    """
-    template = alpaca_eval_template(WEIGHTED_SOURCE)
-    texts = [render(template, r.instruction, r.output_1, r.output_2) for r in pairs.itertuples()]
-    method = "tiktoken"
+def _input_tokens(texts: list[str], model: str) -> tuple[int, str]:
+    """Tokens of `texts`: tiktoken's count when its encoding is available, else characters / 4 (and which)."""
     try:
         import tiktoken
 
-        encoding = tiktoken.encoding_for_model(judge["openai_model"])
-        n_in = sum(len(encoding.encode(t)) for t in texts)
-    except Exception:  # no encoding offline, unknown model, or no tiktoken
-        method = "characters/4 estimate (tiktoken encoding unavailable)"
-        n_in = sum(len(t) for t in texts) // 4
-    n_out = len(texts)
+        encoding = tiktoken.encoding_for_model(model)
+        return sum(len(encoding.encode(t)) for t in texts), "tiktoken"
+    except Exception:  # no encoding offline (tiktoken downloads it on first use), unknown model, or no tiktoken
+        return sum(len(t) for t in texts) // 4, "characters/4 estimate (tiktoken encoding unavailable)"
+
+
+def _cost_line(what: str, texts: list[str], n_out: int, judge: dict[str, Any]) -> str:
+    n_in, method = _input_tokens(texts, judge["openai_model"])
     price_in, price_out = OPENAI_PRICES.get(judge["openai_model"], (10.0, 30.0))
     cost = n_in / 1e6 * price_in + n_out / 1e6 * price_out
     return (
-        f"cost estimate for {len(texts)} judgments with {judge['openai_model']}: ~{n_in} input + {n_out} output "
+        f"cost estimate for {what} with {judge['openai_model']}: ~{n_in} input + {n_out} output "
         f"tokens = ~${cost:.2f} (token count: {method}; prices ${price_in}/${price_out} per 1M)"
     )
+
+
+def estimate_openai_cost(pairs: pd.DataFrame, judge: dict[str, Any]) -> str:
+    """One line: the estimated cost of judging `pairs` with the OpenAI judge (one output token each)."""
+    template = alpaca_eval_template(WEIGHTED_SOURCE)
+    texts = [render(template, r.instruction, r.output_1, r.output_2) for r in pairs.itertuples()]
+    return _cost_line(f"{len(texts)} judgments", texts, len(texts), judge)
+
+
+def chat_cost_line(conversations: list[list[dict[str, str]]], judge: dict[str, Any], max_tokens: int) -> str:
+    """One line: at most what the Arena-Hard games cost (each may write up to `max_tokens`)."""
+    texts = ["\n".join(m["content"] for m in c) for c in conversations]
+    return _cost_line(f"{len(texts)} Arena-Hard games (at most)", texts, len(texts) * max_tokens, judge)
 
 
 def check_ready(judge: dict[str, Any]) -> None:

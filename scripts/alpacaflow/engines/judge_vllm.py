@@ -207,3 +207,8 @@ def chat(decoder: Any, judge: dict[str, Any], conversations: list[list[dict[str,
     params = SamplingParams(temperature=temperature, top_p=1.0, max_tokens=max_tokens, seed=judge["seed"])
     outputs = decoder.engine().generate([TokensPrompt(prompt_token_ids=i) for i in ids], params, use_tqdm=True)
     return [(out.outputs[0].text, None) for out in outputs]
+
+
+def chat_cost_line(conversations: list[list[dict[str, str]]], judge: dict[str, Any], max_tokens: int) -> str | None:
+    """A local judge costs GPU time, not money: no line."""
+    return None

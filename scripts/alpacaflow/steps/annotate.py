@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ..arena_hard import load_protocol
-from ..arena_judge import judge_arena
+from ..arena_judge import arena_judge_name, judge_arena
 from ..benchmarks import PREFIX, judge_decoding
 from ..config import OFFICIAL_REFERENCE, PROMPT_REFERENCE
 from ..errors import AlpacaflowError, Stopped, Terminated, saved_work
@@ -121,8 +121,10 @@ class Judge:
         return self._decoder
 
     def close(self) -> None:
+        """Stop its engine (a later pair starts another)."""
         if self._decoder is not None:
             close_decoder(self._decoder)
+            self._decoder = None
 
 
 def run(
@@ -180,6 +182,9 @@ def run(
             label = name if ref == PROMPT_REFERENCE else f"{name} vs {ref}"
             used = judges["arena"] if ref.startswith(PREFIX) and "arena" in judges else judges["main"]
             kind = "arena" if ref.startswith(PREFIX) else ""
+            for other in judges.values():  # one judge's engine at a time (the pairs come judge by judge)
+                if other is not used:
+                    other.close()
             cache_path = cache_file(folder, used.settings, used.identity, kind)
             try:
                 if ref.startswith(PREFIX):
@@ -192,8 +197,8 @@ def run(
                 traceback.print_exc()
                 raise judge_failed(exc, label, cache_path, len(pair)) from None
             write_json(dest, ordered)
-            print(json.dumps({"model": name, "reference": ref, "judge": judge_name(used.settings), **counts}),
-                  flush=True)  # fmt: skip
+            named = arena_judge_name(used.settings) if ref.startswith(PREFIX) else judge_name(used.settings)
+            print(json.dumps({"model": name, "reference": ref, "judge": named, **counts}), flush=True)
     finally:
         for used in judges.values():
             used.close()

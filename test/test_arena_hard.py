@@ -1,0 +1,209 @@
+"""Arena-Hard-Auto: the official files read (stand-ins of the same shape), two games per question judged, scored.
+
+The stand-ins in test/demo/arena_hard/ are laid out as the official
+repository; the judge is `StandinJudgeServer`, a test double of the OpenAI
+API (the official judges are API models out of reach here) whose verdict is
+drawn from the two answers, the same in either order. The code under test
+is the real download_benchmark and annotate steps and the OpenAI client.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from alpacaflow.arena_hard import judge_settings, read_jsonl
+from alpacaflow.benchmarks import benchmark_settings, check_benchmarks
+from alpacaflow.config import check_config
+from alpacaflow.errors import AlpacaflowError
+from alpacaflow.io import load_prompt_table, read_records
+from alpacaflow.metrics.arena import arena_score
+from alpacaflow.steps import annotate, download_benchmark
+from alpacaflow.testing.judge_server import StandinJudgeServer, template_of, verdict
+from conftest import REPO, run_cli
+from test_judge import judge_cfg
+
+STANDINS = REPO / "test" / "demo" / "arena_hard"
+TEMPLATE = template_of(STANDINS / "config" / "arena-hard-v0.1.yaml")
+ARENA = {"judge_max_new_tokens": None, "judge_temperature": None}
+
+
+def download(tmp_path: Path, source: Path = STANDINS) -> Path:
+    out = tmp_path / "arena_hard-v0.1"
+    download_benchmark.run(benchmark="arena_hard-v0.1", source=str(source), repo="r", revision="x",
+                           prompts=out / "prompts.parquet", meta=out / "prompts_meta.json",
+                           protocol=out / "protocol.json")  # fmt: skip
+    return out
+
+
+def test_the_questions_become_a_prompt_table_with_the_baselines_as_references(tmp_path):
+    out = download(tmp_path)
+    table = load_prompt_table(out / "prompts.parquet")
+    questions = read_jsonl((STANDINS / "data/arena-hard-v0.1/question.jsonl").read_bytes(), "q")
+    assert table["uid"].tolist() == [q["uid"] for q in questions] and table["instruction"].tolist() == [
+        q["prompt"] for q in questions]  # fmt: skip
+    assert set(table["reference_generator"]) == {"standin-baseline"} and table["reference_output"].str.len().min() > 0
+    protocol = json.loads((out / "protocol.json").read_text())
+    assert protocol["judge_model"] == "gpt-4-1106-preview" and protocol["max_tokens"] == 4096
+    assert protocol["regex_patterns"] == [r"\[\[([AB<>=]+)\]\]", r"\[([AB<>=]+)\]"]
+    assert protocol["categories"]["arena-hard-v0.1"]["system_prompt"].startswith("You are comparing two assistants")
+    meta = json.loads((out / "prompts_meta.json").read_text())
+    assert (
+        meta["rows_kept"] == 6
+        and len(meta["files"]) == 4
+        and all(len(f["sha256"]) == 64 for f in meta["files"].values())
+    )
+
+
+def copy_standins(tmp_path: Path) -> Path:
+    folder = tmp_path / "copy"
+    shutil.copytree(STANDINS, folder)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda f: (f / "data/arena-hard-v0.1/model_answer/standin-baseline.jsonl").write_text(
+            "\n".join((f / "data/arena-hard-v0.1/model_answer/standin-baseline.jsonl").read_text().splitlines()[1:])),
+         "question q1 has no answer of its baseline standin-baseline"),
+        (lambda f: (f / "data/arena-hard-v0.1/question.jsonl").write_text('{"uid": "q1", "prompt": "x"\n'),
+         "data/arena-hard-v0.1/question.jsonl: malformed JSON at line 1"),
+        (lambda f: (f / "utils/judge_utils.py").write_text("JUDGE_SETTINGS = {}\n"),
+         "utils/judge_utils.py: no JUDGE_SETTINGS with a baseline and a system prompt per category"),
+        (lambda f: (f / "config/arena-hard-v0.1.yaml").unlink(), "config/arena-hard-v0.1.yaml: not found"),
+    ],
+    ids=["question_without_baseline_answer", "malformed_question", "no_judge_settings", "missing_config"],
+)  # fmt: skip
+def test_bad_benchmark_files_end_in_one_line_and_write_nothing(tmp_path, edit, message):
+    folder = copy_standins(tmp_path)
+    edit(folder)
+    with pytest.raises(AlpacaflowError, match=message.replace("[", r"\[")) as info:
+        download(tmp_path, folder)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "arena_hard-v0.1").exists()
+
+
+def test_an_unknown_version_is_one_line():
+    with pytest.raises(AlpacaflowError, match=r"unknown Arena-Hard version in 'arena_hard-v9' \(known: v0.1, v2.0\)"):
+        download_benchmark.run(benchmark="arena_hard-v9", source=str(STANDINS), repo="r", revision="x",
+                               prompts=Path("p"), meta=Path("m"), protocol=Path("j"))  # fmt: skip
+
+
+def test_json_lines_split_at_newlines_only(tmp_path):
+    """U+2028 inside a JSON string (as in v2.0's official question.jsonl) is no line break."""
+    line = json.dumps({"uid": "a", "prompt": "one\u2028two"}, ensure_ascii=False)
+    assert read_jsonl(f"{line}\n{line}\n".encode(), "x")[0]["prompt"] == "one\u2028two"
+    path = tmp_path / "outputs.jsonl"
+    path.write_text(json.dumps({"instruction": "i\u2028j", "output": "o"}, ensure_ascii=False) + "\n")
+    assert read_records(path)[0]["instruction"] == "i\u2028j"
+
+
+def test_judge_settings_are_read_without_running_the_file():
+    settings = 'JUDGE_SETTINGS = {"c": {"baseline": "b", "system_prompt": P}}'
+    text = f'P = "judge" + " well"\nX = open("/no/such/file")\n{settings}'
+    assert judge_settings(text, "u") == {"c": {"baseline": "b", "system_prompt": "judge well"}}
+
+
+def answers(out: Path, folder: Path, fn=lambda i, q: f"My answer {i}: {q[:20]}") -> Path:
+    """A model's answers to the stand-in questions, as generate writes them (model_outputs.json)."""
+    table = load_prompt_table(out / "prompts.parquet")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "model_outputs.json"
+    path.write_text(json.dumps([{"instruction": q, "output": fn(i, q), "generator": "m"}
+                                for i, q in enumerate(table["instruction"])]))  # fmt: skip
+    return path
+
+
+def arena_annotate(out: Path, outputs: Path, folder: Path, server: StandinJudgeServer) -> list[dict]:
+    judge = judge_cfg(backend="openai", method="weighted", base_url=server.base_url, checkpoint_every=4)
+    annotate.run(judge=judge, model=["m"], prompts=out / "prompts.parquet", outputs=[outputs],
+                 cache=[folder / "judge_cache"], annotations=[folder / "annotations.json"],
+                 reference=["arena_hard-v0.1"], benchmarks=[out], arena_hard=ARENA)  # fmt: skip
+    return json.loads((folder / "annotations.json").read_text())
+
+
+def test_two_games_per_question_in_the_official_format_cached(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OPENAI_API_KEY", "standin-key")
+    out = download(tmp_path)
+    folder = tmp_path / "m" / "arena_hard-v0.1"
+    outputs = answers(out, folder)
+    table = load_prompt_table(out / "prompts.parquet")
+    with StandinJudgeServer(TEMPLATE) as server:
+        records = arena_annotate(out, outputs, folder, server)
+        assert len(server.requests) == 12  # two games for each of 6 questions
+        assert "cost estimate for 12 Arena-Hard games (at most) with gpt-4-1106-preview: ~" in capsys.readouterr().out
+        first, second = records[0]["games"]
+        # Game 1: the baseline is assistant A; game 2: the model is A. The system prompt is the category's.
+        assert first["prompt"][0]["content"].startswith("You are comparing two assistants")
+        assert first["prompt"][1]["content"] == TEMPLATE.format(QUESTION=table["instruction"][0],
+            ANSWER_A=table["reference_output"][0], ANSWER_B="My answer 0: " + table["instruction"][0][:20])  # fmt: skip
+        assert second["prompt"][1]["content"].index("My answer 0") < second["prompt"][1]["content"].index(
+            table["reference_output"][0])  # fmt: skip
+        model_answer = "My answer 0: " + table["instruction"][0][:20]
+        expected = verdict(table["reference_output"][0], model_answer)
+        assert first["score"] == expected and first["judgment"]["answer"].endswith(f"[[{expected}]]")
+        assert {k: records[0][k] for k in ("uid", "category", "judge", "model", "baseline")} == {
+            "uid": "q1", "category": "arena-hard-v0.1", "judge": "gpt-4-1106-preview", "model": "m",
+            "baseline": "standin-baseline"}  # fmt: skip
+        assert records[0]["judge_identity"] == f"gpt-4-1106-preview at {server.base_url}"
+        # The stand-in judges without position bias: each question's two games agree once mirrored.
+        assert arena_score(records)["null_games"] == 0
+        # A rerun asks nothing; one changed answer asks its two games again.
+        arena_annotate(out, outputs, folder, server)
+        assert len(server.requests) == 12
+        answers(out, folder, lambda i, q: "A new answer." if i == 2 else f"My answer {i}: {q[:20]}")
+        arena_annotate(out, outputs, folder, server)
+        assert len(server.requests) == 14
+
+
+def test_a_game_without_a_verdict_is_kept_as_null_and_its_question_left_out(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "standin-key")
+    out = download(tmp_path)
+    folder = tmp_path / "m" / "arena_hard-v0.1"
+    with StandinJudgeServer("{QUESTION} finds nothing {ANSWER_A} here {ANSWER_B}") as server:  # writes no verdict
+        records = arena_annotate(out, answers(out, folder), folder, server)
+    assert all(g["score"] is None for r in records for g in r["games"])
+    found = arena_score(records)
+    assert (found["null_games"], found["battles"]) == (6, 0) and found["score"] != found["score"]  # NaN
+
+
+def test_benchmark_config_checks():
+    base = {"models": {"m": {"path": str(REPO)}}, "benchmarks": ["alpaca_eval", "arena_hard"]}
+    with pytest.raises(AlpacaflowError, match="config error at 'benchmarks': alpaca_eval comes first"):
+        check_benchmarks(check_config({**base, "benchmarks": ["arena_hard", "alpaca_eval"]}))
+    with pytest.raises(AlpacaflowError, match="config error at 'models.arena_hard-v0.1': arena_hard-v0.1 is a"):
+        check_benchmarks(check_config({**base, "models": {"arena_hard-v0.1": {"path": str(REPO)}}}))
+    small = {**base, "judge": {"device": "cpu", "max_model_len": 4096}}
+    with pytest.raises(AlpacaflowError, match="config error at 'judge.max_model_len': 4096 leaves no room"):
+        check_benchmarks(check_config(small))
+    config = check_config({**base, "generation": {"temperature": 0.7, "max_new_tokens": 64}})
+    settings = benchmark_settings(config, "m", "arena_hard-v0.1")["generation"]
+    assert (settings["temperature"], settings["max_new_tokens"], settings["max_model_len"]) == (0.0, 4096, 8192)
+    assert benchmark_settings(config, "m", "alpaca_eval")["generation"]["temperature"] == 0.7
+
+
+@pytest.mark.slow
+def test_a_local_vllm_judge_plays_the_games_on_its_one_engine(tmp_path, tiny_models):
+    """The vLLM path: the judge's chat template, greedy, on one engine; a random tiny judge writes no verdicts."""
+    out = download(tmp_path)
+    folder = tmp_path / "m" / "arena_hard-v0.1"
+    outputs = answers(out, folder)
+    judge = judge_cfg(method="weighted", model=str(tiny_models["chat"]), device="cpu", tensor_parallel_size=1,
+                      max_model_len=1024, dtype="float32", gpu_memory_utilization=0.2, enforce_eager=True)  # fmt: skip
+    args = ["--judge", json.dumps(judge), "--model", "m", "--prompts", str(out / "prompts.parquet"), "--outputs",
+            str(outputs), "--cache", str(folder / "judge_cache"), "--annotations", str(folder / "annotations.json"),
+            "--reference", "arena_hard-v0.1", "--benchmarks", str(out),
+            "--arena-hard", json.dumps({"judge_max_new_tokens": 8, "judge_temperature": None})]  # fmt: skip
+    result = run_cli("annotate", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (result.stdout + result.stderr).count("Initializing a V1 LLM engine") == 1
+    counts = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (counts["games"], counts["judged_this_run"], counts["judge"]) == (12, 12, "chat")
+    records = json.loads((folder / "annotations.json").read_text())
+    assert len(records) == 6 and all(isinstance(g["judgment"]["answer"], str) for r in records for g in r["games"])
+    assert records[0]["games"][0]["prompt"][0]["role"] == "system"
+    again = run_cli("annotate", *args)  # every game from the cache: no engine at all
+    assert again.returncode == 0 and "Initializing a V1 LLM engine" not in again.stdout + again.stderr
