@@ -140,9 +140,9 @@ wildcard_constraints:
 
 
 def settings_of(model, bench=""):
-    """A model's resolved settings (on the benchmark `bench`, "/arena_hard-<v>"); unknown keys end in one line."""
+    """A model's resolved settings (on a benchmark: `bench`, the generate job's wildcard); unknown keys: one line."""
     try:
-        return benchmark_settings(config, model, bench.strip("/") or "alpaca_eval")
+        return benchmark_settings(config, model, bench[1:] or "alpaca_eval")
     except AlpacaflowError as exc:
         raise WorkflowError(str(exc)) from None
 
@@ -203,8 +203,8 @@ def job_pairs(wildcards):
         return ANNOTATE_PAIRS
     if wildcards.model == VALIDATION and not wildcards.vs:
         return [(VALIDATION, OFFICIAL_REFERENCE)]
-    if wildcards.vs.startswith(f"/{BENCHMARK_PREFIX}"):
-        return [(wildcards.model, wildcards.vs.strip("/"))]
+    if wildcards.vs[1:].startswith(BENCHMARK_PREFIX):
+        return [(wildcards.model, wildcards.vs[1:])]
     return [
         (
             wildcards.model,

@@ -1,5 +1,5 @@
-# generate_{model}: one job per model and benchmark ({bench}: "" for AlpacaEval, "/arena_hard-<v>"),
-# independent of each other (parallel).
+# generate_{model}: one job per model and benchmark ({bench}: empty for AlpacaEval, else a slash and the
+# benchmark, arena_hard-<v>), independent of each other (parallel).
 
 
 rule generate:
