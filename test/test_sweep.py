@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 def jobs_run(log: str, rule: str) -> list[str]:
     """Models of the `rule` jobs that Snakemake's log says it ran."""
     blocks = re.split(r"\n(?=\[[A-Z][a-z]{2} )", log)
-    models = [re.search(r"model=(\S+)", b) for b in blocks if re.search(rf"^(local)?rule {rule}:", b, re.M)]
+    models = [re.search(r"model=([^,\s]+)", b) for b in blocks if re.search(rf"^(local)?rule {rule}:", b, re.M)]
     return sorted(m.group(1) if m else "" for m in models)
 
 
