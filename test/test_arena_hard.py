@@ -30,9 +30,9 @@ TEMPLATE = template_of(STANDINS / "config" / "arena-hard-v0.1.yaml")
 ARENA = {"judge_max_new_tokens": None, "judge_temperature": None}
 
 
-def download(tmp_path: Path, source: Path = STANDINS) -> Path:
-    out = tmp_path / "arena_hard-v0.1"
-    download_benchmark.run(benchmark="arena_hard-v0.1", source=str(source), repo="r", revision="x",
+def download(tmp_path: Path, source: Path = STANDINS, version: str = "v0.1") -> Path:
+    out = tmp_path / f"arena_hard-{version}"
+    download_benchmark.run(benchmark=out.name, source=str(source), repo="r", revision="x",
                            prompts=out / "prompts.parquet", meta=out / "prompts_meta.json",
                            protocol=out / "protocol.json")  # fmt: skip
     return out
@@ -121,7 +121,7 @@ def arena_annotate(out: Path, outputs: Path, folder: Path, server: StandinJudgeS
     judge = judge_cfg(backend="openai", method="weighted", base_url=server.base_url, checkpoint_every=4)
     annotate.run(judge=judge, model=["m"], prompts=out / "prompts.parquet", outputs=[outputs],
                  cache=[folder / "judge_cache"], annotations=[folder / "annotations.json"],
-                 reference=["arena_hard-v0.1"], benchmarks=[out], arena_hard=ARENA)  # fmt: skip
+                 reference=[out.name], benchmarks=[out], arena_hard=ARENA)  # fmt: skip
     return json.loads((folder / "annotations.json").read_text())
 
 
@@ -207,3 +207,27 @@ def test_a_local_vllm_judge_plays_the_games_on_its_one_engine(tmp_path, tiny_mod
     assert records[0]["games"][0]["prompt"][0]["role"] == "system"
     again = run_cli("annotate", *args)  # every game from the cache: no engine at all
     assert again.returncode == 0 and "Initializing a V1 LLM engine" not in again.stdout + again.stderr
+
+
+def test_v2_categories_are_judged_and_scored_apart_against_their_own_baselines(tmp_path, monkeypatch):
+    from alpacaflow.steps.leaderboard import arena_rows
+
+    monkeypatch.setenv("OPENAI_API_KEY", "standin-key")
+    out = download(tmp_path, version="v2.0")
+    table = load_prompt_table(out / "prompts.parquet")
+    assert dict(zip(table["uid"], table["subcategory"], strict=True))["h3"] == "math"
+    assert table.set_index("uid").loc["h1", "reference_metadata"].startswith('{"token_len"')
+    folder = tmp_path / "m" / "arena_hard-v2.0"
+    with StandinJudgeServer(template_of(STANDINS / "config" / "arena-hard-v2.0.yaml")) as server:
+        records = arena_annotate(out, answers(out, folder), folder, server)
+    by_uid = {r["uid"]: r for r in records}
+    assert (by_uid["h1"]["baseline"], by_uid["c1"]["baseline"]) == ("standin-o3", "standin-gemini")
+    assert by_uid["c1"]["games"][0]["prompt"][0]["content"].startswith("You are comparing two assistants' pieces")
+    assert by_uid["h1"]["judge"] == "gpt-4-1106-preview"  # the judge configured (the version's official: gpt-4.1)
+    (folder / "throughput.json").write_text("{}")
+    rows = arena_rows(["m"], ["arena_hard-v2.0"], [folder / "annotations.json"], [folder / "throughput.json"],
+                      rounds=100, seed=0)  # fmt: skip
+    assert rows[["category", "reference", "n_total"]].values.tolist() == [
+        ["creative_writing", "standin-gemini", 2], ["hard_prompt", "standin-o3", 4]]  # fmt: skip
+    hard = [r for r in records if r["category"] == "hard_prompt"]
+    assert rows.loc[1, "score"] == arena_score(hard)["score"]

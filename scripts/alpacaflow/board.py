@@ -45,9 +45,9 @@ LEADERBOARD_COLUMNS = [
     "position_flips",
     *SPEED_COLUMNS,
 ]
-#: Every row's benchmark (``alpaca_eval``, ``arena_hard-v0.1``, ...) and a benchmark's own score columns
-#: (Arena-Hard-Auto: its bootstrapped score and 90% interval, battles, questions left out for a missing label).
-BENCHMARK_COLUMNS = ["benchmark", "score", "score_ci_low", "score_ci_high", "battles", "null_games"]
+#: Every row's benchmark (``alpaca_eval``, ``arena_hard-v0.1``, ...) and a benchmark's own columns (Arena-Hard-Auto:
+#: one row per category, its bootstrapped score and 90% interval, battles, questions left out for a missing label).
+BENCHMARK_COLUMNS = ["benchmark", "category", "score", "score_ci_low", "score_ci_high", "battles", "null_games"]
 ALL_COLUMNS = [*LEADERBOARD_COLUMNS, *BENCHMARK_COLUMNS]
 #: Counts: whole numbers, blank where a benchmark has none (one benchmark's rows never turn another's into floats).
 COUNT_COLUMNS = ["n_wins", "n_wins_base", "n_draws", "n_total", "avg_length", "unparsed", "empty_outputs",
@@ -138,7 +138,16 @@ def leaderboard_markdown(table: pd.DataFrame) -> str:
 
 
 def arena_markdown(table: pd.DataFrame) -> str:
-    """One Arena-Hard version's rows as a Markdown table: the score with its 90% interval, as the official shows it."""
+    """One Arena-Hard version's rows as Markdown: a table per category, the score with its 90% interval."""
+    parts = []
+    for category, rows in table.groupby("category", sort=False):
+        baseline = ", ".join(dict.fromkeys(rows["reference"].astype(str)))
+        title = f"Category {category} (baseline {baseline}):\n\n" if table["category"].nunique() > 1 else ""
+        parts.append(title + _arena_table(rows))
+    return "\n".join(parts)
+
+
+def _arena_table(table: pd.DataFrame) -> str:
     lines = ["| model | score (%) | 90% interval | battles | questions left out (no label) | judge |",
              "|---|---|---|---|---|---|"]  # fmt: skip
     for r in table.itertuples():

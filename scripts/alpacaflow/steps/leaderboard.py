@@ -53,26 +53,37 @@ def arena_rows(
     models: list[str], benchmarks: list[str], annotations: list[Path], throughputs: list[Path], *, rounds: int,
     seed: int,
 ) -> pd.DataFrame:  # fmt: skip
-    """One row per (model, Arena-Hard version): the bootstrapped score (`metrics.arena`), sorted by it per version."""
+    """One row per (model, Arena-Hard version, category): the bootstrapped score (`metrics.arena`), best first.
+
+    v0.1 has one category (``arena-hard-v0.1``); v2.0's are scored apart, each
+    against its own baseline, as the official ``show_result.py`` scores them.
+    """
     rows = []
     for model, benchmark, path, tp in zip(models, benchmarks, annotations, throughputs, strict=True):
         records = read_records(path)
-        found = arena_score(records, rounds=rounds, seed=seed)
         speed = read_throughput(tp)
-        baselines = ", ".join(sorted({str(r["baseline"]) for r in records}))
-        rows.append({
-            "model": model, "benchmark": benchmark, "reference": baselines,
-            "score": found["score"], "score_ci_low": found["lower"], "score_ci_high": found["upper"],
-            "battles": found["battles"], "null_games": found["null_games"], "n_total": found["questions"],
-            "judge": ", ".join(sorted({str(r["judge"]) for r in records})),
-            "judge_identity": ", ".join(sorted({str(r["judge_identity"]) for r in records if r.get("judge_identity")})),
-            "truncated_for_judge": sum(bool(r.get("truncated_for_judge")) for r in records),
-            **{k: speed.get(k) for k in SPEED_COLUMNS},
-        })  # fmt: skip
+        for category in dict.fromkeys(str(r["category"]) for r in records):
+            rows.append({"model": model, "benchmark": benchmark, "category": category,
+                         **arena_row([r for r in records if str(r["category"]) == category], rounds=rounds, seed=seed),
+                         **{k: speed.get(k) for k in SPEED_COLUMNS}})  # fmt: skip
     table = pd.DataFrame(rows, columns=ALL_COLUMNS)
     order = {b: i for i, b in enumerate(dict.fromkeys(benchmarks))}
-    table = table.assign(_order=table["benchmark"].map(order)).sort_values(["_order", "score"], ascending=[True, False])
+    table = table.assign(_order=table["benchmark"].map(order))
+    table = table.sort_values(["_order", "category", "score"], ascending=[True, True, False], kind="stable")
     return table.drop(columns="_order").reset_index(drop=True)
+
+
+def arena_row(records: list[dict], *, rounds: int, seed: int) -> dict:
+    """One category's numbers: the score and interval, battles, questions, null games, its baseline and judges."""
+    found = arena_score(records, rounds=rounds, seed=seed)
+    return {
+        "reference": ", ".join(sorted({str(r["baseline"]) for r in records})),
+        "score": found["score"], "score_ci_low": found["lower"], "score_ci_high": found["upper"],
+        "battles": found["battles"], "null_games": found["null_games"], "n_total": found["questions"],
+        "judge": ", ".join(sorted({str(r["judge"]) for r in records})),
+        "judge_identity": ", ".join(sorted({str(r["judge_identity"]) for r in records if r.get("judge_identity")})),
+        "truncated_for_judge": sum(bool(r.get("truncated_for_judge")) for r in records),
+    }  # fmt: skip
 
 
 def write_leaderboard(table: pd.DataFrame, csv_path: Path, md_path: Path) -> None:

@@ -191,10 +191,11 @@ def arena_sections(leaderboard: Path, protocols: list[Path]) -> list[str]:
         lines += [
             f"## Arena-Hard-Auto {found['benchmark'].removeprefix('arena_hard-')}",
             "",
-            "Every model answered each question; the judge compared each answer with the category's baseline twice, "
+            "Every model answered each question; the judge compared each answer with its category's baseline twice, "
             "once with each answer shown first. A decisive verdict counts as three battles; a question where either "
             "game has no verdict is left out. The score is the share of battles won against the baseline, the mean "
-            "of 100 bootstrap rounds, with their 5%-95% interval (as the official `show_result.py` shows it).",
+            "of 100 bootstrap rounds, with their 5%-95% interval (as the official `show_result.py` shows it); each "
+            "category is scored apart, against its own baseline.",
             "",
             arena_markdown(found["rows"]),
             comparable,
