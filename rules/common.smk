@@ -4,11 +4,14 @@ import hashlib
 import json
 from pathlib import Path
 
+from alpacaflow.arena_hard import ENCODING_CACHE_NAME
 from alpacaflow.benchmarks import (
+    VERSIONS,
     annotated_pairs,
     arena_benchmarks,
     benchmark_settings,
     check_benchmarks,
+    version_of,
 )
 from alpacaflow.config import (
     BENCHMARK_PREFIX,
@@ -135,6 +138,7 @@ wildcard_constraints:
     vs=r"(/vs_[A-Za-z0-9][A-Za-z0-9_.-]*|/arena_hard-v[0-9.]+)?",
     bench=r"(/arena_hard-v[0-9.]+)?",
     benchmark=r"arena_hard-v[0-9.]+",
+    version=r"v[0-9.]+",
     download=r"_judge|[A-Za-z0-9][A-Za-z0-9_.-]*",
     sweep=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
 
@@ -229,6 +233,20 @@ def pair_outputs(model, reference):
     return model_outputs(model)
 
 
+def arena_files(version, name):
+    """Each Arena-Hard model's file `name` of one version (results/{model}/arena_hard-<v>/<name>)."""
+    return [
+        f"{annotation_folder(RESULTS, m, b)}/{name}"
+        for m, b in ARENA_PAIRS
+        if b == f"arena_hard-{version}"
+    ]
+
+
+def arena_official(benchmark):
+    """export_arena's folder of a benchmark (arena_hard-<v>): results/official/data/arena-hard-<v>."""
+    return f"{RESULTS}/official/data/{VERSIONS[version_of(benchmark)]}"
+
+
 def job_benchmarks(wildcards):
     """The benchmark folders (results/arena_hard-<v>) whose pairs the job judges."""
     refs = {r for _, r in job_pairs(wildcards) if r.startswith(BENCHMARK_PREFIX)}
@@ -292,9 +310,11 @@ def generate_gpus(wildcards):
 
 
 def benchmark_local_inputs(wildcards):
-    """A local copy of the Arena-Hard repository's files, so that editing them refetches; none from GitHub."""
+    """A local copy of the Arena-Hard repository's files (each file: editing one refetches); none from GitHub."""
     source = config["arena_hard"]["source"]
-    return [] if source == "github" else [source]
+    if source == "github":
+        return []
+    return sorted(str(p) for p in Path(source).expanduser().rglob("*") if p.is_file())
 
 
 def prompt_source_inputs(wildcards):

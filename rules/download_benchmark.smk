@@ -13,6 +13,7 @@ rule download_benchmark:
         prompts=f"{RESULTS}/{{benchmark}}/prompts.parquet",
         meta=f"{RESULTS}/{{benchmark}}/prompts_meta.json",
         protocol=f"{RESULTS}/{{benchmark}}/protocol.json",
+        encoding=f"{RESULTS}/{{benchmark}}/tiktoken/{ENCODING_CACHE_NAME}",
     log:
         f"{RESULTS}/logs/download_benchmark/{{benchmark}}.log",
     benchmark:
@@ -23,6 +24,7 @@ rule download_benchmark:
         source=config["arena_hard"]["source"],
         repo=config["arena_hard"]["repo"],
         revision=config["arena_hard"]["revision"],
+        encoding_source=config["arena_hard"]["encoding"] or "",
     shell:
         step_command(
             "download_benchmark",
@@ -30,7 +32,9 @@ rule download_benchmark:
             "params.source",
             "params.repo",
             "params.revision",
+            "params.encoding_source",
             "output.prompts",
             "output.meta",
             "output.protocol",
+            "output.encoding",
         )

@@ -15,6 +15,9 @@ rule leaderboard:
             for m, b in ARENA_PAIRS
         ],
         arena_throughputs=[f"{RESULTS}/{m}/{b}/throughput.json" for m, b in ARENA_PAIRS],
+        arena_official=[
+            arena_official(b) for b in dict.fromkeys(b for _, b in ARENA_PAIRS)
+        ],
     output:
         csv=f"{RESULTS}/leaderboard.csv",
         md=f"{RESULTS}/leaderboard.md",
@@ -45,6 +48,7 @@ rule leaderboard:
             "params.arena_benchmarks",
             "input.arena_annotations",
             "input.arena_throughputs",
+            "input.arena_official",
             "params.arena_rounds",
             "params.arena_seed",
         )

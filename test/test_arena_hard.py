@@ -14,13 +14,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from alpacaflow.arena_hard import judge_settings, read_jsonl
+from alpacaflow.arena_hard import ENCODING_CACHE_NAME, judge_settings, read_jsonl
 from alpacaflow.benchmarks import benchmark_settings, check_benchmarks
 from alpacaflow.config import check_config
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.io import load_prompt_table, read_records
 from alpacaflow.metrics.arena import arena_score
-from alpacaflow.steps import annotate, download_benchmark
+from alpacaflow.steps import annotate, download_benchmark, export_arena
 from alpacaflow.testing.judge_server import StandinJudgeServer, template_of, verdict
 from conftest import REPO, run_cli
 from test_judge import judge_cfg
@@ -30,16 +30,16 @@ TEMPLATE = template_of(STANDINS / "config" / "arena-hard-v0.1.yaml")
 ARENA = {"judge_max_new_tokens": None, "judge_temperature": None}
 
 
-def download(tmp_path: Path, source: Path = STANDINS, version: str = "v0.1") -> Path:
+def download(tmp_path: Path, o200k: Path, source: Path = STANDINS, version: str = "v0.1") -> Path:
     out = tmp_path / f"arena_hard-{version}"
-    download_benchmark.run(benchmark=out.name, source=str(source), repo="r", revision="x",
+    download_benchmark.run(benchmark=out.name, source=str(source), repo="r", revision="x", encoding_source=str(o200k),
                            prompts=out / "prompts.parquet", meta=out / "prompts_meta.json",
-                           protocol=out / "protocol.json")  # fmt: skip
+                           protocol=out / "protocol.json", encoding=out / "tiktoken" / ENCODING_CACHE_NAME)  # fmt: skip
     return out
 
 
-def test_the_questions_become_a_prompt_table_with_the_baselines_as_references(tmp_path):
-    out = download(tmp_path)
+def test_the_questions_become_a_prompt_table_with_the_baselines_as_references(tmp_path, o200k):
+    out = download(tmp_path, o200k)
     table = load_prompt_table(out / "prompts.parquet")
     questions = read_jsonl((STANDINS / "data/arena-hard-v0.1/question.jsonl").read_bytes(), "q")
     assert table["uid"].tolist() == [q["uid"] for q in questions] and table["instruction"].tolist() == [
@@ -52,7 +52,7 @@ def test_the_questions_become_a_prompt_table_with_the_baselines_as_references(tm
     meta = json.loads((out / "prompts_meta.json").read_text())
     assert (
         meta["rows_kept"] == 6
-        and len(meta["files"]) == 4
+        and len(meta["files"]) == 5
         and all(len(f["sha256"]) == 64 for f in meta["files"].values())
     )
 
@@ -77,11 +77,11 @@ def copy_standins(tmp_path: Path) -> Path:
     ],
     ids=["question_without_baseline_answer", "malformed_question", "no_judge_settings", "missing_config"],
 )  # fmt: skip
-def test_bad_benchmark_files_end_in_one_line_and_write_nothing(tmp_path, edit, message):
+def test_bad_benchmark_files_end_in_one_line_and_write_nothing(tmp_path, o200k, edit, message):
     folder = copy_standins(tmp_path)
     edit(folder)
     with pytest.raises(AlpacaflowError, match=message.replace("[", r"\[")) as info:
-        download(tmp_path, folder)
+        download(tmp_path, o200k, folder)
     assert "\n" not in str(info.value)
     assert not (tmp_path / "arena_hard-v0.1").exists()
 
@@ -89,7 +89,8 @@ def test_bad_benchmark_files_end_in_one_line_and_write_nothing(tmp_path, edit, m
 def test_an_unknown_version_is_one_line():
     with pytest.raises(AlpacaflowError, match=r"unknown Arena-Hard version in 'arena_hard-v9' \(known: v0.1, v2.0\)"):
         download_benchmark.run(benchmark="arena_hard-v9", source=str(STANDINS), repo="r", revision="x",
-                               prompts=Path("p"), meta=Path("m"), protocol=Path("j"))  # fmt: skip
+                               encoding_source="", prompts=Path("p"), meta=Path("m"), protocol=Path("j"),
+                               encoding=Path("e"))  # fmt: skip
 
 
 def test_json_lines_split_at_newlines_only(tmp_path):
@@ -125,9 +126,9 @@ def arena_annotate(out: Path, outputs: Path, folder: Path, server: StandinJudgeS
     return json.loads((folder / "annotations.json").read_text())
 
 
-def test_two_games_per_question_in_the_official_format_cached(tmp_path, monkeypatch, capsys):
+def test_two_games_per_question_in_the_official_format_cached(tmp_path, o200k, monkeypatch, capsys):
     monkeypatch.setenv("OPENAI_API_KEY", "standin-key")
-    out = download(tmp_path)
+    out = download(tmp_path, o200k)
     folder = tmp_path / "m" / "arena_hard-v0.1"
     outputs = answers(out, folder)
     table = load_prompt_table(out / "prompts.parquet")
@@ -159,9 +160,9 @@ def test_two_games_per_question_in_the_official_format_cached(tmp_path, monkeypa
         assert len(server.requests) == 14
 
 
-def test_a_game_without_a_verdict_is_kept_as_null_and_its_question_left_out(tmp_path, monkeypatch):
+def test_a_game_without_a_verdict_is_kept_as_null_and_its_question_left_out(tmp_path, o200k, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "standin-key")
-    out = download(tmp_path)
+    out = download(tmp_path, o200k)
     folder = tmp_path / "m" / "arena_hard-v0.1"
     with StandinJudgeServer("{QUESTION} finds nothing {ANSWER_A} here {ANSWER_B}") as server:  # writes no verdict
         records = arena_annotate(out, answers(out, folder), folder, server)
@@ -186,9 +187,9 @@ def test_benchmark_config_checks():
 
 
 @pytest.mark.slow
-def test_a_local_vllm_judge_plays_the_games_on_its_one_engine(tmp_path, tiny_models):
+def test_a_local_vllm_judge_plays_the_games_on_its_one_engine(tmp_path, o200k, tiny_models):
     """The vLLM path: the judge's chat template, greedy, on one engine; a random tiny judge writes no verdicts."""
-    out = download(tmp_path)
+    out = download(tmp_path, o200k)
     folder = tmp_path / "m" / "arena_hard-v0.1"
     outputs = answers(out, folder)
     judge = judge_cfg(method="weighted", model=str(tiny_models["chat"]), device="cpu", tensor_parallel_size=1,
@@ -209,11 +210,11 @@ def test_a_local_vllm_judge_plays_the_games_on_its_one_engine(tmp_path, tiny_mod
     assert again.returncode == 0 and "Initializing a V1 LLM engine" not in again.stdout + again.stderr
 
 
-def test_v2_categories_are_judged_and_scored_apart_against_their_own_baselines(tmp_path, monkeypatch):
+def test_v2_categories_are_judged_and_scored_apart_against_their_own_baselines(tmp_path, o200k, monkeypatch):
     from alpacaflow.steps.leaderboard import arena_rows
 
     monkeypatch.setenv("OPENAI_API_KEY", "standin-key")
-    out = download(tmp_path, version="v2.0")
+    out = download(tmp_path, o200k, version="v2.0")
     table = load_prompt_table(out / "prompts.parquet")
     assert dict(zip(table["uid"], table["subcategory"], strict=True))["h3"] == "math"
     assert table.set_index("uid").loc["h1", "reference_metadata"].startswith('{"token_len"')
@@ -225,8 +226,13 @@ def test_v2_categories_are_judged_and_scored_apart_against_their_own_baselines(t
     assert by_uid["c1"]["games"][0]["prompt"][0]["content"].startswith("You are comparing two assistants' pieces")
     assert by_uid["h1"]["judge"] == "gpt-4-1106-preview"  # the judge configured (the version's official: gpt-4.1)
     (folder / "throughput.json").write_text("{}")
+    official = tmp_path / "official" / "data" / "arena-hard-v2.0"
+    encoding = out / "tiktoken" / ENCODING_CACHE_NAME
+    export_arena.run(benchmark=out.name, prompts=out / "prompts.parquet", encoding=encoding, models=["m"],
+                     outputs=[folder / "model_outputs.json"], annotations=[folder / "annotations.json"],
+                     folder=official)  # fmt: skip
     rows = arena_rows(["m"], ["arena_hard-v2.0"], [folder / "annotations.json"], [folder / "throughput.json"],
-                      rounds=100, seed=0)  # fmt: skip
+                      {"arena_hard-v2.0": official}, rounds=100, seed=0)  # fmt: skip
     assert rows[["category", "reference", "n_total"]].values.tolist() == [
         ["creative_writing", "standin-gemini", 2], ["hard_prompt", "standin-o3", 4]]  # fmt: skip
     hard = [r for r in records if r["category"] == "hard_prompt"]

@@ -101,6 +101,16 @@ def _check_demo_run(workdir: Path) -> None:
     arena_rows = every[every["benchmark"] == "arena_hard-v0.1"].set_index("model")
     assert sorted(arena_rows.index) == ["sft", "zero_shot"] and arena_rows["score"].notna().all()
     assert (arena_rows["null_games"] == 0).all() and (arena_rows["reference"] == "standin-baseline").all()
+    # The official layout (export_arena): both models' and the baseline's answers with style metadata, the
+    # judgments under the judge's name; the style-controlled score is read from it.
+    official = results / "official" / "data" / "arena-hard-v0.1"
+    assert sorted(p.name for p in (official / "model_answer").iterdir()) == [
+        "sft.jsonl", "standin-baseline.jsonl", "zero_shot.jsonl"]  # fmt: skip
+    assert sorted(p.name for p in (official / "model_judgment" / "gpt-4-1106-preview").iterdir()) == [
+        "sft.jsonl", "zero_shot.jsonl"]  # fmt: skip
+    answer = json.loads((official / "model_answer" / "sft.jsonl").read_text().split("\n")[0])
+    assert list(answer["metadata"]) == ["token_len", "header_count", "list_count", "bold_count"]
+    assert arena_rows["style_score"].notna().all()
     assert re.match(r"judge: weighted_alpaca_eval_vllm_chat, folder sha256:[0-9a-f]{16} \(cache key", annotate_log)
     # Every annotation records the judge's identity; the audit's pairs carry both orders' judgments.
     first = json.loads((results / "sft" / "annotations.json").read_text())
@@ -119,7 +129,7 @@ def _check_demo_run(workdir: Path) -> None:
     assert sorted(history[["model", "reference"]].values.tolist()) == sorted(pairs)
     # Logs and benchmarks as the README says: <rule>/<model>.log for per-model rules (generate on a benchmark:
     # <rule>/<model>/<benchmark>.log), <rule>.log otherwise.
-    per_job = {"generate", "error_sample", "error_taxonomy", "download_model", "download_benchmark"}
+    per_job = {"generate", "error_sample", "error_taxonomy", "download_model", "download_benchmark", "export_arena"}
     for kind, suffix in (("logs", ".log"), ("benchmarks", ".tsv")):
         files = [p.relative_to(results / kind) for p in (results / kind).rglob("*") if p.is_file()]
         assert files

@@ -18,11 +18,19 @@ stand-ins of the same shape). `question_table` makes the questions a prompt
 table (`io.PROMPT_COLUMNS`: the baseline's answer is each row's reference,
 so that generation and the leaderboard treat them as any prompt set);
 `judge_protocol` (``protocol.json``) keeps what the judge needs.
+
+The official style metadata counts an answer's tokens with tiktoken's
+``o200k_base`` encoding, which tiktoken downloads on first use (that fails
+offline): `fetch_encoding` reads it from OpenAI's public URL (tiktoken's own)
+or a local file, checks tiktoken's pinned SHA-256 and download_benchmark
+keeps it under tiktoken's cache name (`ENCODING_CACHE_NAME`), so that later
+steps run tiktoken with no network.
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import urllib.request
 from pathlib import Path
@@ -35,6 +43,11 @@ from .errors import AlpacaflowError
 from .io import PROMPT_COLUMNS
 
 DOWNLOAD_TIMEOUT_S = 120
+#: tiktoken's o200k_base (``encoding_for_model("gpt-4o")``): where tiktoken fetches it, and the SHA-256 it expects.
+ENCODING_URL = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
+ENCODING_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
+#: The file name tiktoken's cache (TIKTOKEN_CACHE_DIR) looks it up by: the SHA-1 of its URL.
+ENCODING_CACHE_NAME = hashlib.sha1(ENCODING_URL.encode()).hexdigest()
 
 
 def fetch(source: str, repo: str, revision: str, path: str) -> tuple[bytes, str]:
@@ -54,6 +67,24 @@ def fetch(source: str, repo: str, revision: str, path: str) -> tuple[bytes, str]
     if not local.is_file():
         raise AlpacaflowError(f"{local}: not found (arena_hard.source is a local copy of the repository)")
     return local.read_bytes(), str(local)
+
+
+def fetch_encoding(source: str) -> tuple[bytes, str]:
+    """The o200k_base encoding file from `source` (a URL or a local file), checked against tiktoken's SHA-256."""
+    if "://" in source:
+        try:
+            with urllib.request.urlopen(source, timeout=DOWNLOAD_TIMEOUT_S) as response:
+                data = response.read()
+        except OSError as exc:
+            raise AlpacaflowError(f"{source}: download failed ({exc}); arena_hard.encoding may name a file") from exc
+    else:
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise AlpacaflowError(f"{path}: not found (arena_hard.encoding: the o200k_base.tiktoken file)")
+        data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != ENCODING_SHA256:
+        raise AlpacaflowError(f"{source}: not tiktoken's o200k_base.tiktoken (SHA-256 differs from {ENCODING_SHA256})")
+    return data, source
 
 
 def read_jsonl(data: bytes, where: str) -> list[dict[str, Any]]:

@@ -46,8 +46,10 @@ LEADERBOARD_COLUMNS = [
     *SPEED_COLUMNS,
 ]
 #: Every row's benchmark (``alpaca_eval``, ``arena_hard-v0.1``, ...) and a benchmark's own columns (Arena-Hard-Auto:
-#: one row per category, its bootstrapped score and 90% interval, battles, questions left out for a missing label).
-BENCHMARK_COLUMNS = ["benchmark", "category", "score", "score_ci_low", "score_ci_high", "battles", "null_games"]
+#: one row per category, its bootstrapped score and 90% interval, the style-controlled score and interval, battles,
+#: questions left out for a missing label).
+BENCHMARK_COLUMNS = ["benchmark", "category", "score", "score_ci_low", "score_ci_high", "style_score", "style_ci_low",
+                     "style_ci_high", "battles", "null_games"]  # fmt: skip
 ALL_COLUMNS = [*LEADERBOARD_COLUMNS, *BENCHMARK_COLUMNS]
 #: Counts: whole numbers, blank where a benchmark has none (one benchmark's rows never turn another's into floats).
 COUNT_COLUMNS = ["n_wins", "n_wins_base", "n_draws", "n_total", "avg_length", "unparsed", "empty_outputs",
@@ -148,12 +150,15 @@ def arena_markdown(table: pd.DataFrame) -> str:
 
 
 def _arena_table(table: pd.DataFrame) -> str:
-    lines = ["| model | score (%) | 90% interval | battles | questions left out (no label) | judge |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| model | score (%) | 90% interval | style-controlled (%) | 90% interval | battles "
+             "| questions left out (no label) | judge |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in table.itertuples():
-        interval = (
-            "n/a" if pd.isna(r.score) else f"(-{r.score - r.score_ci_low:.1f} / +{r.score_ci_high - r.score:.1f})"
-        )
-        lines.append(f"| {r.model} | {_fmt(r.score, 1)} | {interval} | {_fmt(r.battles, 0)} | {_fmt(r.null_games, 0)} "
-                     f"| {r.judge} |")  # fmt: skip
+        lines.append(f"| {r.model} | {_fmt(r.score, 1)} | {_interval(r.score, r.score_ci_low, r.score_ci_high)} "
+                     f"| {_fmt(r.style_score, 1)} | {_interval(r.style_score, r.style_ci_low, r.style_ci_high)} "
+                     f"| {_fmt(r.battles, 0)} | {_fmt(r.null_games, 0)} | {r.judge} |")  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def _interval(score: float, low: float, high: float) -> str:
+    """A 90% interval as the official tables write it: ``(-below / +above)``; n/a without a score."""
+    return "n/a" if pd.isna(score) else f"(-{score - low:.1f} / +{high - score:.1f})"

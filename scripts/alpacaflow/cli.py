@@ -44,6 +44,7 @@ STEPS = (
     "download_model",
     "generate",
     "annotate",
+    "export_arena",
     "leaderboard",
     "error_sample",
     "compare",

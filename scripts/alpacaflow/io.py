@@ -76,6 +76,12 @@ def write_text(dest: str | Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def write_bytes(dest: str | Path, data: bytes) -> None:
+    """Write `data` as is, atomically."""
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(data)
+
+
 def write_parquet(dest: str | Path, frame: pd.DataFrame) -> None:
     """Write `frame` as Parquet (pyarrow), atomically."""
     with atomic_path(dest) as tmp:
@@ -236,3 +242,17 @@ def git_commit() -> str | None:
 def duplicates_dropped_line(source: str, dropped: int) -> str:
     """The log line saying how many rows `prompts.duplicates: first` dropped from `source`."""
     return f"{source}: dropped {dropped} row(s) repeating an earlier row's instruction (prompts.duplicates: first)"
+
+
+def covering_outputs(records: list[Any], source: str, prompts: pd.DataFrame) -> dict[str, str]:
+    """Output per instruction of `records`, which must answer exactly the prompt set's instructions."""
+    by_instruction = outputs_by_instruction(records, source)
+    wanted = prompts["instruction"].tolist()
+    missing = [s for s in wanted if s not in by_instruction]
+    extra = set(by_instruction) - set(wanted)
+    if missing or extra:
+        raise AlpacaflowError(
+            f"{source}: instructions do not match the prompt set ({len(missing)} missing, {len(extra)} extra); "
+            "regenerate the outputs"
+        )
+    return by_instruction

@@ -58,14 +58,19 @@ def battle_scores(label_1: str | None, label_2: str | None) -> list[float] | Non
     return LABEL_SCORES[label_2] + [1.0 - s for s in LABEL_SCORES[label_1]]
 
 
+def record_battles(record: dict[str, Any]) -> list[float] | None:
+    """One judgment record's battle outcomes for its model (`battle_scores` of its two games' labels)."""
+    games = record.get("games") or [None, None]
+    labels = [g.get("score") if isinstance(g, dict) else None for g in games]
+    return battle_scores(*labels) if len(labels) == 2 else None
+
+
 def battles(records: list[dict[str, Any]]) -> tuple[np.ndarray, int]:
     """All of a model's battle outcomes over its judgment records, and how many questions were left out (null)."""
     outcomes: list[float] = []
     null = 0
     for record in records:
-        games = record.get("games") or [None, None]
-        labels = [g.get("score") if isinstance(g, dict) else None for g in games]
-        scores = battle_scores(*labels) if len(labels) == 2 else None
+        scores = record_battles(record)
         if scores is None:
             null += 1
         else:

@@ -41,7 +41,7 @@ from ..arena_judge import arena_judge_name, judge_arena
 from ..benchmarks import PREFIX, judge_decoding
 from ..config import OFFICIAL_REFERENCE, PROMPT_REFERENCE
 from ..errors import AlpacaflowError, Stopped, Terminated, saved_work
-from ..io import JSON, is_blank, load_prompt_table, outputs_by_instruction, read_records, write_json
+from ..io import JSON, covering_outputs, is_blank, load_prompt_table, read_records, write_json
 from ..judge import audit_pairs, cached_count, check_judge_ready, close_decoder, judge_decoder, judge_pairs
 from ..judge_settings import cache_file, cache_key, identity_label, judge_identity, judge_name
 from ..official import official_pairs, validation_pairs
@@ -59,13 +59,13 @@ def pair_table(
     The reference is the prompt set's own (default) or `reference`: (its name,
     its output records, their file), a model's outputs judged head to head.
     """
-    by_instruction = _covering(records, source, prompts)
+    by_instruction = covering_outputs(records, source, prompts)
     wanted = prompts["instruction"].tolist()
     if reference is None:
         output_1, generator_1 = prompts["reference_output"], prompts["reference_generator"]
     else:
         name, ref_records, ref_source = reference
-        ref_outputs = _covering(ref_records, ref_source, prompts)
+        ref_outputs = covering_outputs(ref_records, ref_source, prompts)
         output_1, generator_1 = [ref_outputs[s] for s in wanted], name
     return pd.DataFrame(
         {
@@ -78,20 +78,6 @@ def pair_table(
             "generator_2": model,
         }
     )
-
-
-def _covering(records: list[Any], source: str, prompts: pd.DataFrame) -> dict[str, str]:
-    """Output per instruction of `records`, which must answer exactly the prompt set's instructions."""
-    by_instruction = outputs_by_instruction(records, source)
-    wanted = prompts["instruction"].tolist()
-    missing = [s for s in wanted if s not in by_instruction]
-    extra = set(by_instruction) - set(wanted)
-    if missing or extra:
-        raise AlpacaflowError(
-            f"{source}: instructions do not match the prompt set ({len(missing)} missing, {len(extra)} extra); "
-            "regenerate the outputs"
-        )
-    return by_instruction
 
 
 def judge_failed(exc: Exception, model: str, cache_path: Path, total: int) -> Stopped:
@@ -217,7 +203,7 @@ def pair_tables(
             if ref not in folders:
                 raise AlpacaflowError(f"annotate: no folder of the benchmark {ref} among --benchmarks")
             questions = load_prompt_table(folders[ref] / "prompts.parquet")
-            answers = _covering(read_records(path), str(path), questions)
+            answers = covering_outputs(read_records(path), str(path), questions)
             pairs.append(questions.assign(output=[answers[s] for s in questions["instruction"]]))
         else:
             pairs.append(pair_table(table, read_records(path), str(path), name, _reference(ref, heads)))

