@@ -232,6 +232,7 @@ def _check_demo_run(workdir: Path) -> None:
         *(("error_sample", m) for m in MODELS_3),
         *(("error_taxonomy", m) for m in MODELS_3),
         ("history", ""),
+        ("export_arena", ""),  # the annotate job rewrites the Arena-Hard judgments too
         ("leaderboard", ""),
         ("compare", ""),
         ("plots", ""),
