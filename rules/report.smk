@@ -26,6 +26,9 @@ rule report:
         history=f"{RESULTS}/history_appended.json",
         annotations=PAIR_ANNOTATIONS,
         arena_protocols=[f"{RESULTS}/{b}/protocol.json" for b in ARENA],
+        arena_error_samples=[
+            f"{RESULTS}/{m}/{b}/error_sample.md" for m, b in ARENA_PAIRS
+        ],
         sweep_tables=sweep_outputs("table"),
         sweep_verdicts=sweep_outputs("verdict"),
         sweep_figures=sweep_outputs("figure"),
@@ -71,4 +74,5 @@ rule report:
             "input.sweep_figures",
             "output.report",
             "input.arena_protocols",
+            "input.arena_error_samples",
         )

@@ -12,6 +12,7 @@ rule summary:
         throughputs=per_model("throughput.json"),
         meta=f"{RESULTS}/prompts_meta.json",
         prompts=f"{RESULTS}/prompts.parquet",
+        arena_protocols=[f"{RESULTS}/{b}/protocol.json" for b in ARENA],
     output:
         summary=f"{RESULTS}/summary.json",
     log:
@@ -34,4 +35,5 @@ rule summary:
             "input.prompts",
             "params.judge",
             "output.summary",
+            "input.arena_protocols",
         )

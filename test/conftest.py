@@ -152,7 +152,14 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str, Pa
     prompts = json.loads(DEMO_PROMPTS.read_text())
     leaked = [{"instruction": r["instruction"], "output": f"assistant\n\n{r['output'][:80]}"} for r in prompts]
     imported.write_text(json.dumps(leaked))
-    config["models"]["imported"] = {"outputs": str(imported)}
+    # Its Arena-Hard v0.1 answers are imported too, from a file in the official model_answer format.
+    questions = [json.loads(line) for line in (ARENA_STANDINS / "data/arena-hard-v0.1/question.jsonl").open()]
+    answers = workdir / "imported_arena_answers.jsonl"
+    texts = [f"## Answer\n\n- **{q['prompt'][:30]}**\n- in short" * (1 + n % 3) for n, q in enumerate(questions)]
+    answers.write_text("".join(json.dumps({"uid": q["uid"], "model": "imported", "messages": [
+        {"role": "user", "content": q["prompt"]}, {"role": "assistant", "content": {"answer": text}}]}) + "\n"
+        for q, text in zip(questions, texts, strict=True)))  # fmt: skip
+    config["models"]["imported"] = {"outputs": str(imported), "arena_hard_outputs": {"v0.1": str(answers)}}
     config["references"] = ["prompts", "sft"]  # head to head: the other two are also judged against sft
     # Arena-Hard v0.1 on the stand-ins, judged by the stand-in API judge (a test double) served for the run.
     from alpacaflow.testing.judge_server import StandinJudgeServer, template_of

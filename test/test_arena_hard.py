@@ -237,3 +237,49 @@ def test_v2_categories_are_judged_and_scored_apart_against_their_own_baselines(t
         ["creative_writing", "standin-gemini", 2], ["hard_prompt", "standin-o3", 4]]  # fmt: skip
     hard = [r for r in records if r["category"] == "hard_prompt"]
     assert rows.loc[1, "score"] == arena_score(hard)["score"]
+
+
+def official_answer_file(path: Path, questions: list[tuple[str, str]], model: str = "published") -> Path:
+    """An answer file in the official model_answer format (stand-in answers)."""
+    lines = [{"uid": uid, "ans_id": f"x{n}", "model": model, "tstamp": 0,
+              "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": {"answer": f"A{n}: {q}"}}]}
+             for n, (uid, q) in enumerate(questions)]  # fmt: skip
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def test_an_official_answer_file_is_imported_per_version(tmp_path, o200k):
+    from alpacaflow.benchmarks import annotated_pairs
+    from alpacaflow.steps import generate
+
+    out = download(tmp_path, o200k)
+    table = load_prompt_table(out / "prompts.parquet")
+    questions = list(zip(table["uid"], table["instruction"], strict=True))
+    answers = official_answer_file(tmp_path / "published.jsonl", questions[::-1])  # any order: matched by uid
+    alpaca = tmp_path / "alpaca.json"
+    alpaca.write_text("[]")
+    config = check_config({"models": {"m": {"path": str(REPO)},
+                                       "pub": {"outputs": str(alpaca), "arena_hard_outputs": {"v0.1": str(answers)}},
+                                       "other": {"outputs": str(alpaca)}},
+                           "benchmarks": ["alpaca_eval", "arena_hard"]})  # fmt: skip
+    pairs = annotated_pairs(config)
+    assert [p for p in pairs if p[1] == "arena_hard-v0.1"] == [("m", "arena_hard-v0.1"), ("pub", "arena_hard-v0.1")]
+    settings = benchmark_settings(config, "pub", "arena_hard-v0.1")
+    assert settings == {"model": "pub", "outputs": str(answers)}
+    folder = tmp_path / "pub" / "arena_hard-v0.1"
+    generate.run(settings=settings, prompts=out / "prompts.parquet", meta=out / "prompts_meta.json", out_dir=folder)
+    outputs = read_records(folder / "model_outputs.json")
+    assert [o["output"] for o in outputs] == [f"A{len(questions) - 1 - n}: {q}" for n, (_, q) in enumerate(questions)]
+    # An answer file missing questions, or another version's: one line, nothing written.
+    for bad, message in (
+        (questions[1:], r"1 question\(s\) have no answer, e.g. uid q1; is it this version's"),
+        ([*questions, ("zz", "?")], r"1 answer\(s\) to questions not in this version, e.g. uid zz"),
+    ):
+        official_answer_file(answers, bad)
+        target = tmp_path / "bad" / "arena_hard-v0.1"
+        with pytest.raises(AlpacaflowError, match=message) as info:
+            generate.run(settings=settings, prompts=out / "prompts.parquet", meta=out / "prompts_meta.json",
+                         out_dir=target)  # fmt: skip
+        assert "\n" not in str(info.value) and not (target / "model_outputs.json").exists()
+    with pytest.raises(AlpacaflowError, match=r"'models.pub.arena_hard_outputs.v0.1': file not found: /nowhere"):
+        check_config({"models": {"pub": {"outputs": str(alpaca), "arena_hard_outputs": {"v0.1": "/nowhere"}}}})

@@ -88,26 +88,28 @@ def _check_demo_run(workdir: Path) -> None:
         ("zero_shot", "sft"),
         ("imported", "sft"),
         ("validation", "official"),
-        ("zero_shot", "arena_hard-v0.1"),  # the generated models' Arena-Hard answers (not the imported model's)
+        ("zero_shot", "arena_hard-v0.1"),  # the generated models' Arena-Hard answers, and the imported ones
         ("sft", "arena_hard-v0.1"),
+        ("imported", "arena_hard-v0.1"),
     ]  # sft is never judged against itself
     arena = [c for c in counts if c["reference"] == "arena_hard-v0.1"]
     counts = [c for c in counts if c not in arena]
     assert all(c["judged_this_run"] == c["n"] == 6 and c["audited"] == 3 for c in counts[:-1])
     assert counts[-1]["judged_this_run"] == counts[-1]["n"] > 0
     assert [(c["model"], c["judge"], c["judged_this_run"], c["null_games"]) for c in arena] == [
-        ("zero_shot", "gpt-4-1106-preview", 12, 0), ("sft", "gpt-4-1106-preview", 12, 0)]  # fmt: skip
+        ("zero_shot", "gpt-4-1106-preview", 12, 0), ("sft", "gpt-4-1106-preview", 12, 0),
+        ("imported", "gpt-4-1106-preview", 12, 0)]  # fmt: skip
     every = read_leaderboard(results / "leaderboard.csv", None, None)
     arena_rows = every[every["benchmark"] == "arena_hard-v0.1"].set_index("model")
-    assert sorted(arena_rows.index) == ["sft", "zero_shot"] and arena_rows["score"].notna().all()
+    assert sorted(arena_rows.index) == ["imported", "sft", "zero_shot"] and arena_rows["score"].notna().all()
     assert (arena_rows["null_games"] == 0).all() and (arena_rows["reference"] == "standin-baseline").all()
     # The official layout (export_arena): both models' and the baseline's answers with style metadata, the
     # judgments under the judge's name; the style-controlled score is read from it.
     official = results / "official" / "data" / "arena-hard-v0.1"
     assert sorted(p.name for p in (official / "model_answer").iterdir()) == [
-        "sft.jsonl", "standin-baseline.jsonl", "zero_shot.jsonl"]  # fmt: skip
+        "imported.jsonl", "sft.jsonl", "standin-baseline.jsonl", "zero_shot.jsonl"]  # fmt: skip
     assert sorted(p.name for p in (official / "model_judgment" / "gpt-4-1106-preview").iterdir()) == [
-        "sft.jsonl", "zero_shot.jsonl"]  # fmt: skip
+        "imported.jsonl", "sft.jsonl", "zero_shot.jsonl"]  # fmt: skip
     answer = json.loads((official / "model_answer" / "sft.jsonl").read_text().split("\n")[0])
     assert list(answer["metadata"]) == ["token_len", "header_count", "list_count", "bold_count"]
     assert arena_rows["style_score"].notna().all()
@@ -136,7 +138,7 @@ def _check_demo_run(workdir: Path) -> None:
         for rel in files:
             rule = rel.parts[0].removesuffix(suffix)
             assert rule in STEPS and rel.suffix == suffix, rel
-            on_benchmark = rule == "generate" and rel.stem.startswith("arena_hard-")
+            on_benchmark = rule in ("generate", "error_sample") and rel.stem.startswith("arena_hard-")
             assert len(rel.parts) == (3 if on_benchmark else 2 if rule in per_job else 1), rel
     # summary.json: valid, and the leaderboard's numbers under the demo's reference.
     summary = json.loads((results / "summary.json").read_text())
@@ -146,6 +148,13 @@ def _check_demo_run(workdir: Path) -> None:
         ours = summary["models"][model]["references"]["alpacaflow_demo_reference"]
         assert ours["win_rate"] == board.loc[model, "win_rate"] and ours["n_total"] == board.loc[model, "n_total"]
     assert summary["models"]["sft"]["references"]["alpacaflow_demo_reference"]["paired"]["baseline"] == "zero_shot"
+    # Arena-Hard in summary.json: the judge (a stand-in server: not comparable), each model's numbers per category.
+    arena_summary = summary["benchmarks"]["arena_hard-v0.1"]
+    assert arena_summary["official_judge"] == "gpt-4-1106-preview" and arena_summary["comparable"] is False
+    for model in ("zero_shot", "sft"):
+        numbers = arena_summary["models"][model]["arena-hard-v0.1"]
+        assert numbers["baseline"] == "standin-baseline" and numbers["score"] == arena_rows.loc[model, "score"]
+        assert numbers["style_score"] == arena_rows.loc[model, "style_score"]
     alpaca_stops = "stop strings ['### Instruction:', '### Input:', '### Response:']"
     assert alpaca_stops in (results / "logs" / "generate" / "zero_shot.log").read_text()
     assert "stop strings []" in (results / "logs" / "generate" / "sft.log").read_text()
@@ -195,6 +204,10 @@ def _check_demo_run(workdir: Path) -> None:
         "Agreement with the official judge (judge validation): same winner in",
     ):
         assert text in report
+    # Arena-Hard losses for error analysis, in the version's section (the stand-in judge makes some).
+    arena_part = report.split("## Arena-Hard-Auto v0.1")[1].split("## Generation speed")[0]
+    sample = (results / "sft" / "arena_hard-v0.1" / "error_sample.md").read_text()
+    assert sample.startswith("### sft on arena_hard-v0.1: ") and sample in arena_part
     for name in ("win_rates", "lengths", "length_preference", "subsets"):
         figure = results / "figures" / f"{name}.png"
         assert figure.read_bytes().startswith(b"\x89PNG") and figure.stat().st_size > 5000

@@ -145,6 +145,23 @@ def answer_text(record: dict[str, Any]) -> str:
     return answer if isinstance(answer, str) else ""
 
 
+def official_answers(records: list[dict[str, Any]], where: str, questions: pd.DataFrame) -> list[str]:
+    """The answers of an official ``model_answer`` file, in the question table's order (matched by ``uid``).
+
+    A question without an answer, or an answer to a question not in the table
+    (another version's file), is an error naming one.
+    """
+    by_uid = {r.get("uid"): answer_text(r) for r in records}
+    missing = [u for u in questions["uid"] if u not in by_uid]
+    if missing:
+        raise AlpacaflowError(f"{where}: {len(missing)} question(s) have no answer, e.g. uid {missing[0]}; "
+                              "is it this version's answer file?")  # fmt: skip
+    extra = sorted(set(by_uid) - set(questions["uid"]), key=str)
+    if extra:
+        raise AlpacaflowError(f"{where}: {len(extra)} answer(s) to questions not in this version, e.g. uid {extra[0]}")
+    return [by_uid[u] for u in questions["uid"]]
+
+
 def question_table(
     questions: list[dict[str, Any]], baselines: dict[str, dict[str, dict[str, Any]]],
     settings: dict[str, dict[str, str]], where: str,

@@ -134,7 +134,8 @@ def judge_arena(
 
     Records are the official ``model_judgment`` lines (``uid``, ``category``,
     ``judge``, ``model``, ``baseline``, ``games``), in question order, with
-    the judge's identity and whether the answers were cut for the judge.
+    the judge's identity, whether the answers were cut for the judge, and the
+    question and both answers as they are (for error analysis).
     """
     games, cut = build_games(table, judge, protocol, max_tokens)
     flat = [g for pair in games for g in pair]
@@ -149,7 +150,8 @@ def judge_arena(
         label = identity_label({**identity, "api_model": reported[0]}) if reported else identity_label(identity)
         records.append({"uid": row.uid, "category": row.dataset, "judge": arena_judge_name(judge), "model": model,
                         "baseline": row.reference_generator, "games": results, "prompt_index": int(row.index),
-                        "judge_identity": label, "truncated_for_judge": cut[n]})  # fmt: skip
+                        "judge_identity": label, "truncated_for_judge": cut[n], "instruction": row.instruction,
+                        "output": str(row.output), "reference_output": str(row.reference_output)})  # fmt: skip
     null = sum(any(g["score"] is None for g in r["games"]) for r in records)
     counts = {"n": len(records), "games": len(keys), "judged_this_run": judged, "reused_from_cache": len(keys) - judged,
               "null_games": null, "truncated_for_judge": sum(cut)}  # fmt: skip

@@ -82,9 +82,13 @@ def check_benchmarks(config: dict[str, Any]) -> None:
 def benchmark_settings(config: dict[str, Any], model: str, benchmark: str) -> dict[str, Any]:
     """A model's resolved settings on `benchmark` (``alpaca_eval``: `config.model_settings` as they are)."""
     settings = model_settings(config, model)
-    if benchmark == "alpaca_eval" or "outputs" in settings:
+    if benchmark == "alpaca_eval":
         return settings
-    version_of(benchmark)
+    imported = config["models"].get(model, {}).get("arena_hard_outputs", {}).get(version_of(benchmark))
+    if imported:
+        return {"model": model, "outputs": imported}
+    if "outputs" in settings:
+        return settings
     resolved = copy.deepcopy(settings)
     resolved["generation"] = {**settings["generation"], **config["arena_hard"]["generation"]}
     return resolved
@@ -93,9 +97,12 @@ def benchmark_settings(config: dict[str, Any], model: str, benchmark: str) -> di
 def annotated_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
     """What the annotate step judges: `config.judged_pairs`, judge validation's official pairs, the benchmarks'.
 
-    Judge validation's official pairs when it is enabled; then each generated
-    model's answers to each Arena-Hard version (imported outputs are AlpacaEval's only).
+    Judge validation's official pairs when it is enabled; then each model's
+    answers to each Arena-Hard version: generated, or imported from an
+    official answer file (``arena_hard_outputs``; a model with only AlpacaEval
+    ``outputs`` has no Arena-Hard answers otherwise).
     """
     validation = [(VALIDATION, OFFICIAL_REFERENCE)] if config["validate_judge"]["enabled"] else []
-    generated = [m for m, entry in config["models"].items() if "path" in entry]
-    return judged_pairs(config) + validation + [(m, b) for b in arena_benchmarks(config) for m in generated]
+    arena = [(m, b) for b in arena_benchmarks(config) for m, entry in config["models"].items()
+             if "path" in entry or version_of(b) in entry.get("arena_hard_outputs", {})]  # fmt: skip
+    return judged_pairs(config) + validation + arena

@@ -168,7 +168,7 @@ VALIDATION, OFFICIAL_REFERENCE = "validation", "official"
 #: The name of every benchmark beside AlpacaEval starts so (``arena_hard-v0.1``; `benchmarks`).
 BENCHMARK_PREFIX = "arena_hard-"
 #: Folders of results_dir that hold something other than a model's results: no model may be named so.
-RESERVED_NAMES = (VALIDATION, "logs", "benchmarks", "figures", "sweeps", "downloads", "tracking")
+RESERVED_NAMES = (VALIDATION, "logs", "benchmarks", "figures", "sweeps", "downloads", "tracking", "official")
 
 
 def check_models(config: dict[str, Any]) -> None:
@@ -187,6 +187,10 @@ def check_models(config: dict[str, Any]) -> None:
             )
         if has_outputs and not Path(entry["outputs"]).is_file():
             raise AlpacaflowError(f"config error at 'models.{key}.outputs': file not found: {entry['outputs']}")
+        for version, path in entry.get("arena_hard_outputs", {}).items():
+            if not Path(path).is_file():
+                raise AlpacaflowError(f"config error at 'models.{key}.arena_hard_outputs.{version}': file not found: "
+                                      f"{path}")  # fmt: skip
         if has_path and looks_local(entry["path"]) and not Path(entry["path"]).expanduser().is_dir():
             raise AlpacaflowError(f"config error at 'models.{key}.path': model folder not found: {entry['path']}")
         if has_path:

@@ -43,9 +43,16 @@ def figure(out: Path, path: Path, alt: str) -> str:
     return f"![{alt}]({os.path.relpath(path, out.parent)})"
 
 
+def _benchmark_cell(row: pd.Series, label: str) -> str:
+    """A benchmark's score with its interval in a sweep table, n/a where it has none."""
+    score = row[f"{label}_score"]
+    return "n/a" if pd.isna(score) else ci(score, row[f"{label}_ci_low"], row[f"{label}_ci_high"])
+
+
 def sweep_section(out: Path, table: pd.DataFrame, verdict: dict[str, Any], figure_path: Path) -> list[str]:
     """One checkpoint sweep: win rates against the step, the best step, and whether the end still improves."""
     name, best, trend = verdict["sweep"], verdict["best"], verdict["trend"]
+    benchmarks = [c.removesuffix("_score") for c in table.columns if c.endswith("_score")]  # Arena-Hard columns
     metric = "LC win rate" if verdict["metric"] == "lc_win_rate" else "win rate (LC is n/a for a checkpoint)"
     lines = [
         f"## Checkpoint sweep: {name}",
@@ -54,13 +61,14 @@ def sweep_section(out: Path, table: pd.DataFrame, verdict: dict[str, Any], figur
         f"the models above; the baseline is {verdict['baseline']} (the horizontal lines). Percentages with 95% "
         "intervals (1.96 standard errors).",
         "",
-        "| step | model | win rate (%) | LC win rate (%) |",
-        "|---|---|---|---|",
+        "| step | model | win rate (%) | LC win rate (%) |" + "".join(f" {b} score (%, 90%) |" for b in benchmarks),
+        "|---|---|---|---|" + "---|" * len(benchmarks),
         *[
             f"| {r.step} | {r.model} | {ci(r.win_rate, r.win_rate_ci_low, r.win_rate_ci_high)} | "
             + ("n/a" if pd.isna(r.lc_win_rate) else ci(r.lc_win_rate, r.lc_win_rate_ci_low, r.lc_win_rate_ci_high))
             + " |"
-            for r in table.itertuples()
+            + "".join(f" {_benchmark_cell(table.iloc[k], b)} |" for b in benchmarks)
+            for k, r in enumerate(table.itertuples())
         ],
         "",
         figure(out, figure_path, f"sweep {name}"),

@@ -4,6 +4,9 @@
 ``error_sample.n`` annotations where the judge preferred the reference
 (`preferences.is_loss`). The draw is written as JSON Lines (every field,
 the judge's raw output included) and as the Markdown the report includes.
+On an Arena-Hard benchmark (``results/<model>/arena_hard-<v>/``) a loss is a
+question whose battles the model lost on balance (`metrics.arena.record_battles`:
+their mean below 0.5), and the judge's output is both games' judgments.
 """
 
 from __future__ import annotations
@@ -15,7 +18,22 @@ from typing import Any
 import numpy as np
 
 from ..io import atomic_path, read_records, visible, write_text
+from ..metrics.arena import record_battles
 from ..preferences import is_loss
+
+
+def arena_entry(record: dict[str, Any]) -> dict[str, Any]:
+    """An Arena-Hard judgment record as an annotation: preference 1-2 (2: the model won every battle), both games."""
+    battles = record_battles(record)
+    games = record.get("games") or []
+    return {
+        "prompt_index": record.get("prompt_index"), "dataset": record.get("category"),
+        "instruction": record.get("instruction", ""), "output_2": record.get("output", ""),
+        "output_1": record.get("reference_output", ""),
+        "preference": 1 + sum(battles) / len(battles) if battles else None,
+        "annotator": record.get("judge"),
+        "preference_raw_completion": " | ".join(f"game {k}: {g.get('score')}" for k, g in enumerate(games, 1)),
+    }  # fmt: skip
 
 
 def sample_losses(records: list[dict[str, Any]], discrete: bool, n: int, seed: int) -> list[dict[str, Any]]:
@@ -76,6 +94,8 @@ def error_sample_markdown(model: str, sample: list[dict[str, Any]], n_losses: in
 def run(*, annotations: Path, model: str, discrete: bool, n: int, seed: int, jsonl: Path, md: Path) -> None:
     """The error_sample step: draw one model's error sample and write it as JSON Lines and Markdown."""
     records = read_records(annotations)
+    if records and "games" in records[0]:  # an Arena-Hard benchmark's judgments
+        records, discrete = [arena_entry(r) for r in records], False
     sample = sample_losses(records, discrete, n, seed)
     n_losses = sum(is_loss(r.get("preference"), discrete) for r in records)
     with atomic_path(jsonl) as tmp:

@@ -28,6 +28,7 @@ from typing import Annotated, Any
 import pandas as pd
 
 from .. import __version__
+from ..arena_hard import official_answers
 from ..engines import load_generator
 from ..engines.base import Completion, Request
 from ..errors import AlpacaflowError, Terminated, stopped_by_signal
@@ -284,13 +285,20 @@ def _match_outputs(
 
 
 def import_outputs(settings: dict[str, Any], prompts_path: Path, meta: dict[str, Any], out_dir: Path) -> None:
-    """Check an existing AlpacaEval outputs file against the prompts and write it in our layout."""
+    """Check an existing outputs file against the prompts and write it in our layout.
+
+    AlpacaEval's format (matched by instruction), or on an Arena-Hard version
+    the official ``model_answer`` JSON Lines (matched by uid).
+    """
     model, source = settings["model"], settings["outputs"]
     prompts = load_prompt_table(prompts_path)
     subset = meta.get("rows_kept", len(prompts)) < meta.get("rows_in_source", len(prompts))
     records = read_records(source)
     keep_first = meta.get("duplicates") == "first"
-    outputs = _match_outputs(records, source, prompts, subset, keep_first)
+    if "uid" in prompts.columns and records and "messages" in records[0]:  # Arena-Hard's official model_answer
+        outputs = official_answers(records, source, prompts)
+    else:
+        outputs = _match_outputs(records, source, prompts, subset, keep_first)
     dropped = len(records) - len({r["instruction"] for r in records}) if keep_first else 0
     if dropped:
         print(duplicates_dropped_line(source, dropped))

@@ -175,8 +175,12 @@ def head_to_head_sections(every: pd.DataFrame) -> list[str]:
     return lines
 
 
-def arena_sections(leaderboard: Path, protocols: list[Path]) -> list[str]:
-    """A section per Arena-Hard version: its scores, and whether they compare with the published leaderboard."""
+def arena_sections(leaderboard: Path, protocols: list[Path], samples: list[Path]) -> list[str]:
+    """A section per Arena-Hard version: its scores, whether they compare with the published leaderboard, losses.
+
+    `samples` are the error_sample step's Markdown of each (model, version),
+    ``<model>/arena_hard-<v>/error_sample.md``.
+    """
     lines: list[str] = []
     for found in arena_findings(read_leaderboard(leaderboard, None, None), protocols):
         judges = ", ".join(found["judges"])
@@ -204,6 +208,11 @@ def arena_sections(leaderboard: Path, protocols: list[Path]) -> list[str]:
             comparable,
             "",
         ]
+        losses = [Path(p) for p in samples if Path(p).parent.name == found["benchmark"]]
+        if losses:
+            lines += ["Losses to the baseline, drawn at random for error analysis (both games' labels; preference "
+                      "1-2 is the share of battles the model won, plus 1):", ""]  # fmt: skip
+            lines += [p.read_text(encoding="utf-8") for p in losses]
     return lines
 
 
@@ -299,6 +308,7 @@ def run(
     sweep_figures: list[Path],
     report: Path,
     arena_protocols: list[Path] | None = None,
+    arena_error_samples: list[Path] | None = None,
 ) -> None:
     """The report step: assemble ``report.md`` from the outputs of every other step.
 
@@ -330,7 +340,7 @@ def run(
         leaderboard_markdown(board),
         *judging_lines(board),
         *head_to_head_sections(every),
-        *arena_sections(leaderboard, arena_protocols or []),
+        *arena_sections(leaderboard, arena_protocols or [], arena_error_samples or []),
         "## Generation speed",
         "",
         *[speed_sentence(m, tps[m]) for m in models],

@@ -8,7 +8,10 @@ model its resolved weights, the date its chat prompts were rendered with, its th
 reference (``models.<model>.references.<reference generator>``: win rate,
 LC win rate, standard errors, counts, and the paired comparison with the
 baseline model). The reference is a key, so that metrics against more
-than one reference fit the same schema.
+than one reference fit the same schema. With Arena-Hard-Auto in the run,
+``benchmarks.<arena_hard-v>`` has its judges, whether its scores are
+comparable with the published leaderboard (`findings.arena_findings`) and
+per model and category the headline and style-controlled scores.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import pandas as pd
 from .. import __version__
 from ..board import LEADERBOARD_COLUMNS, SPEED_COLUMNS, judge_identities, read_leaderboard
 from ..config import PROMPT_REFERENCE
+from ..findings import arena_findings
 from ..io import JSON, git_commit, jsonable, read_throughput, reference_generators, write_json
 from ..judge_settings import judge_name
 from ..metrics.paired import COMPARISON_COLUMNS
@@ -33,6 +37,9 @@ METRICS = [c for c in LEADERBOARD_COLUMNS if c not in {"model", "reference", "ju
 #: Paired-comparison columns kept (differences in percentage points; the levels are in METRICS).
 PAIRED = [c for c in COMPARISON_COLUMNS if c not in {"model", "win_rate", "baseline_win_rate", "lc_win_rate",
                                                      "baseline_lc_win_rate", "n_resamples", "seed"}]  # fmt: skip
+#: Each Arena-Hard row's numbers kept (leaderboard.csv's columns; its reference is the baseline).
+ARENA = ["score", "score_ci_low", "score_ci_high", "style_score", "style_ci_low", "style_ci_high", "battles",
+         "null_games", "n_total", "truncated_for_judge"]  # fmt: skip
 THROUGHPUT = ["n_examples", "load_seconds", "generate_seconds", "seconds_per_example", "examples_per_second",
               "output_tokens_per_second", "prompt_tokens", "output_tokens", "backend", "device"]  # fmt: skip
 #: Library -> the distributions that install it (vLLM: the GPU or the CPU build).
@@ -78,10 +85,26 @@ def model_entry(model: str, board: pd.DataFrame, comparison: pd.DataFrame, throu
     }
 
 
+def benchmark_entries(board: pd.DataFrame, protocols: list[Path]) -> dict[str, Any]:
+    """The Arena-Hard versions' entries: judges, comparability, and model -> category -> numbers."""
+    entries = {}
+    for found in arena_findings(board, protocols):
+        models: dict[str, dict[str, Any]] = {}
+        for _, row in found["rows"].iterrows():
+            models.setdefault(row["model"], {})[row["category"]] = {
+                "baseline": row["reference"], **{k: jsonable(row[k]) for k in ARENA}}  # fmt: skip
+        entries[found["benchmark"]] = {"official_judge": found["official_judge"], "judges": found["judges"],
+                                       "identities": found["identities"], "comparable": found["comparable"],
+                                       "models": models}  # fmt: skip
+    return entries
+
+
 def build_summary(*, models: list[str], board: pd.DataFrame, comparison: pd.DataFrame,
                   throughputs: dict[str, dict[str, Any]], meta: dict[str, Any], reference: str,
-                  judge: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
-    """The whole summary document (`board`: leaderboard.csv, every reference)."""
+                  judge: dict[str, Any], protocols: list[Path] | None = None) -> dict[str, Any]:  # fmt: skip
+    """The whole summary document (`board`: leaderboard.csv, every reference and benchmark)."""
+    alpaca = board[board["benchmark"] == "alpaca_eval"]
+    benchmarks = benchmark_entries(board, protocols or [])
     return {
         "schema_version": SCHEMA_VERSION,
         "alpacaflow": {"version": __version__, "git_commit": git_commit()},
@@ -91,7 +114,7 @@ def build_summary(*, models: list[str], board: pd.DataFrame, comparison: pd.Data
             "backend": judge["backend"],
             "method": judge["method"],
             "model": judge["openai_model"] if judge["backend"] == "openai" else judge["model"],
-            "identity": judge_identities(board),
+            "identity": judge_identities(alpaca),
             "audit_swap": judge["audit"]["swap"],
         },
         "prompts": {
@@ -103,7 +126,8 @@ def build_summary(*, models: list[str], board: pd.DataFrame, comparison: pd.Data
             "reference": reference,
         },
         "baseline": models[0],
-        "models": {m: model_entry(m, board, comparison, throughputs[m], reference) for m in models},
+        "models": {m: model_entry(m, alpaca, comparison, throughputs[m], reference) for m in models},
+        **({"benchmarks": benchmarks} if benchmarks else {}),
     }
 
 
@@ -117,17 +141,19 @@ def run(
     prompts: Path,
     judge: Annotated[dict[str, Any], JSON],
     summary: Path,
+    arena_protocols: list[Path] | None = None,
 ) -> None:
-    """The summary step: write ``summary.json``."""
+    """The summary step: write ``summary.json`` (`arena_protocols`: each Arena-Hard version's protocol.json)."""
     reference = reference_generators(prompts)
     document = build_summary(
         models=models,
-        board=read_leaderboard(leaderboard, None),
+        board=read_leaderboard(leaderboard, None, None),
         comparison=pd.read_csv(comparison),
         throughputs={m: read_throughput(p) for m, p in zip(models, throughputs, strict=True)},
         meta=json.loads(Path(meta).read_text(encoding="utf-8")),
         reference=reference,
         judge=judge,
+        protocols=arena_protocols,
     )
     write_json(summary, document)
     print(f"wrote {summary}: {len(models)} models against {reference}")

@@ -4,7 +4,10 @@ For a sweep (``sweeps.<name>`` in the config; its checkpoints are models
 ``<name>_step<N>``), from the leaderboard and the annotations: the table of
 win rates per step with 95% intervals, the best step and the trend
 (`metrics.checkpoints`), and a figure of both win rates against the step
-with the baseline model's as horizontal lines.
+with the baseline model's as horizontal lines. With Arena-Hard-Auto in the
+run, each version's (and v2.0's each category's) headline score per step
+joins the table (``<benchmark>[ <category>]_score`` and its 90% interval)
+and the figure, with its interval as error bars.
 """
 
 from __future__ import annotations
@@ -21,20 +24,47 @@ from ..metrics.checkpoints import sweep_table, verdict
 from ..metrics.paired import per_prompt_values
 
 
-def plot_sweep(name: str, table: pd.DataFrame, base: pd.Series, baseline: str, best_step: int, out: Path) -> None:
-    """Win rate and LC win rate against the step, 95% error bars, the baseline's as horizontal lines."""
+def benchmark_scores(every: pd.DataFrame, models: list[str]) -> dict[str, pd.DataFrame]:
+    """Each Arena-Hard version's (v2.0: each category's) score, interval per checkpoint, in the sweep's order."""
+    found = {}
+    arena = every[every["benchmark"] != "alpaca_eval"]
+    for (benchmark, category), rows in arena.groupby(["benchmark", "category"], sort=False):
+        several = arena.loc[arena["benchmark"] == benchmark, "category"].nunique() > 1
+        scores = rows.set_index("model").reindex(models)[["score", "score_ci_low", "score_ci_high"]]
+        if scores["score"].notna().any():
+            found[f"{benchmark} {category}" if several else benchmark] = scores.reset_index(drop=True)
+    return found
+
+
+def add_benchmarks(table: pd.DataFrame, scores: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The sweep table with each benchmark's ``<label>_score``, ``<label>_ci_low`` and ``<label>_ci_high`` per step."""
+    for label, frame in scores.items():
+        table = table.assign(**{f"{label}_score": frame["score"].to_numpy(),
+                                f"{label}_ci_low": frame["score_ci_low"].to_numpy(),
+                                f"{label}_ci_high": frame["score_ci_high"].to_numpy()})  # fmt: skip
+    return table
+
+
+def plot_sweep(name: str, table: pd.DataFrame, base: pd.Series, baseline: str, best_step: int, out: Path,
+               benchmarks: list[str] = ()) -> None:  # fmt: skip
+    """Win rates (95% error bars) and each benchmark's score (90%) against the step; the baseline's as lines."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 3.6))
-    for column, label, color in (("win_rate", "win rate", "tab:blue"), ("lc_win_rate", "LC win rate", "tab:orange")):
-        errors = [table[column] - table[f"{column}_ci_low"], table[f"{column}_ci_high"] - table[column]]
+    lines = [("win_rate", "win_rate", "win rate", "tab:blue"),
+             ("lc_win_rate", "lc_win_rate", "LC win rate", "tab:orange")]  # fmt: skip
+    colors = ["tab:green", "tab:red", "tab:purple", "tab:brown"]
+    lines += [(f"{label}_score", label, f"{label} score", colors[k % len(colors)])
+              for k, label in enumerate(benchmarks)]  # fmt: skip
+    for column, stem, label, color in lines:
+        errors = [table[column] - table[f"{stem}_ci_low"], table[f"{stem}_ci_high"] - table[column]]
         ax.errorbar(table["step"], table[column], yerr=errors, marker="o", capsize=3, color=color, label=label)
     ax.axhline(base["win_rate"], color="tab:blue", ls="--", lw=1, label=f"{baseline} win rate")
     if pd.notna(base["length_controlled_winrate"]):
         ax.axhline(base["length_controlled_winrate"], color="tab:orange", ls=":", lw=1, label=f"{baseline} LC")
     ax.axvline(best_step, color="grey", lw=0.8)
     ax.set_xlabel("training step")
-    ax.set_ylabel("% of comparisons won vs reference")
-    ax.set_title(f"Sweep {name}: win rates against the step (95% error bars)")
+    ax.set_ylabel("% won vs reference (or baseline)")
+    ax.set_title(f"Sweep {name}: scores against the step")
     ax.legend(fontsize=7)
     save_figure(fig, out)
 
@@ -69,9 +99,12 @@ def run(
     values = {m: per_prompt_values(read_records(p), df_gamed, str(p)) for m, p in sources.items()}
     result = {"sweep": sweep, "steps": steps, "models": models,
               **verdict(rows, values, baseline, last_steps=last_steps, resamples=resamples, seed=seed)}  # fmt: skip
+    scores = benchmark_scores(read_leaderboard(leaderboard, None, None), models)
+    rows = add_benchmarks(rows, scores)
     with atomic_path(table) as tmp:
         rows.to_csv(tmp, index=False)
-    plot_sweep(sweep, rows, board.set_index("model").loc[baseline], baseline, result["best"]["step"], figure)
+    plot_sweep(sweep, rows, board.set_index("model").loc[baseline], baseline, result["best"]["step"], figure,
+               list(scores))  # fmt: skip
     write_json(verdict_json, result)
     end = "still improving" if result["trend"]["improving"] else "not improving significantly"
     print(f"sweep {sweep}: best step {result['best']['step']} by {result['metric']}; {end} at the end")
