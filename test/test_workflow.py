@@ -267,7 +267,9 @@ def _check_demo_run(workdir: Path) -> None:
     assert per_model.returncode == 0, per_model.stderr
     annotate_jobs = [job for job in scheduled(per_model.stdout) if job[0] == "annotate"]
     assert set(annotate_jobs) == {("annotate", m) for m in (*MODELS_3, "validation")}
-    assert len(annotate_jobs) == 8  # a job per pair (Arena-Hard's two included), and validation's
+    # A job per pair: each model's against the prompt set's references and against Arena-Hard's baseline (the
+    # imported model's answers included), zero_shot's and imported's against sft, and validation's.
+    assert len(annotate_jobs) == 9
 
 
 def test_new_checkpoint_from_the_command_line(tmp_path, tiny_models):
