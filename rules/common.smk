@@ -102,7 +102,9 @@ PAIR_ANNOTATIONS = [
 # and each generated model's Arena-Hard answers (results/{model}/arena_hard-<v>/).
 ANNOTATE_PAIRS = annotated_pairs(config)
 ARENA_PAIRS = [(m, b) for m, b in ANNOTATE_PAIRS if b.startswith(BENCHMARK_PREFIX)]
-# "model|reference" -> hash of what shapes that pair's numbers (history.parquet's settings_hash).
+# What shapes a leaderboard row's numbers (history.parquet's settings_hash), by the history step's row key:
+# "model|reference" on AlpacaEval; "model@arena_hard-<v>" on Arena-Hard (its judge, the model's settings
+# there, the arena_hard section but for which versions run).
 PAIR_SETTINGS = {
     f"{m}|{r}": hashlib.sha256(
         json.dumps(
@@ -115,6 +117,21 @@ PAIR_SETTINGS = {
         ).encode()
     ).hexdigest()[:16]
     for m, r in PAIRS
+} | {
+    f"{m}@{b}": hashlib.sha256(
+        json.dumps(
+            {
+                "judge": settings_hash(ARENA_JUDGE),
+                "model": benchmark_settings(config, m, b),
+                "benchmark": b,
+                "arena_hard": {
+                    k: v for k, v in config["arena_hard"].items() if k != "versions"
+                },
+            },
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()[:16]
+    for m, b in ARENA_PAIRS
 }
 # Under --keep-going: one job per pair, {vs} being "" (the prompt set) or a slash, "vs_" and the reference
 # (judge validation's job: model "validation").

@@ -1,4 +1,4 @@
-# history: each evaluation appends one row per (model, reference) to results/history.parquet.
+# history: each evaluation appends one row per leaderboard row (every benchmark's) to results/history.parquet.
 
 
 localrules:
@@ -11,6 +11,11 @@ rule history:
         throughputs=per_model("throughput.json"),
         outputs=per_model("model_outputs.json"),
         meta=f"{RESULTS}/prompts_meta.json",
+        arena_outputs=[
+            f"{annotation_folder(RESULTS, m, b)}/model_outputs.json"
+            for m, b in ARENA_PAIRS
+        ],
+        benchmark_metas=[f"{RESULTS}/{b}/prompts_meta.json" for b in ARENA],
     output:
         # The history itself is not an output: Snakemake deletes outputs before a job runs.
         appended=f"{RESULTS}/history_appended.json",
@@ -25,6 +30,8 @@ rule history:
         models=MODELS,
         judge=JUDGE_JSON,
         history=f"{RESULTS}/history.parquet",
+        arena_pairs=[f"{m}@{b}" for m, b in ARENA_PAIRS],
+        benchmarks=ARENA,
     shell:
         step_command(
             "history",
@@ -37,4 +44,8 @@ rule history:
             "params.judge",
             "params.history",
             "output.appended",
+            "params.arena_pairs",
+            "input.arena_outputs",
+            "params.benchmarks",
+            "input.benchmark_metas",
         )

@@ -1,5 +1,6 @@
-"""history.parquet: one row per (model, reference) and evaluation, never rewritten, nothing added by a rerun that
-changes nothing; the report shows each model's earlier rows."""
+"""history.parquet: one row per leaderboard row (AlpacaEval's (model, reference) pairs, Arena-Hard's per version and
+category) and evaluation, never rewritten, nothing added by a rerun that changes nothing; the report shows each
+pair's earlier rows."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import json
 import alpacaflow
 import pandas as pd
 import pytest
-from alpacaflow.board import LEADERBOARD_COLUMNS
-from alpacaflow.history_table import HISTORY_COLUMNS, append, read_history
+from alpacaflow.board import ALL_COLUMNS, LEADERBOARD_COLUMNS
+from alpacaflow.history_table import HISTORY_COLUMNS, LATER_COLUMNS, append, read_history
 from alpacaflow.steps.history import run
 from alpacaflow.steps.report import history_section
 from test_judge import judge_cfg
@@ -84,9 +85,10 @@ def test_a_judge_change_between_rows_is_marked_and_older_histories_still_read(tm
     """Rows by another judge (name or identity) are marked; a history written before the identity was kept reads."""
     evaluate(board(12.1))
     history = read_history(tmp_path / "history.parquet")
-    old = history.drop(columns=["alpacaflow_version", "judge_identity", "prompt_date"])
+    old = history.drop(columns=LATER_COLUMNS)
     old.to_parquet(tmp_path / "history.parquet", index=False)  # as earlier versions wrote it
     assert read_history(tmp_path / "history.parquet")["judge_identity"].isna().all()
+    assert (read_history(tmp_path / "history.parquet")["benchmark"] == "alpaca_eval").all()
     record = evaluate(board(12.1, judge_identity="meta-llama/Llama-3.3-70B-Instruct@6f6073b42301"))
     assert len(record["appended"]) == 3 and len(read_history(tmp_path / "history.parquet")) == 6
     sft = next(line for line in history_section(tmp_path / "appended.json") if line.startswith("- sft:"))
@@ -96,3 +98,69 @@ def test_a_judge_change_between_rows_is_marked_and_older_histories_still_read(tm
     assert sft.endswith(f"→ **judge changed to {record['current'][0]['judge']} (folder sha256:fedcba9876543210):** "
                         "LC 12.1 now")  # fmt: skip
     assert "(meta-llama/Llama-3.3-70B-Instruct@6f6073b42301)" not in sft.split(" → ")[0]
+
+
+def arena_board(score: float) -> pd.DataFrame:
+    """leaderboard.csv as a run on AlpacaEval and Arena-Hard v2.0 writes it: sft's rows, two categories on v2.0."""
+    rows = []
+    v2 = "arena_hard-v2.0"
+    for benchmark, category, reference, value in (("alpaca_eval", None, "prompts", 12.0),
+                                                  (v2, "hard_prompt", "o3-mini-2025-01-31", score),
+                                                  (v2, "creative_writing", "gemini-2.0-flash-001", 30.0)):  # fmt: skip
+        row = dict.fromkeys(ALL_COLUMNS)
+        row.update(model="sft", reference=reference, benchmark=benchmark, category=category, n_total=750,
+                   judge="gpt-4.1" if category else "j",
+                   judge_identity="gpt-4.1-2025-04-14" if category else "")  # fmt: skip
+        if category:
+            row.update(score=value, score_ci_low=value - 2, score_ci_high=value + 2, style_score=value - 5,
+                       style_ci_low=value - 8, style_ci_high=value - 1, battles=1500, null_games=3)  # fmt: skip
+        else:
+            row.update(win_rate=value, length_controlled_winrate=value + 1)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_arena_hard_rows_are_kept_per_version_and_category(tmp_path):
+    """Each Arena-Hard version and category gets its own row: its score, its questions' and answers' hashes, its
+    judge; rerunning adds nothing, a changed score one row, and the report shows the category's earlier scores."""
+    (tmp_path / "tp.json").write_text(json.dumps({"weights": {"fingerprint": "sft"}, "prompt_date": "26 Jul 2024"}))
+    (tmp_path / "out.json").write_text(json.dumps([{"instruction": "i", "output": "alpaca"}]))
+    (tmp_path / "arena.json").write_text(json.dumps([{"instruction": "q", "output": "arena"}]))
+    (tmp_path / "meta.json").write_text(json.dumps({"sha256": "a" * 64}))
+    (tmp_path / "arena_meta.json").write_text(json.dumps({"sha256": "b" * 64}))
+
+    def step(score: float) -> dict:
+        arena_board(score).to_csv(tmp_path / "leaderboard.csv", index=False)
+        run(leaderboard=tmp_path / "leaderboard.csv", settings={"sft|prompts": "s1", "sft@arena_hard-v2.0": "s2"},
+            models=["sft"], throughputs=[tmp_path / "tp.json"], outputs=[tmp_path / "out.json"],
+            meta=tmp_path / "meta.json", judge=judge_cfg(), history=tmp_path / "history.parquet",
+            appended=tmp_path / "appended.json", arena_pairs=["sft@arena_hard-v2.0"],
+            arena_outputs=[tmp_path / "arena.json"], benchmarks=["arena_hard-v2.0"],
+            benchmark_metas=[tmp_path / "arena_meta.json"])  # fmt: skip
+        return json.loads((tmp_path / "appended.json").read_text())
+
+    assert len(step(40.0)["appended"]) == 3
+    history = read_history(tmp_path / "history.parquet").set_index("category")
+    hard, alpaca = history.loc["hard_prompt"], history[history["benchmark"] == "alpaca_eval"].iloc[0]
+    assert (hard["benchmark"], hard["reference"], hard["judge"], hard["settings_hash"]) == (
+        "arena_hard-v2.0",
+        "o3-mini-2025-01-31",
+        "gpt-4.1",
+        "s2",
+    )
+    assert (hard["score"], hard["style_score"], hard["battles"], hard["null_games"]) == (40.0, 35.0, 1500, 3)
+    assert hard["prompts_sha256"] == "b" * 64 and alpaca["prompts_sha256"] == "a" * 64
+    assert hard["outputs_sha256"] != alpaca["outputs_sha256"] and pd.isna(hard["win_rate"])
+    assert pd.isna(alpaca["score"]) and alpaca["length_controlled_winrate"] == 13.0
+    assert history.loc["creative_writing", "reference"] == "gemini-2.0-flash-001"
+
+    assert step(40.0)["appended"] == []  # nothing changed
+    later = step(45.5)  # hard_prompt's score changed: its row alone is added
+    assert [(r["benchmark"], r["category"], r["score"]) for r in later["appended"]] == [
+        ("arena_hard-v2.0", "hard_prompt", 45.5)
+    ]
+    lines = history_section(tmp_path / "appended.json")
+    hard_line = next(line for line in lines if line.startswith("- sft on hard_prompt"))
+    assert hard_line.startswith("- sft on hard_prompt (vs o3-mini-2025-01-31): score 40.0 (20")
+    assert hard_line.endswith("→ score 45.5 now")
+    assert not any(line.startswith(("- sft:", "- sft on creative_writing")) for line in lines)  # unchanged

@@ -126,9 +126,16 @@ def _check_demo_run(workdir: Path) -> None:
     assert all(r["output_1"] == sft_outputs[r["instruction"]] and r["generator_1"] == "sft" for r in vs_sft)
     pairs = read_leaderboard(results / "leaderboard.csv", None)[["model", "reference"]].values.tolist()
     assert sorted(pairs) == sorted([*([m, "prompts"] for m in MODELS_3), ["zero_shot", "sft"], ["imported", "sft"]])
-    # The history: one row per (model, reference); the report says there is no earlier one yet.
+    # The history: one row per leaderboard row, Arena-Hard's beside AlpacaEval's (the version's questions' hash);
+    # the report says there is no earlier one yet.
     history = pd.read_parquet(results / "history.parquet")
-    assert sorted(history[["model", "reference"]].values.tolist()) == sorted(pairs)
+    keys = ["benchmark", "model", "reference"]
+    every = read_leaderboard(results / "leaderboard.csv", None, None)
+    assert sorted(history[keys].values.tolist()) == sorted(every[keys].values.tolist())
+    arena_history = history[history["benchmark"] == "arena_hard-v0.1"].set_index("model")
+    assert set(arena_history.index) == {*MODELS_3} and arena_history["score"].notna().all()
+    arena_meta = json.loads((results / "arena_hard-v0.1" / "prompts_meta.json").read_text())
+    assert (arena_history["prompts_sha256"] == arena_meta["sha256"]).all()
     # Logs and benchmarks as the README says: <rule>/<model>.log for per-model rules (generate on a benchmark:
     # <rule>/<model>/<benchmark>.log), <rule>.log otherwise.
     per_job = {"generate", "error_sample", "error_taxonomy", "download_model", "download_benchmark", "export_arena"}

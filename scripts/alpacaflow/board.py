@@ -70,13 +70,14 @@ def read_leaderboard(
     The benchmark defaults to AlpacaEval's, the reference to the prompt set's
     own; None takes all. Only empty cells are missing values: a model named
     ``NA`` stays a name.
-    A leaderboard written before the ``benchmark`` column is all AlpacaEval's.
+    A leaderboard written before the ``benchmark`` column is all AlpacaEval's (its benchmark columns blank).
     """
     board = pd.read_csv(path, keep_default_na=False, na_values=[""])
     if "reference" not in board.columns:
         raise AlpacaflowError(f"{path}: no reference column; rerun the leaderboard step")
     if "benchmark" not in board.columns:
-        board["benchmark"] = "alpaca_eval"
+        board = board.assign(benchmark="alpaca_eval")
+        board = board.reindex(columns=[*board.columns, *(c for c in BENCHMARK_COLUMNS if c not in board.columns)])
     if benchmark is not None:
         board = board[board["benchmark"] == benchmark]
     board = (board if reference is None else board[board["reference"] == reference]).reset_index(drop=True)

@@ -153,11 +153,18 @@ def same_judge(a: Any, b: Any) -> bool:
 
 
 def history_value(row: Any) -> str:
-    """LC win rate of a history row (win rate where LC is n/a)."""
+    """A history row's headline: its LC win rate (win rate where LC is n/a); an Arena-Hard row's score."""
+    if row.get("benchmark", "alpaca_eval") != "alpaca_eval":
+        return f"score {row['score']:.1f}"
     lc = row["length_controlled_winrate"]
     if lc is not None and not (isinstance(lc, float) and math.isnan(lc)):
         return f"LC {lc:.1f}"
     return f"win rate {row['win_rate']:.1f}"
+
+
+def same_category(column: pd.Series, category: str | None) -> pd.Series:
+    """Which of a history column's categories are `category` (None: AlpacaEval's rows, which have none)."""
+    return column.isna() if category is None else column == category
 
 
 def history_view(appended: Path) -> dict[str, Any]:
@@ -172,7 +179,12 @@ def history_view(appended: Path) -> dict[str, Any]:
     table = read_history(Path(record["history"]))
     pairs = []
     for now in record["current"]:
-        pair = table[(table["model"] == now["model"]) & (table["reference"] == now["reference"])]
+        pair = table[
+            (table["model"] == now["model"])
+            & (table["reference"] == now["reference"])
+            & (table["benchmark"] == now["benchmark"])
+            & same_category(table["category"], now["category"])
+        ]
         current = identity(pd.Series(now))
         earlier = pair[[identity(r) != current for _, r in pair.iterrows()]].sort_values("time", kind="stable")
         if earlier.empty:
@@ -181,7 +193,10 @@ def history_view(appended: Path) -> dict[str, Any]:
         steps = [{"value": history_value(r), "date": str(r["time"])[:10] if r is not now else None,
                   "judge_changed_to": None if i == 0 or same_judge(rows[i - 1], r) else judge_label(r)}
                  for i, r in enumerate(rows)]  # fmt: skip
-        pairs.append({"label": pair_label(now["model"], now["reference"]), "steps": steps})
+        label = pair_label(now["model"], now["reference"])
+        if now["benchmark"] != "alpaca_eval":
+            label = f"{now['model']} on {now['category'] or now['benchmark']} (vs {now['reference']})"
+        pairs.append({"label": label, "steps": steps})
     return {"history": record["history"], "pairs": pairs}
 
 

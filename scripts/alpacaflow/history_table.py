@@ -1,7 +1,9 @@
-"""The history of evaluations: ``results/history.parquet``, one row per (model, reference) and evaluation.
+"""The history of evaluations: ``results/history.parquet``, one row per leaderboard row and evaluation.
 
-Its columns (`HISTORY_COLUMNS`), its reader (`read_history`, which also reads
-histories written before the later columns were kept) and `append`, which
+A leaderboard row is a (model, reference) pair on AlpacaEval, or a (model,
+baseline) pair on one Arena-Hard version and category. Its columns
+(`HISTORY_COLUMNS`), its reader (`read_history`, which also reads histories
+written before the later columns were kept: their rows are AlpacaEval's) and `append`, which
 adds the rows not equal to an earlier one in everything but their time and
 never rewrites a row. The history step writes it; the report reads it.
 """
@@ -13,20 +15,24 @@ from pathlib import Path
 
 import pandas as pd
 
-from .board import LEADERBOARD_COLUMNS
+from .board import ALL_COLUMNS
 from .errors import AlpacaflowError
 from .io import atomic_path
 
 #: What identifies one evaluation of one pair (every column but the time and the metrics).
 KEY_COLUMNS = ["alpacaflow_commit", "settings_hash", "prompts_sha256", "judge", "model", "reference", "weights",
-               "outputs_sha256", "alpacaflow_version", "judge_identity", "prompt_date"]  # fmt: skip
-#: Columns that histories written before them lack; their earlier rows read as null.
-LATER_COLUMNS = ["alpacaflow_version", "judge_identity", "prompt_date"]
-#: The leaderboard's numbers each row keeps.
-METRIC_COLUMNS = ["win_rate", "standard_error", "length_controlled_winrate", "lc_standard_error", "n_wins",
+               "outputs_sha256", "alpacaflow_version", "judge_identity", "prompt_date", "benchmark",
+               "category"]  # fmt: skip
+#: The leaderboard's numbers each row keeps: AlpacaEval's, then Arena-Hard's (blank where a benchmark has none).
+ALPACA_METRICS = ["win_rate", "standard_error", "length_controlled_winrate", "lc_standard_error", "n_wins",
                   "n_wins_base", "n_draws", "n_total", "avg_length", "unparsed", "leaked_template"]  # fmt: skip
+ARENA_METRICS = ["score", "score_ci_low", "score_ci_high", "style_score", "style_ci_low", "style_ci_high", "battles",
+                 "null_games"]  # fmt: skip
+METRIC_COLUMNS = [*ALPACA_METRICS, *ARENA_METRICS]
+#: Columns that histories written before them lack; their earlier rows read as null (``benchmark``: AlpacaEval).
+LATER_COLUMNS = ["alpacaflow_version", "judge_identity", "prompt_date", "benchmark", "category", *ARENA_METRICS]
 HISTORY_COLUMNS = ["time", *KEY_COLUMNS, *METRIC_COLUMNS]
-assert set(METRIC_COLUMNS) <= set(LEADERBOARD_COLUMNS)
+assert set(METRIC_COLUMNS) <= set(ALL_COLUMNS)
 
 
 def identity(row: pd.Series) -> str:
@@ -40,6 +46,8 @@ def read_history(history: Path) -> pd.DataFrame:
     missing = set(HISTORY_COLUMNS) - set(old.columns) - set(LATER_COLUMNS)
     if missing:
         raise AlpacaflowError(f"{history}: not an alpacaflow history (no {sorted(missing)}); move it away")
+    if "benchmark" not in old.columns:
+        old = old.assign(benchmark="alpaca_eval")
     return old.reindex(columns=[*old.columns, *(c for c in LATER_COLUMNS if c not in old.columns)])
 
 

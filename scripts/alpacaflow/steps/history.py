@@ -1,4 +1,8 @@
-"""The history step: each evaluation appends one row per (model, reference) to ``results/history.parquet``.
+"""The history step: each evaluation appends one row per leaderboard row to ``results/history.parquet``.
+
+A leaderboard row is a (model, reference) pair on AlpacaEval or a (model,
+baseline) pair on one Arena-Hard version and category (its ``benchmark`` and
+``category``; its numbers the score columns, its prompts the version's questions).
 
 One evaluation's leaderboard forgets the last one; the history keeps them.
 A row holds the time, alpacaflow's commit and version, a hash of the settings that shape
@@ -36,37 +40,53 @@ from ..judge_settings import judge_name
 
 def new_rows(
     board: pd.DataFrame,
-    settings_hashes: dict[tuple[str, str], str],
+    settings_hashes: dict[str, str],
     throughputs: dict[str, dict[str, Any]],
     outputs_sha256: dict[str, str],
-    meta: dict[str, Any],
+    prompts_sha256: dict[str, str],
     judge: dict[str, Any],
     now: str,
 ) -> pd.DataFrame:
-    """The rows of this evaluation: one per leaderboard row (model, reference)."""
+    """The rows of this evaluation: one per leaderboard row (every benchmark's).
+
+    `settings_hashes`, `outputs_sha256` and `prompts_sha256` are keyed by
+    `row_key` (AlpacaEval: ``model|reference``; a benchmark: ``model@benchmark``),
+    `outputs_sha256`'s AlpacaEval entries by model, `prompts_sha256` by benchmark.
+    """
     commit = git_commit() or ""
     rows = []
     for _, row in board.iterrows():
-        model, reference = row["model"], row["reference"]
+        model, reference, benchmark = row["model"], row["reference"], row["benchmark"]
+        alpaca = benchmark == "alpaca_eval"
         weights = throughputs[model].get("weights")
         rows.append(
             {
                 "time": now,
                 "alpacaflow_commit": commit,
-                "settings_hash": settings_hashes[(model, reference)],
-                "prompts_sha256": meta["sha256"],
-                "judge": judge_name(judge),
+                "settings_hash": settings_hashes[row_key(model, reference, benchmark)],
+                "prompts_sha256": prompts_sha256[benchmark],
+                "judge": judge_name(judge) if alpaca else str(row["judge"]),
                 "model": model,
                 "reference": reference,
                 "weights": json.dumps(weights, sort_keys=True) if weights else "",
-                "outputs_sha256": outputs_sha256[model],
+                "outputs_sha256": outputs_sha256[model if alpaca else row_key(model, reference, benchmark)],
                 "alpacaflow_version": __version__,
                 "judge_identity": "" if pd.isna(row["judge_identity"]) else str(row["judge_identity"]),
                 "prompt_date": throughputs[model].get("prompt_date") or "",
+                "benchmark": benchmark,
+                "category": None if alpaca or pd.isna(row["category"]) else str(row["category"]),
                 **{k: _number(row[k]) for k in METRIC_COLUMNS},
             }
         )
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+
+
+def row_key(model: str, reference: str, benchmark: str) -> str:
+    """What a leaderboard row's settings are keyed by: ``model|reference`` on AlpacaEval, else ``model@benchmark``.
+
+    (An Arena-Hard version's categories share their model's settings and answers.)
+    """
+    return f"{model}|{reference}" if benchmark == "alpaca_eval" else f"{model}@{benchmark}"
 
 
 def _number(value: Any) -> float | None:
@@ -84,20 +104,30 @@ def run(
     judge: Annotated[dict[str, Any], JSON],
     history: Path,
     appended: Path,
+    arena_pairs: list[str] | None = None,
+    arena_outputs: list[Path] | None = None,
+    benchmarks: list[str] | None = None,
+    benchmark_metas: list[Path] | None = None,
 ) -> None:
     """The history step: append this evaluation's rows to `history`; write the appended rows to `appended`.
 
-    `settings` maps "model|reference" to the hash of that pair's settings;
-    `models`, `throughputs` and `outputs` run in parallel, one per model.
+    `settings` maps each leaderboard row's `row_key` to the hash of its settings;
+    `models`, `throughputs` and `outputs` run in parallel, one per model;
+    `arena_pairs` (``model@arena_hard-<v>``) with `arena_outputs` (their
+    answers), `benchmarks` with `benchmark_metas` (their questions' prompts_meta.json).
     """
-    board = read_leaderboard(leaderboard, None)
-    hashes = {tuple(key.split("|", 1)): value for key, value in settings.items()}
+    board = read_leaderboard(leaderboard, None, None)
+    outputs_sha256 = {m: sha256_of(p) for m, p in zip(models, outputs, strict=True)}
+    outputs_sha256 |= {k: sha256_of(p) for k, p in zip(arena_pairs or [], arena_outputs or [], strict=True)}
+    prompts_sha256 = {"alpaca_eval": json.loads(Path(meta).read_text(encoding="utf-8"))["sha256"]}
+    prompts_sha256 |= {b: json.loads(Path(p).read_text(encoding="utf-8"))["sha256"]
+                       for b, p in zip(benchmarks or [], benchmark_metas or [], strict=True)}  # fmt: skip
     rows = new_rows(
         board,
-        hashes,  # type: ignore[arg-type]
+        settings,
         {m: read_throughput(p) for m, p in zip(models, throughputs, strict=True)},
-        {m: sha256_of(p) for m, p in zip(models, outputs, strict=True)},
-        json.loads(Path(meta).read_text(encoding="utf-8")),
+        outputs_sha256,
+        prompts_sha256,
         judge,
         datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )

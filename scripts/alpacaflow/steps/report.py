@@ -231,7 +231,8 @@ def history_section(appended: Path) -> list[str]:
             )
         lines.append(f"- {pair['label']}: {' → '.join(steps)}")
     intro = (
-        f"Every evaluation appends one row per model and reference to `{view['history']}` (a row equal to an "
+        f"Every evaluation appends one row per model and reference (on Arena-Hard, per version and category) to "
+        f"`{view['history']}` (a row equal to an "
         "earlier one but for its time is not added); each model's earlier rows, with their dates. Numbers by "
         "different judges are not comparable: a change of judge (its name or identity) is marked in bold."
     )
