@@ -38,6 +38,7 @@ rule annotate:
             "input.prompts",
             "input.outputs",
             "input.reference_models",
+            "input.benchmark_references",
             "params.cache",
             "output.annotations",
             "params.judge_manifest",

@@ -11,6 +11,7 @@ from alpacaflow.benchmarks import (
     arena_benchmarks,
     benchmark_settings,
     check_benchmarks,
+    split_reference,
     version_of,
 )
 from alpacaflow.config import (
@@ -101,10 +102,18 @@ PAIR_ANNOTATIONS = [
 # What the annotate step judges: PAIRS, judge validation's official pairs (results/validation/) when enabled,
 # and each generated model's Arena-Hard answers (results/{model}/arena_hard-<v>/).
 ANNOTATE_PAIRS = annotated_pairs(config)
-ARENA_PAIRS = [(m, b) for m, b in ANNOTATE_PAIRS if b.startswith(BENCHMARK_PREFIX)]
+# Arena-Hard's pairs: each model's answers against the version's baseline (ARENA_PAIRS: (model, arena_hard-<v>)),
+# and head to head against another model's answers (ARENA_HEADS: (model, arena_hard-<v>/vs_<reference>)).
+ARENA_PAIRS = [(m, b) for m, b in ANNOTATE_PAIRS if b in ARENA]
+ARENA_HEADS = [
+    (m, r)
+    for m, r in ANNOTATE_PAIRS
+    if r.startswith(BENCHMARK_PREFIX) and split_reference(r)[1]
+]
 # What shapes a leaderboard row's numbers (history.parquet's settings_hash), by the history step's row key:
-# "model|reference" on AlpacaEval; "model@arena_hard-<v>" on Arena-Hard (its judge, the model's settings
-# there, the arena_hard section but for which versions run).
+# "model|reference" on AlpacaEval; "model@arena_hard-<v>" on Arena-Hard, "model@arena_hard-<v>/vs_<reference>"
+# head to head (its judge, the model's (and reference's) settings there, the arena_hard section but for which
+# versions run).
 PAIR_SETTINGS = {
     f"{m}|{r}": hashlib.sha256(
         json.dumps(
@@ -122,7 +131,14 @@ PAIR_SETTINGS = {
         json.dumps(
             {
                 "judge": settings_hash(ARENA_JUDGE),
-                "model": benchmark_settings(config, m, b),
+                "model": benchmark_settings(config, m, split_reference(b)[0]),
+                "reference": (
+                    benchmark_settings(
+                        config, split_reference(b)[1], split_reference(b)[0]
+                    )
+                    if split_reference(b)[1]
+                    else None
+                ),
                 "benchmark": b,
                 "arena_hard": {
                     k: v for k, v in config["arena_hard"].items() if k != "versions"
@@ -131,7 +147,7 @@ PAIR_SETTINGS = {
             sort_keys=True,
         ).encode()
     ).hexdigest()[:16]
-    for m, b in ARENA_PAIRS
+    for m, b in ARENA_PAIRS + ARENA_HEADS
 }
 # Under --keep-going: one job per pair, {vs} being "" (the prompt set) or a slash, "vs_" and the reference
 # (judge validation's job: model "validation").
@@ -152,7 +168,7 @@ WANDB = config["tracking"]["wandb"]
 
 wildcard_constraints:
     model=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    vs=r"(/vs_[A-Za-z0-9][A-Za-z0-9_.-]*|/arena_hard-v[0-9.]+)?",
+    vs=r"(/vs_[A-Za-z0-9][A-Za-z0-9_.-]*|/arena_hard-v[0-9.]+(/vs_[A-Za-z0-9][A-Za-z0-9_.-]*)?)?",
     bench=r"(/arena_hard-v[0-9.]+)?",
     benchmark=r"arena_hard-v[0-9.]+",
     version=r"v[0-9.]+",
@@ -246,7 +262,7 @@ def pair_outputs(model, reference):
     if reference == OFFICIAL_REFERENCE:
         return OFFICIAL_ANNOTATIONS
     if reference.startswith(BENCHMARK_PREFIX):
-        return f"{RESULTS}/{model}/{reference}/model_outputs.json"
+        return f"{RESULTS}/{model}/{split_reference(reference)[0]}/model_outputs.json"
     return model_outputs(model)
 
 
@@ -266,7 +282,11 @@ def arena_official(benchmark):
 
 def job_benchmarks(wildcards):
     """The benchmark folders (results/arena_hard-<v>) whose pairs the job judges."""
-    refs = {r for _, r in job_pairs(wildcards) if r.startswith(BENCHMARK_PREFIX)}
+    refs = {
+        split_reference(r)[0]
+        for _, r in job_pairs(wildcards)
+        if r.startswith(BENCHMARK_PREFIX)
+    }
     return [f"{RESULTS}/{b}" for b in ARENA if b in refs]
 
 
@@ -282,6 +302,14 @@ def annotate_inputs(wildcards):
                 for _, r in pairs
                 if r not in (PROMPT_REFERENCE, OFFICIAL_REFERENCE)
                 and not r.startswith(BENCHMARK_PREFIX)
+            }
+        ),
+        # Head to head on a benchmark: the reference model's answers to it.
+        "benchmark_references": sorted(
+            {
+                f"{RESULTS}/{split_reference(r)[1]}/{split_reference(r)[0]}/model_outputs.json"
+                for _, r in pairs
+                if r.startswith(BENCHMARK_PREFIX) and split_reference(r)[1]
             }
         ),
         "benchmark_files": [

@@ -11,10 +11,13 @@ rule leaderboard:
         throughputs=per_model("throughput.json"),
         df_gamed=f"{RESULTS}/df_gamed.csv",
         arena_annotations=[
-            f"{annotation_folder(RESULTS, m, b)}/annotations.json"
-            for m, b in ARENA_PAIRS
+            f"{annotation_folder(RESULTS, m, r)}/annotations.json"
+            for m, r in ARENA_PAIRS + ARENA_HEADS
         ],
-        arena_throughputs=[f"{RESULTS}/{m}/{b}/throughput.json" for m, b in ARENA_PAIRS],
+        arena_throughputs=[
+            f"{RESULTS}/{m}/{split_reference(r)[0]}/throughput.json"
+            for m, r in ARENA_PAIRS + ARENA_HEADS
+        ],
         arena_official=[
             arena_official(b) for b in dict.fromkeys(b for _, b in ARENA_PAIRS)
         ],
@@ -30,8 +33,8 @@ rule leaderboard:
     params:
         models=[m for m, _ in PAIRS],
         reference=[r for _, r in PAIRS],
-        arena_models=[m for m, _ in ARENA_PAIRS],
-        arena_benchmarks=[b for _, b in ARENA_PAIRS],
+        arena_models=[m for m, _ in ARENA_PAIRS + ARENA_HEADS],
+        arena_references=[r for _, r in ARENA_PAIRS + ARENA_HEADS],
         arena_rounds=config["arena_hard"]["bootstrap_rounds"],
         arena_seed=config["arena_hard"]["seed"],
     shell:
@@ -45,7 +48,7 @@ rule leaderboard:
             "output.csv",
             "output.md",
             "params.arena_models",
-            "params.arena_benchmarks",
+            "params.arena_references",
             "input.arena_annotations",
             "input.arena_throughputs",
             "input.arena_official",

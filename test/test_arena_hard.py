@@ -20,6 +20,7 @@ from alpacaflow.config import check_config
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.io import load_prompt_table, read_records
 from alpacaflow.metrics.arena import arena_score
+from alpacaflow.metrics.style import tiktoken_encoder
 from alpacaflow.steps import annotate, download_benchmark, export_arena
 from alpacaflow.testing.judge_server import StandinJudgeServer, template_of, verdict
 from conftest import REPO, run_cli
@@ -283,3 +284,59 @@ def test_an_official_answer_file_is_imported_per_version(tmp_path, o200k):
         assert "\n" not in str(info.value) and not (target / "model_outputs.json").exists()
     with pytest.raises(AlpacaflowError, match=r"'models.pub.arena_hard_outputs.v0.1': file not found: /nowhere"):
         check_config({"models": {"pub": {"outputs": str(alpaca), "arena_hard_outputs": {"v0.1": "/nowhere"}}}})
+
+
+def test_head_to_head_puts_the_other_models_answers_in_the_baselines_place(tmp_path, o200k, monkeypatch):
+    """references: [prompts, b]: on each version every other model with answers is judged against b's answers."""
+    from alpacaflow.benchmarks import arena_pairs
+    from alpacaflow.steps.leaderboard import arena_rows
+
+    alpaca = tmp_path / "alpaca.json"
+    alpaca.write_text("[]")
+    config = check_config({"models": {"a": {"path": str(REPO)}, "b": {"path": str(REPO)},
+                                      "c": {"outputs": str(alpaca)}},  # no Arena-Hard answers: in no pair
+                           "references": ["prompts", "b"], "benchmarks": ["alpaca_eval", "arena_hard"],
+                           "arena_hard": {"versions": ["v0.1", "v2.0"]}})  # fmt: skip
+    v1, v2 = "arena_hard-v0.1", "arena_hard-v2.0"
+    assert arena_pairs(config) == [("a", v1), ("b", v1), ("a", f"{v1}/vs_b"), ("a", v2), ("b", v2), ("a", f"{v2}/vs_b")]
+    monkeypatch.setenv("OPENAI_API_KEY", "standin-key")
+    out = download(tmp_path, o200k)
+
+    def b_answer(i: int, q: str) -> str:  # headers, lists and bold that vary: each style column has spread
+        return "# B\n" * (i % 3) + f"B's answer {i}.\n" + "- a point\n" * i + "**bold**" * (i % 2)
+
+    theirs = answers(out, tmp_path / "b" / "arena_hard-v0.1", b_answer)
+    records = json.loads(theirs.read_text())
+    theirs.write_text(json.dumps([{**r, "generator": "b"} for r in records]))
+    folder = tmp_path / "a" / "arena_hard-v0.1" / "vs_b"
+    ours = answers(out, tmp_path / "a" / "arena_hard-v0.1")
+    judge = judge_cfg(backend="openai", method="weighted", checkpoint_every=4)
+    args = dict(model=["a"], prompts=out / "prompts.parquet", outputs=[ours], cache=[folder / "judge_cache"],
+                annotations=[folder / "annotations.json"], reference=["arena_hard-v0.1/vs_b"], benchmarks=[out],
+                arena_hard=ARENA)  # fmt: skip
+    with pytest.raises(AlpacaflowError, match=r"annotate: no answers of the reference model b to arena_hard-v0.1$"):
+        annotate.run(judge=judge, **args)
+    assert not (folder / "annotations.json").exists()
+    with StandinJudgeServer(TEMPLATE) as server:
+        annotate.run(judge={**judge, "base_url": server.base_url}, benchmark_references=[theirs], **args)
+    judged = json.loads((folder / "annotations.json").read_text())
+    table = load_prompt_table(out / "prompts.parquet")
+    first = judged[0]["games"][0]["prompt"][1]["content"]
+    mine = "My answer 0: " + table["instruction"][0][:20]
+    assert judged[0]["baseline"] == "b"
+    assert first == TEMPLATE.format(QUESTION=table["instruction"][0], ANSWER_A=b_answer(0, ""), ANSWER_B=mine)
+    assert all(r["reference_output"] == b_answer(n, "") for n, r in enumerate(judged))
+    # Scored as against a baseline, with b as the row's reference; its style control reads both answer files.
+    (tmp_path / "a" / "arena_hard-v0.1" / "throughput.json").write_text("{}")
+    official = tmp_path / "official" / "data" / "arena-hard-v0.1"
+    (official / "model_answer").mkdir(parents=True)
+    encoder = tiktoken_encoder(out / "tiktoken")
+    for name, path in (("a", ours), ("b", theirs)):
+        lines = export_arena.model_lines(table, name, path, encoder)
+        (official / "model_answer" / f"{name}.jsonl").write_text(export_arena.jsonl(lines))
+    rows = arena_rows(["a"], ["arena_hard-v0.1/vs_b"], [folder / "annotations.json"],
+                      [tmp_path / "a" / "arena_hard-v0.1" / "throughput.json"], {"arena_hard-v0.1": official},
+                      rounds=20, seed=0)  # fmt: skip
+    assert rows[["model", "benchmark", "reference"]].values.tolist() == [["a", "arena_hard-v0.1", "b"]]
+    assert rows.loc[0, "score"] == arena_score(judged, rounds=20, seed=0)["score"]
+    assert rows.loc[0, "style_score"] == rows.loc[0, "style_score"]  # not NaN: fitted against b

@@ -91,16 +91,30 @@ def _check_demo_run(workdir: Path) -> None:
         ("zero_shot", "arena_hard-v0.1"),  # the generated models' Arena-Hard answers, and the imported ones
         ("sft", "arena_hard-v0.1"),
         ("imported", "arena_hard-v0.1"),
+        ("zero_shot", "arena_hard-v0.1/vs_sft"),  # head to head on Arena-Hard too (references: [prompts, sft])
+        ("imported", "arena_hard-v0.1/vs_sft"),
     ]  # sft is never judged against itself
     arena = [c for c in counts if c["reference"] == "arena_hard-v0.1"]
-    counts = [c for c in counts if c not in arena]
+    heads = [c for c in counts if c["reference"] == "arena_hard-v0.1/vs_sft"]
+    assert all(c["judged_this_run"] == 12 and c["null_games"] == 0 for c in heads)
+    counts = [c for c in counts if c not in arena + heads]
     assert all(c["judged_this_run"] == c["n"] == 6 and c["audited"] == 3 for c in counts[:-1])
     assert counts[-1]["judged_this_run"] == counts[-1]["n"] > 0
     assert [(c["model"], c["judge"], c["judged_this_run"], c["null_games"]) for c in arena] == [
         ("zero_shot", "gpt-4-1106-preview", 12, 0), ("sft", "gpt-4-1106-preview", 12, 0),
         ("imported", "gpt-4-1106-preview", 12, 0)]  # fmt: skip
     every = read_leaderboard(results / "leaderboard.csv", None, None)
-    arena_rows = every[every["benchmark"] == "arena_hard-v0.1"].set_index("model")
+    arena_every = every[every["benchmark"] == "arena_hard-v0.1"]
+    arena_rows = arena_every[arena_every["reference"] != "sft"].set_index("model")
+    # Head to head on Arena-Hard: sft's answers in the baseline's place, both games, scored and style-controlled.
+    vs_sft = json.loads((results / "zero_shot" / "arena_hard-v0.1" / "vs_sft" / "annotations.json").read_text())
+    sft_answers = {r["instruction"]: r["output"] for r in
+                   json.loads((results / "sft" / "arena_hard-v0.1" / "model_outputs.json").read_text())}  # fmt: skip
+    assert all(r["baseline"] == "sft" and r["reference_output"] == sft_answers[r["instruction"]] for r in vs_sft)
+    assert sft_answers[vs_sft[0]["instruction"]] in vs_sft[0]["games"][0]["prompt"][1]["content"]
+    arena_heads = arena_every[arena_every["reference"] == "sft"].set_index("model")
+    assert sorted(arena_heads.index) == ["imported", "zero_shot"]
+    assert arena_heads["score"].notna().all() and arena_heads["style_score"].notna().all()
     assert sorted(arena_rows.index) == ["imported", "sft", "zero_shot"] and arena_rows["score"].notna().all()
     assert (arena_rows["null_games"] == 0).all() and (arena_rows["reference"] == "standin-baseline").all()
     # The official layout (export_arena): both models' and the baseline's answers with style metadata, the
@@ -162,6 +176,8 @@ def _check_demo_run(workdir: Path) -> None:
         numbers = arena_summary["models"][model]["arena-hard-v0.1"]
         assert numbers["baseline"] == "standin-baseline" and numbers["score"] == arena_rows.loc[model, "score"]
         assert numbers["style_score"] == arena_rows.loc[model, "style_score"]
+    head = arena_summary["head_to_head"]["zero_shot"]["sft"]["arena-hard-v0.1"]
+    assert head["baseline"] == "sft" and head["score"] == arena_heads.loc["zero_shot", "score"]
     alpaca_stops = "stop strings ['### Instruction:', '### Input:', '### Response:']"
     assert alpaca_stops in (results / "logs" / "generate" / "zero_shot.log").read_text()
     assert "stop strings []" in (results / "logs" / "generate" / "sft.log").read_text()
@@ -215,6 +231,8 @@ def _check_demo_run(workdir: Path) -> None:
     arena_part = report.split("## Arena-Hard-Auto v0.1")[1].split("## Generation speed")[0]
     sample = (results / "sft" / "arena_hard-v0.1" / "error_sample.md").read_text()
     assert sample.startswith("### sft on arena_hard-v0.1: ") and sample in arena_part
+    assert "Head to head against sft (its answers in the baseline's place" in arena_part
+    assert "### arena_hard-v0.1 head to head: against sft" in (results / "leaderboard.md").read_text()
     for name in ("win_rates", "lengths", "length_preference", "subsets"):
         figure = results / "figures" / f"{name}.png"
         assert figure.read_bytes().startswith(b"\x89PNG") and figure.stat().st_size > 5000
@@ -276,7 +294,7 @@ def _check_demo_run(workdir: Path) -> None:
     assert set(annotate_jobs) == {("annotate", m) for m in (*MODELS_3, "validation")}
     # A job per pair: each model's against the prompt set's references and against Arena-Hard's baseline (the
     # imported model's answers included), zero_shot's and imported's against sft, and validation's.
-    assert len(annotate_jobs) == 9
+    assert len(annotate_jobs) == 11  # and on Arena-Hard, zero_shot's and imported's against sft
 
 
 def test_new_checkpoint_from_the_command_line(tmp_path, tiny_models):

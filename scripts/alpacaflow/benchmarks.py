@@ -94,15 +94,45 @@ def benchmark_settings(config: dict[str, Any], model: str, benchmark: str) -> di
     return resolved
 
 
+def arena_models(config: dict[str, Any], benchmark: str) -> list[str]:
+    """The models with answers to an Arena-Hard version: generated, or imported (``arena_hard_outputs``).
+
+    (A model with only AlpacaEval ``outputs`` has no Arena-Hard answers.)
+    """
+    return [m for m, entry in config["models"].items()
+            if "path" in entry or version_of(benchmark) in entry.get("arena_hard_outputs", {})]  # fmt: skip
+
+
+def head_to_head(benchmark: str, reference: str) -> str:
+    """A head-to-head pair's reference on a benchmark: ``arena_hard-<v>/vs_<model>`` (its folder under the model's)."""
+    return f"{benchmark}/vs_{reference}"
+
+
+def split_reference(reference: str) -> tuple[str, str | None]:
+    """(benchmark, head-to-head reference or None) of a benchmark pair's reference (``arena_hard-v0.1/vs_sft``)."""
+    benchmark, _, head = reference.partition("/vs_")
+    return benchmark, head or None
+
+
+def arena_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each Arena-Hard pair: every model with answers against the version's baseline, then head to head.
+
+    Head to head (``references:`` beyond ``prompts``): every other model with
+    answers to the version against that model's answers, as on AlpacaEval.
+    """
+    pairs = []
+    for benchmark in arena_benchmarks(config):
+        answered = arena_models(config, benchmark)
+        pairs += [(m, benchmark) for m in answered]
+        pairs += [(m, head_to_head(benchmark, r)) for r in config["references"][1:] if r in answered
+                  for m in answered if m != r]  # fmt: skip
+    return pairs
+
+
 def annotated_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
     """What the annotate step judges: `config.judged_pairs`, judge validation's official pairs, the benchmarks'.
 
-    Judge validation's official pairs when it is enabled; then each model's
-    answers to each Arena-Hard version: generated, or imported from an
-    official answer file (``arena_hard_outputs``; a model with only AlpacaEval
-    ``outputs`` has no Arena-Hard answers otherwise).
+    Judge validation's official pairs when it is enabled; then `arena_pairs`.
     """
     validation = [(VALIDATION, OFFICIAL_REFERENCE)] if config["validate_judge"]["enabled"] else []
-    arena = [(m, b) for b in arena_benchmarks(config) for m, entry in config["models"].items()
-             if "path" in entry or version_of(b) in entry.get("arena_hard_outputs", {})]  # fmt: skip
-    return judged_pairs(config) + validation + arena
+    return judged_pairs(config) + validation + arena_pairs(config)

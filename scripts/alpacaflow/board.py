@@ -140,6 +140,11 @@ def leaderboard_markdown(table: pd.DataFrame) -> str:
     return header + "\n".join(lines) + "\n" + "".join(f"\n{note}\n" for note in notes)
 
 
+def head_to_head_rows(table: pd.DataFrame) -> pd.Series:
+    """Which of leaderboard.csv's rows are Arena-Hard head to head: against another model of the run, not a baseline."""
+    return (table["benchmark"] != "alpaca_eval") & table["reference"].isin(set(table["model"]))
+
+
 def arena_markdown(table: pd.DataFrame) -> str:
     """One Arena-Hard version's rows as Markdown: a table per category, the score with its 90% interval."""
     parts = []

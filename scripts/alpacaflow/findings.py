@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from .board import head_to_head_rows
 from .config import PROMPT_REFERENCE
 from .history_table import identity, read_history
 from .io import load_prompt_table, read_records, reference_generators
@@ -203,6 +204,9 @@ def history_view(appended: Path) -> dict[str, Any]:
 def arena_findings(board: pd.DataFrame, protocols: list[Path]) -> list[dict[str, Any]]:
     """Each Arena-Hard version (leaderboard.csv's rows of every benchmark): its rows, the official judge, comparability.
 
+    ``rows`` are the models' against the version's baselines, ``heads`` the
+    head-to-head rows (against another model's answers, `references:`).
+
     The scores are comparable with the published leaderboard only when every
     row was judged by the version's official judge (``protocol.json``'s
     ``judge_model``, e.g. gpt-4-1106-preview for v0.1) at OpenAI's own API (a
@@ -216,13 +220,15 @@ def arena_findings(board: pd.DataFrame, protocols: list[Path]) -> list[dict[str,
     for benchmark in dict.fromkeys(board["benchmark"]):
         if benchmark == "alpaca_eval":
             continue
-        rows = board[board["benchmark"] == benchmark].reset_index(drop=True)
-        judges = sorted({part for cell in rows["judge"] for part in str(cell).split(", ")})
-        identities = sorted({part for cell in rows["judge_identity"].dropna() for part in str(cell).split(", ")})
+        every = board[board["benchmark"] == benchmark]
+        heads = head_to_head_rows(every)
+        rows, against = every[~heads].reset_index(drop=True), every[heads].reset_index(drop=True)
+        judges = sorted({part for cell in every["judge"] for part in str(cell).split(", ")})
+        identities = sorted({part for cell in every["judge_identity"].dropna() for part in str(cell).split(", ")})
         model = official.get(benchmark) or ""
         at_source = bool(identities) and all(i.startswith(model) and i.endswith(f" at {OPENAI_DEFAULT_BASE}")
                                              for i in identities)  # fmt: skip
-        found.append({"benchmark": benchmark, "rows": rows, "official_judge": model, "judges": judges,
+        found.append({"benchmark": benchmark, "rows": rows, "heads": against, "official_judge": model, "judges": judges,
                       "identities": identities, "comparable": judges == [model] and at_source})  # fmt: skip
     return found
     return found

@@ -38,7 +38,7 @@ import pandas as pd
 
 from ..arena_hard import load_protocol
 from ..arena_judge import arena_judge_name, judge_arena
-from ..benchmarks import PREFIX, judge_decoding
+from ..benchmarks import PREFIX, judge_decoding, split_reference
 from ..config import OFFICIAL_REFERENCE, PROMPT_REFERENCE
 from ..errors import AlpacaflowError, Stopped, Terminated, saved_work
 from ..io import JSON, covering_outputs, is_blank, load_prompt_table, read_records, write_json
@@ -123,6 +123,7 @@ def run(
     annotations: list[Path],
     reference: list[str] | None = None,
     reference_models: list[Path] | None = None,
+    benchmark_references: list[Path] | None = None,
     benchmarks: list[Path] | None = None,
     arena_hard: Annotated[dict[str, Any] | None, JSON] = None,
     judge_manifest: Path | None = None,
@@ -138,10 +139,12 @@ def run(
     ``official``: the pair's outputs file holds published official
     annotations, whose pairs on the prompt set are judged (judge
     validation), or ``arena_hard-<v>``: the model's answers to that
-    Arena-Hard version, whose questions and protocol are in the folder of
-    that name among `benchmarks` (two games per question,
+    Arena-Hard version against its baseline, whose questions and protocol are
+    in the folder of that name among `benchmarks` (two games per question,
     `arena_judge.judge_arena`; `arena_hard` is the config's section, its
-    ``judge`` the judge for them when set). Every pair's outputs are checked
+    ``judge`` the judge for them when set), or ``arena_hard-<v>/vs_<model>``:
+    head to head against that model's answers to the version, among
+    `benchmark_references` (``results/<model>/arena_hard-<v>/model_outputs.json``). Every pair's outputs are checked
     before a judge starts. `judge_manifest` is download_model's record of a
     hub judge: the commit it names is loaded and identifies the judge.
     """
@@ -158,7 +161,10 @@ def run(
         check_judge_ready(arena_judge)
     table = load_prompt_table(prompts)
     folders = {Path(f).name: Path(f) for f in benchmarks or []}
-    pairs = pair_tables(table, model, outputs, reference, reference_records(reference_models or []), folders)
+    heads = reference_records(reference_models or [])
+    heads |= {f"{p.parent.name}/vs_{name}": found for p in benchmark_references or []
+              for name, found in reference_records([p]).items()}  # fmt: skip
+    pairs = pair_tables(table, model, outputs, reference, heads, folders)
     judges = {"main": Judge(judge, judge_manifest)}
     if arena_judge and any(r.startswith(PREFIX) for r in reference):
         judges["arena"] = Judge(arena_judge, None)
@@ -174,7 +180,8 @@ def run(
             cache_path = cache_file(folder, used.settings, used.identity, kind)
             try:
                 if ref.startswith(PREFIX):
-                    ordered, counts = judge_benchmark(pair, name, folders[ref], used, cache_path, arena_hard or {})
+                    folder_of = folders[split_reference(ref)[0]]
+                    ordered, counts = judge_benchmark(pair, name, folder_of, used, cache_path, arena_hard or {})
                 else:
                     ordered, counts = judge_alpaca_eval(pair, ref, used, folder, cache_path, sample)
             except (AlpacaflowError, Terminated):
@@ -200,14 +207,28 @@ def pair_tables(
         if ref == OFFICIAL_REFERENCE:
             pairs.append(validation_pairs(official_pairs(read_records(path), str(path)), table, str(path)))
         elif ref.startswith(PREFIX):
-            if ref not in folders:
-                raise AlpacaflowError(f"annotate: no folder of the benchmark {ref} among --benchmarks")
-            questions = load_prompt_table(folders[ref] / "prompts.parquet")
-            answers = covering_outputs(read_records(path), str(path), questions)
-            pairs.append(questions.assign(output=[answers[s] for s in questions["instruction"]]))
+            pairs.append(benchmark_table(read_records(path), str(path), ref, heads, folders))
         else:
             pairs.append(pair_table(table, read_records(path), str(path), name, _reference(ref, heads)))
     return pairs
+
+
+def benchmark_table(records: list[Any], source: str, ref: str, heads: dict[str, tuple[list[Any], str]],
+                    folders: dict[str, Path]) -> pd.DataFrame:  # fmt: skip
+    """A benchmark pair's questions with the model's answers and the baseline's (head to head: the other model's)."""
+    benchmark, head = split_reference(ref)
+    if benchmark not in folders:
+        raise AlpacaflowError(f"annotate: no folder of the benchmark {benchmark} among --benchmarks")
+    questions = load_prompt_table(folders[benchmark] / "prompts.parquet")
+    answers = covering_outputs(records, source, questions)
+    table = questions.assign(output=[answers[s] for s in questions["instruction"]])
+    if head is None:
+        return table
+    if ref not in heads:
+        raise AlpacaflowError(f"annotate: no answers of the reference model {head} to {benchmark}")
+    head_records, head_source = heads[ref]
+    theirs = covering_outputs(head_records, head_source, questions)
+    return table.assign(reference_output=[theirs[s] for s in questions["instruction"]], reference_generator=head)
 
 
 def judge_alpaca_eval(pair: pd.DataFrame, ref: str, used: Judge, folder: Path, cache_path: Path,

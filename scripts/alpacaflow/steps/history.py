@@ -32,6 +32,7 @@ from typing import Annotated, Any
 import pandas as pd
 
 from .. import __version__
+from ..benchmarks import head_to_head
 from ..board import read_leaderboard
 from ..history_table import HISTORY_COLUMNS, METRIC_COLUMNS, append
 from ..io import JSON, git_commit, jsonable, read_throughput, sha256_of, write_json
@@ -49,9 +50,9 @@ def new_rows(
 ) -> pd.DataFrame:
     """The rows of this evaluation: one per leaderboard row (every benchmark's).
 
-    `settings_hashes`, `outputs_sha256` and `prompts_sha256` are keyed by
-    `row_key` (AlpacaEval: ``model|reference``; a benchmark: ``model@benchmark``),
-    `outputs_sha256`'s AlpacaEval entries by model, `prompts_sha256` by benchmark.
+    `settings_hashes` is keyed by `row_key`; `outputs_sha256` by model
+    (AlpacaEval's answers) and by ``model@benchmark`` (a benchmark's);
+    `prompts_sha256` by benchmark.
     """
     commit = git_commit() or ""
     rows = []
@@ -63,13 +64,13 @@ def new_rows(
             {
                 "time": now,
                 "alpacaflow_commit": commit,
-                "settings_hash": settings_hashes[row_key(model, reference, benchmark)],
+                "settings_hash": settings_hashes[row_key(model, reference, benchmark, settings_hashes)],
                 "prompts_sha256": prompts_sha256[benchmark],
                 "judge": judge_name(judge) if alpaca else str(row["judge"]),
                 "model": model,
                 "reference": reference,
                 "weights": json.dumps(weights, sort_keys=True) if weights else "",
-                "outputs_sha256": outputs_sha256[model if alpaca else row_key(model, reference, benchmark)],
+                "outputs_sha256": outputs_sha256[model if alpaca else f"{model}@{benchmark}"],
                 "alpacaflow_version": __version__,
                 "judge_identity": "" if pd.isna(row["judge_identity"]) else str(row["judge_identity"]),
                 "prompt_date": throughputs[model].get("prompt_date") or "",
@@ -81,12 +82,17 @@ def new_rows(
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 
 
-def row_key(model: str, reference: str, benchmark: str) -> str:
-    """What a leaderboard row's settings are keyed by: ``model|reference`` on AlpacaEval, else ``model@benchmark``.
+def row_key(model: str, reference: str, benchmark: str, keys: dict[str, str]) -> str:
+    """What a leaderboard row's settings are keyed by among `keys`: ``model|reference`` on AlpacaEval.
 
-    (An Arena-Hard version's categories share their model's settings and answers.)
+    On a benchmark: ``model@benchmark/vs_reference`` head to head (`benchmarks.head_to_head`),
+    else ``model@benchmark`` (against the version's baseline; its categories
+    share their model's settings and answers).
     """
-    return f"{model}|{reference}" if benchmark == "alpaca_eval" else f"{model}@{benchmark}"
+    if benchmark == "alpaca_eval":
+        return f"{model}|{reference}"
+    head = f"{model}@{head_to_head(benchmark, reference)}"
+    return head if head in keys else f"{model}@{benchmark}"
 
 
 def _number(value: Any) -> float | None:

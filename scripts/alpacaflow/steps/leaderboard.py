@@ -13,7 +13,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..board import ALL_COLUMNS, LEADERBOARD_COLUMNS, SPEED_COLUMNS, arena_markdown, leaderboard_markdown, whole_counts
+from ..benchmarks import split_reference
+from ..board import (
+    ALL_COLUMNS,
+    LEADERBOARD_COLUMNS,
+    SPEED_COLUMNS,
+    arena_markdown,
+    head_to_head_rows,
+    leaderboard_markdown,
+    whole_counts,
+)
 from ..config import PROMPT_REFERENCE
 from ..io import atomic_path, read_records, read_throughput, write_text
 from ..metrics.arena import arena_score
@@ -51,50 +60,56 @@ def build_leaderboard(
 
 
 def arena_rows(
-    models: list[str], benchmarks: list[str], annotations: list[Path], throughputs: list[Path],
+    models: list[str], references: list[str], annotations: list[Path], throughputs: list[Path],
     official: dict[str, Path], *, rounds: int, seed: int,
 ) -> pd.DataFrame:  # fmt: skip
-    """One row per (model, Arena-Hard version, category): the bootstrapped and style-controlled scores, best first.
+    """One row per (model, Arena-Hard version, category, baseline): the bootstrapped and style-controlled scores.
 
-    v0.1 has one category (``arena-hard-v0.1``); v2.0's are scored apart, each
-    against its own baseline, as the official ``show_result.py`` scores them.
-    `official` maps each version to its export_arena folder (the answers' style
-    metadata); a category's style control is fitted over all its models at once.
+    A pair's reference is the version (``arena_hard-v0.1``: against its
+    baseline) or ``arena_hard-v0.1/vs_<model>`` (head to head: that model's
+    answers are the baseline). v0.1 has one category (``arena-hard-v0.1``);
+    v2.0's are scored apart, each against its own baseline, as the official
+    ``show_result.py`` scores them. `official` maps each version to its
+    export_arena folder (the answers' style metadata); a category's style
+    control is fitted over all the models judged against the same baseline at once.
+    Rows come by version, the baseline's before head to head, then by category, best first.
     """
     rows = []
-    records = {(m, b): read_records(p) for m, b, p in zip(models, benchmarks, annotations, strict=True)}
-    for model, benchmark, tp in zip(models, benchmarks, throughputs, strict=True):
+    records = {(m, r): read_records(p) for m, r, p in zip(models, references, annotations, strict=True)}
+    for model, reference, tp in zip(models, references, throughputs, strict=True):
         speed = read_throughput(tp)
-        own = records[(model, benchmark)]
+        own = records[(model, reference)]
         for category in dict.fromkeys(str(r["category"]) for r in own):
-            rows.append({"model": model, "benchmark": benchmark, "category": category,
+            rows.append({"model": model, "benchmark": split_reference(reference)[0], "category": category,
                          **arena_row([r for r in own if str(r["category"]) == category], rounds=rounds, seed=seed),
-                         **{k: speed.get(k) for k in SPEED_COLUMNS}})  # fmt: skip
-    table = pd.DataFrame(rows, columns=ALL_COLUMNS)
+                         "_pair": reference, **{k: speed.get(k) for k in SPEED_COLUMNS}})  # fmt: skip
+    table = pd.DataFrame(rows, columns=[*ALL_COLUMNS, "_pair"])
     style = style_rows(records, official, rounds=rounds, seed=seed)
-    table = table.drop(columns=style.columns[3:]).merge(style, on=["model", "benchmark", "category"], how="left")
-    order = {b: i for i, b in enumerate(dict.fromkeys(benchmarks))}
-    table = table.assign(_order=table["benchmark"].map(order))[ALL_COLUMNS + ["_order"]]
-    table = table.sort_values(["_order", "category", "score"], ascending=[True, True, False], kind="stable")
-    return table.drop(columns="_order").reset_index(drop=True)
+    table = table.drop(columns=style.columns[3:]).merge(style, on=["model", "_pair", "category"], how="left")
+    benchmarks = {b: i for i, b in enumerate(dict.fromkeys(split_reference(r)[0] for r in references))}
+    pairs = {r: i for i, r in enumerate(dict.fromkeys(references))}
+    table = table.assign(_order=table["benchmark"].map(benchmarks), _head=table["_pair"].map(pairs))
+    table = table.sort_values(["_order", "_head", "category", "score"], ascending=[True, True, True, False],
+                              kind="stable")  # fmt: skip
+    return table[ALL_COLUMNS].reset_index(drop=True)
 
 
 def style_rows(records: dict[tuple[str, str], list[dict]], official: dict[str, Path], *, rounds: int,
                seed: int) -> pd.DataFrame:  # fmt: skip
-    """The style-controlled score of every (model, version, category): `metrics.style.style_scores`."""
-    found = [pd.DataFrame(columns=["model", "benchmark", "category", "style_score", "style_ci_low", "style_ci_high"])]
-    for benchmark in dict.fromkeys(b for _, b in records):
-        version = [r for (m, b), rs in records.items() if b == benchmark for r in rs]
-        metadata = folder_metadata(official[benchmark] / "model_answer")
-        for category in dict.fromkeys(str(r["category"]) for r in version):
-            chosen = [r for r in version if str(r["category"]) == category]
+    """The style-controlled score of every (model, pair reference, category): `metrics.style.style_scores`."""
+    found = [pd.DataFrame(columns=["model", "_pair", "category", "style_score", "style_ci_low", "style_ci_high"])]
+    for pair in dict.fromkeys(r for _, r in records):
+        judged = [r for (m, p), rs in records.items() if p == pair for r in rs]
+        metadata = folder_metadata(official[split_reference(pair)[0]] / "model_answer")
+        for category in dict.fromkeys(str(r["category"]) for r in judged):
+            chosen = [r for r in judged if str(r["category"]) == category]
             battles = battle_table(chosen, metadata)
             if battles.empty:
                 continue
             baseline = str(chosen[0]["baseline"])
             scores = style_scores(battles, baseline, rounds=rounds, seed=seed)
-            found.append(scores.assign(benchmark=benchmark, category=category))
-    return pd.concat(found, ignore_index=True)[found[0].columns]
+            found.append(scores.assign(_pair=pair, category=category))
+    return pd.concat(found[1:], ignore_index=True)[found[0].columns] if len(found) > 1 else found[0]
 
 
 def arena_row(records: list[dict], *, rounds: int, seed: int) -> dict:
@@ -121,8 +136,11 @@ def write_leaderboard(table: pd.DataFrame, csv_path: Path, md_path: Path) -> Non
         if reference != PROMPT_REFERENCE:
             parts.append(f"\n## Head to head: against {reference}\n\n")
         parts.append(leaderboard_markdown(rows))
+    heads = head_to_head_rows(table)
     for benchmark, rows in table[table["benchmark"] != "alpaca_eval"].groupby("benchmark", sort=False):
-        parts.append(f"\n## {benchmark}\n\n{arena_markdown(rows)}")
+        parts.append(f"\n## {benchmark}\n\n{arena_markdown(rows[~heads])}")
+        for reference, against in rows[heads].groupby("reference", sort=False):
+            parts.append(f"\n### {benchmark} head to head: against {reference}\n\n{arena_markdown(against)}")
     write_text(md_path, "".join(parts))
 
 
@@ -136,7 +154,7 @@ def run(
     md: Path,
     reference: list[str] | None = None,
     arena_models: list[str] | None = None,
-    arena_benchmarks: list[str] | None = None,
+    arena_references: list[str] | None = None,
     arena_annotations: list[Path] | None = None,
     arena_throughputs: list[Path] | None = None,
     arena_official: list[Path] | None = None,
@@ -148,14 +166,17 @@ def run(
     `models`, `annotations` and `reference` (default: the prompt set's) have
     one entry per judged pair; `throughputs` one per model, in the order of
     first appearance in `models`. The `arena_*` lists run in parallel, one
-    entry per (model, version), with the bootstrap's rounds and seed;
-    `arena_official` has export_arena's folder of each version, in order.
+    entry per Arena-Hard pair (its reference: the version, or
+    ``<version>/vs_<model>`` head to head; see `arena_rows`), with the
+    bootstrap's rounds and seed; `arena_official` has export_arena's folder
+    of each version, in order.
     """
     table = build_leaderboard(models, annotations, throughputs, df_gamed, reference)
     if arena_models:
-        benchmarks = arena_benchmarks or []
-        official = dict(zip(dict.fromkeys(benchmarks), arena_official or [], strict=True))
-        arena = arena_rows(arena_models, benchmarks, arena_annotations or [], arena_throughputs or [], official,
+        references = arena_references or []
+        versions = dict.fromkeys(split_reference(r)[0] for r in references)
+        official = dict(zip(versions, arena_official or [], strict=True))
+        arena = arena_rows(arena_models, references, arena_annotations or [], arena_throughputs or [], official,
                            rounds=arena_rounds, seed=arena_seed)  # fmt: skip
         table = pd.concat([table, arena], ignore_index=True)
     write_leaderboard(table, csv, md)

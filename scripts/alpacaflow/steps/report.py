@@ -208,6 +208,9 @@ def arena_sections(leaderboard: Path, protocols: list[Path], samples: list[Path]
             comparable,
             "",
         ]
+        for reference, rows in found["heads"].groupby("reference", sort=False):
+            lines += [f"Head to head against {reference} (its answers in the baseline's place, scored the same way):",
+                      "", arena_markdown(rows)]  # fmt: skip
         losses = [Path(p) for p in samples if Path(p).parent.name == found["benchmark"]]
         if losses:
             lines += ["Losses to the baseline, drawn at random for error analysis (both games' labels; preference "

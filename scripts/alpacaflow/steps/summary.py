@@ -85,17 +85,24 @@ def model_entry(model: str, board: pd.DataFrame, comparison: pd.DataFrame, throu
     }
 
 
+def arena_numbers(row: pd.Series) -> dict[str, Any]:
+    """One leaderboard row's Arena-Hard numbers, with its baseline (head to head: the other model)."""
+    return {"baseline": row["reference"], **{k: jsonable(row[k]) for k in ARENA}}
+
+
 def benchmark_entries(board: pd.DataFrame, protocols: list[Path]) -> dict[str, Any]:
     """The Arena-Hard versions' entries: judges, comparability, and model -> category -> numbers."""
     entries = {}
     for found in arena_findings(board, protocols):
         models: dict[str, dict[str, Any]] = {}
         for _, row in found["rows"].iterrows():
-            models.setdefault(row["model"], {})[row["category"]] = {
-                "baseline": row["reference"], **{k: jsonable(row[k]) for k in ARENA}}  # fmt: skip
+            models.setdefault(row["model"], {})[row["category"]] = arena_numbers(row)
+        heads: dict[str, dict[str, Any]] = {}
+        for _, row in found["heads"].iterrows():
+            heads.setdefault(row["model"], {}).setdefault(row["reference"], {})[row["category"]] = arena_numbers(row)
         entries[found["benchmark"]] = {"official_judge": found["official_judge"], "judges": found["judges"],
                                        "identities": found["identities"], "comparable": found["comparable"],
-                                       "models": models}  # fmt: skip
+                                       "models": models, **({"head_to_head": heads} if heads else {})}  # fmt: skip
     return entries
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..board import read_leaderboard
+from ..board import head_to_head_rows, read_leaderboard
 from ..errors import AlpacaflowError
 from ..figures import pyplot, save_figure
 from ..io import atomic_path, read_records, write_json
@@ -27,7 +27,7 @@ from ..metrics.paired import per_prompt_values
 def benchmark_scores(every: pd.DataFrame, models: list[str]) -> dict[str, pd.DataFrame]:
     """Each Arena-Hard version's (v2.0: each category's) score, interval per checkpoint, in the sweep's order."""
     found = {}
-    arena = every[every["benchmark"] != "alpaca_eval"]
+    arena = every[(every["benchmark"] != "alpaca_eval") & ~head_to_head_rows(every)]
     for (benchmark, category), rows in arena.groupby(["benchmark", "category"], sort=False):
         several = arena.loc[arena["benchmark"] == benchmark, "category"].nunique() > 1
         scores = rows.set_index("model").reindex(models)[["score", "score_ci_low", "score_ci_high"]]
