@@ -181,6 +181,13 @@ def test_benchmark_config_checks():
     small = {**base, "judge": {"device": "cpu", "max_model_len": 4096}}
     with pytest.raises(AlpacaflowError, match="config error at 'judge.max_model_len': 4096 leaves no room"):
         check_benchmarks(check_config(small))
+    # With an API judge for the games, the local AlpacaEval judge's context is not the games' concern ...
+    api = {"backend": "openai", "method": "weighted", "openai_model": "gpt-4.1"}
+    check_benchmarks(check_config({**small, "arena_hard": {"versions": ["v2.0"], "judge": api}}))
+    # ... and a local judge for the games is checked under its own key.
+    local = {"device": "cpu", "max_model_len": 8192}
+    with pytest.raises(AlpacaflowError, match="config error at 'arena_hard.judge.max_model_len': 8192 leaves no"):
+        check_benchmarks(check_config({**base, "arena_hard": {"versions": ["v2.0"], "judge": local}}))
     config = check_config({**base, "generation": {"temperature": 0.7, "max_new_tokens": 64}})
     settings = benchmark_settings(config, "m", "arena_hard-v0.1")["generation"]
     assert (settings["temperature"], settings["max_new_tokens"], settings["max_model_len"]) == (0.0, 4096, 8192)
@@ -340,3 +347,13 @@ def test_head_to_head_puts_the_other_models_answers_in_the_baselines_place(tmp_p
     assert rows[["model", "benchmark", "reference"]].values.tolist() == [["a", "arena_hard-v0.1", "b"]]
     assert rows.loc[0, "score"] == arena_score(judged, rounds=20, seed=0)["score"]
     assert rows.loc[0, "style_score"] == rows.loc[0, "style_score"]  # not NaN: fitted against b
+
+
+def test_the_cost_line_bounds_v2_games_at_gpt_4_1_prices():
+    """v2.0's official judge is priced as such (not as the fallback); each game counted at its max judgment length."""
+    from alpacaflow.engines.judge_openai import chat_cost_line
+
+    games = [[{"role": "user", "content": "x" * 400}]] * 3
+    line = chat_cost_line(games, {"openai_model": "gpt-4.1"}, 16000)
+    assert line.startswith("cost estimate for 3 Arena-Hard games (at most) with gpt-4.1: ~")
+    assert " + 48000 output tokens = ~$0.38 " in line and line.endswith("prices $2.0/$8.0 per 1M)")

@@ -67,13 +67,14 @@ def check_benchmarks(config: dict[str, Any]) -> None:
         raise AlpacaflowError(
             f"config error at 'models.{clash[0]}': {clash[0]} is a benchmark's folder; rename the model"
         )
-    judge = config["judge"]
+    judge = config["arena_hard"]["judge"] or config["judge"]  # the judge of the Arena-Hard games
+    where = "arena_hard.judge" if config["arena_hard"]["judge"] else "judge"
     for name in names if judge["backend"] == "vllm" else []:
         version = version_of(name)
         tokens = config["arena_hard"]["judge_max_new_tokens"] or JUDGE_MAX_TOKENS[version]
         if judge["max_model_len"] <= tokens:
             raise AlpacaflowError(
-                f"config error at 'judge.max_model_len': {judge['max_model_len']} leaves no room for an Arena-Hard "
+                f"config error at '{where}.max_model_len': {judge['max_model_len']} leaves no room for an Arena-Hard "
                 f"{version} prompt before the judge's {tokens} new tokens; raise it or lower "
                 "arena_hard.judge_max_new_tokens"
             )

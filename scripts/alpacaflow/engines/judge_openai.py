@@ -28,7 +28,8 @@ from ..judge_settings import WEIGHTED_SOURCE, alpaca_eval_template, evaluators_d
 from ..secrets import redact
 
 #: USD per 1M tokens (input, output) for the cost estimate of the OpenAI judge.
-OPENAI_PRICES = {"gpt-4-1106-preview": (10.0, 30.0), "gpt-4-turbo": (10.0, 30.0), "gpt-4o": (2.5, 10.0)}
+OPENAI_PRICES = {"gpt-4-1106-preview": (10.0, 30.0), "gpt-4-turbo": (10.0, 30.0), "gpt-4o": (2.5, 10.0),
+                 "gpt-4.1": (2.0, 8.0)}  # fmt: skip
 
 
 def annotator_config(judge: dict[str, Any]) -> tuple[dict[str, Any], str, Any]:
