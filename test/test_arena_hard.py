@@ -74,7 +74,7 @@ def copy_standins(tmp_path: Path) -> Path:
          "data/arena-hard-v0.1/question.jsonl: malformed JSON at line 1"),
         (lambda f: (f / "utils/judge_utils.py").write_text("JUDGE_SETTINGS = {}\n"),
          "utils/judge_utils.py: no JUDGE_SETTINGS with a baseline and a system prompt per category"),
-        (lambda f: (f / "config/arena-hard-v0.1.yaml").unlink(), "config/arena-hard-v0.1.yaml: not found"),
+        (lambda f: (f / "config/arena-hard-v0.1.yaml").unlink(), "config/arena-hard-v0.1.yaml: file not found"),
     ],
     ids=["question_without_baseline_answer", "malformed_question", "no_judge_settings", "missing_config"],
 )  # fmt: skip

@@ -15,8 +15,7 @@ import math
 import re
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pandas as pd
 import pytest
@@ -25,6 +24,7 @@ from alpacaflow.findings import mixed_judges
 from alpacaflow.io import read_parquet
 from alpacaflow.metrics.winrate import model_metrics
 from alpacaflow.steps.report import warning_lines
+from alpacaflow.testing.judge_server import LocalServer
 from conftest import DEMO_GAMED, judge_cache
 from test_judge import annotate_cli, judge_cfg, model_outputs, prompts  # noqa: F401  (fixture)
 
@@ -52,7 +52,7 @@ BAD_KEY = (
 )
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(LocalServer):
     """Test double: a minimal OpenAI chat-completions endpoint with logprobs."""
 
     def __init__(self, failures: dict[int, tuple[int, dict]] | None = None, quota_after: int | None = None,
@@ -100,16 +100,7 @@ class FakeOpenAIServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def port(self) -> int:
-        return self.server.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        super().__init__(Handler, port)
 
     @staticmethod
     def completion(body: dict) -> dict:
@@ -138,14 +129,6 @@ class FakeOpenAIServer:
             ],
             "usage": {"prompt_tokens": 300, "completion_tokens": 1, "total_tokens": 301},
         }
-
-    def __enter__(self) -> FakeOpenAIServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def test_openai_judge_end_to_end(tmp_path, prompts):  # noqa: F811

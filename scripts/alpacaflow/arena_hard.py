@@ -32,7 +32,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +39,9 @@ import pandas as pd
 import yaml
 
 from .errors import AlpacaflowError
+from .hub import read_source
 from .io import PROMPT_COLUMNS
 
-DOWNLOAD_TIMEOUT_S = 120
 #: tiktoken's o200k_base (``encoding_for_model("gpt-4o")``): where tiktoken fetches it, and the SHA-256 it expects.
 ENCODING_URL = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
 ENCODING_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
@@ -58,30 +57,14 @@ def fetch(source: str, repo: str, revision: str, path: str) -> tuple[bytes, str]
     """
     if source == "github":
         url = f"https://raw.githubusercontent.com/{repo}/{revision}/{path}"
-        try:
-            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
-                return response.read(), url
-        except OSError as exc:
-            raise AlpacaflowError(f"{url}: download failed ({exc})") from exc
-    local = Path(source).expanduser() / path
-    if not local.is_file():
-        raise AlpacaflowError(f"{local}: not found (arena_hard.source is a local copy of the repository)")
-    return local.read_bytes(), str(local)
+        return read_source(url, "file"), url
+    local = str(Path(source).expanduser() / path)
+    return read_source(local, "file", " (arena_hard.source is a local copy of the repository)"), local
 
 
 def fetch_encoding(source: str) -> tuple[bytes, str]:
     """The o200k_base encoding file from `source` (a URL or a local file), checked against tiktoken's SHA-256."""
-    if "://" in source:
-        try:
-            with urllib.request.urlopen(source, timeout=DOWNLOAD_TIMEOUT_S) as response:
-                data = response.read()
-        except OSError as exc:
-            raise AlpacaflowError(f"{source}: download failed ({exc}); arena_hard.encoding may name a file") from exc
-    else:
-        path = Path(source).expanduser()
-        if not path.is_file():
-            raise AlpacaflowError(f"{path}: not found (arena_hard.encoding: the o200k_base.tiktoken file)")
-        data = path.read_bytes()
+    data = read_source(source, "o200k_base.tiktoken", " (arena_hard.encoding may name a local copy of the file)")
     if hashlib.sha256(data).hexdigest() != ENCODING_SHA256:
         raise AlpacaflowError(f"{source}: not tiktoken's o200k_base.tiktoken (SHA-256 differs from {ENCODING_SHA256})")
     return data, source

@@ -1,14 +1,33 @@
-"""The Hugging Face hub: dataset files fetched into the local cache, and the commit a cached file belongs to.
+"""Fetching: the Hugging Face hub's dataset files into its cache (and their commit), other files by URL or path.
 
-Steps that use the network (download_prompts, download_model) are local
-rules; every later job reads the cache with ``HF_HUB_OFFLINE=1``.
+Steps that use the network (download_prompts, download_model,
+download_benchmark, fetch_official) are local rules; every later job reads
+what they fetched (the hub's cache with ``HF_HUB_OFFLINE=1``).
 """
 
 from __future__ import annotations
 
+import urllib.request
 from pathlib import Path
 
 from .errors import AlpacaflowError
+
+#: Seconds a download by URL may take.
+DOWNLOAD_TIMEOUT_S = 120
+
+
+def read_source(source: str, what: str, hint: str = "") -> bytes:
+    """The bytes of `source`, an http(s) URL or a local file; one line naming `what` (and `hint`) when it fails."""
+    if source.startswith(("https://", "http://")):
+        try:
+            with urllib.request.urlopen(source, timeout=DOWNLOAD_TIMEOUT_S) as response:
+                return response.read()
+        except OSError as exc:
+            raise AlpacaflowError(f"{source}: download failed ({exc}){hint}") from exc
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise AlpacaflowError(f"{path}: {what} not found{hint}")
+    return path.read_bytes()
 
 
 def hf_download(repo_id: str, filename: str, revision: str) -> Path:

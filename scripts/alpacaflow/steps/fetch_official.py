@@ -13,32 +13,19 @@ SHA-256 it got. It runs as a local rule, where the network is.
 from __future__ import annotations
 
 import json
-import shutil
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from ..errors import AlpacaflowError
+from ..hub import read_source
 from ..io import atomic_path, read_records, sha256_of, write_json
 from ..official import official_pairs
-
-DOWNLOAD_TIMEOUT_S = 120
 
 
 def fetch_official(source: str, sha256: str | None, out: Path, out_meta: Path) -> dict[str, Any]:
     """Copy the official annotations from an https URL or a local path; check the pinned SHA-256."""
     with atomic_path(out) as tmp:
-        if source.startswith(("https://", "http://")):
-            try:
-                with urllib.request.urlopen(source, timeout=DOWNLOAD_TIMEOUT_S) as response, open(tmp, "wb") as f:
-                    shutil.copyfileobj(response, f)
-            except OSError as exc:
-                raise AlpacaflowError(f"{source}: download failed ({exc})") from exc
-        else:
-            path = Path(source).expanduser()
-            if not path.is_file():
-                raise AlpacaflowError(f"{source}: official annotations file not found")
-            shutil.copyfile(path, tmp)
+        Path(tmp).write_bytes(read_source(source, "official annotations file"))
         digest = sha256_of(tmp)
         if sha256 and digest != sha256.lower():
             raise AlpacaflowError(f"{source}: SHA-256 {digest} does not match the pinned {sha256}")

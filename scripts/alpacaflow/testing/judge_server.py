@@ -53,7 +53,33 @@ def verdict(answer_a: str, answer_b: str) -> str:
     return f"{label}{'>>' if len(drawn) == 2 else '>'}{'B' if label == 'A' else 'A'}"
 
 
-class StandinJudgeServer:
+class LocalServer:
+    """An HTTP server on 127.0.0.1 (any free port by default), served from a daemon thread inside its context.
+
+    The plumbing of the test doubles of the OpenAI API: this module's and the tests' own.
+    """
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], port: int = 0) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> Any:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class StandinJudgeServer(LocalServer):
     """The server: start with a context manager (or `serve`); `port` once started."""
 
     def __init__(self, template: str, port: int = 0) -> None:
@@ -86,23 +112,7 @@ class StandinJudgeServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-
-    @property
-    def port(self) -> int:
-        return self.server.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def __enter__(self) -> StandinJudgeServer:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler, port)
 
 
 def template_of(config: Path) -> str:
