@@ -192,6 +192,12 @@ def test_benchmark_config_checks():
     settings = benchmark_settings(config, "m", "arena_hard-v0.1")["generation"]
     assert (settings["temperature"], settings["max_new_tokens"], settings["max_model_len"]) == (0.0, 4096, 8192)
     assert benchmark_settings(config, "m", "alpaca_eval")["generation"]["temperature"] == 0.7
+    # One model's own Arena-Hard settings go over the benchmark's; its AlpacaEval settings stay its own.
+    longer = {"path": str(REPO), "arena_hard_generation": {"max_new_tokens": 8192, "max_model_len": 16384}}
+    config = check_config({**base, "models": {"m": longer}, "generation": {"max_new_tokens": 64}})
+    settings = benchmark_settings(config, "m", "arena_hard-v0.1")["generation"]
+    assert (settings["temperature"], settings["max_new_tokens"], settings["max_model_len"]) == (0.0, 8192, 16384)
+    assert benchmark_settings(config, "m", "alpaca_eval")["generation"]["max_new_tokens"] == 64
 
 
 @pytest.mark.slow

@@ -6,8 +6,8 @@ version is one more benchmark, ``arena_hard-<v>``: its data in
 ``results/arena_hard-<v>/`` and each model's answers and judgments in
 ``results/<model>/arena_hard-<v>/``. A model's generation settings there are
 its own with ``arena_hard.generation`` over them (the official answer
-settings: greedy, 4,096 new tokens), so that the same weights, prompt
-format and stop rules answer every benchmark.
+settings: greedy, 4,096 new tokens) and its ``arena_hard_generation`` over
+those, so that the same weights, prompt format and stop rules answer every benchmark.
 """
 
 from __future__ import annotations
@@ -91,7 +91,8 @@ def benchmark_settings(config: dict[str, Any], model: str, benchmark: str) -> di
     if "outputs" in settings:
         return settings
     resolved = copy.deepcopy(settings)
-    resolved["generation"] = {**settings["generation"], **config["arena_hard"]["generation"]}
+    own = config["models"][model].get("arena_hard_generation", {})
+    resolved["generation"] = {**settings["generation"], **config["arena_hard"]["generation"], **own}
     return resolved
 
 
