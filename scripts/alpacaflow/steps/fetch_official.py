@@ -25,7 +25,7 @@ from ..official import official_pairs
 def fetch_official(source: str, sha256: str | None, out: Path, out_meta: Path) -> dict[str, Any]:
     """Copy the official annotations from an https URL or a local path; check the pinned SHA-256."""
     with atomic_path(out) as tmp:
-        Path(tmp).write_bytes(read_source(source, "official annotations file"))
+        tmp.write_bytes(read_source(source, "official annotations file"))
         digest = sha256_of(tmp)
         if sha256 and digest != sha256.lower():
             raise AlpacaflowError(f"{source}: SHA-256 {digest} does not match the pinned {sha256}")
