@@ -14,11 +14,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from alpacaflow.arena_hard import ENCODING_CACHE_NAME, judge_settings, read_jsonl
+from alpacaflow.arena_hard import ENCODING_CACHE_NAME, judge_settings
 from alpacaflow.benchmarks import benchmark_settings, check_benchmarks
 from alpacaflow.config import check_config
 from alpacaflow.errors import AlpacaflowError
-from alpacaflow.io import load_prompt_table, read_records
+from alpacaflow.io import jsonl, load_prompt_table, read_jsonl, read_records
 from alpacaflow.metrics.arena import arena_score
 from alpacaflow.metrics.style import tiktoken_encoder
 from alpacaflow.steps import annotate, download_benchmark, export_arena
@@ -346,7 +346,7 @@ def test_head_to_head_puts_the_other_models_answers_in_the_baselines_place(tmp_p
     encoder = tiktoken_encoder(out / "tiktoken")
     for name, path in (("a", ours), ("b", theirs)):
         lines = export_arena.model_lines(table, name, path, encoder)
-        (official / "model_answer" / f"{name}.jsonl").write_text(export_arena.jsonl(lines))
+        (official / "model_answer" / f"{name}.jsonl").write_text(jsonl(lines))
     rows = arena_rows(["a"], ["arena_hard-v0.1/vs_b"], [folder / "annotations.json"],
                       [tmp_path / "a" / "arena_hard-v0.1" / "throughput.json"], {"arena_hard-v0.1": official},
                       rounds=20, seed=0)  # fmt: skip

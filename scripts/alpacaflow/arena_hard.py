@@ -49,41 +49,12 @@ ENCODING_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1
 ENCODING_CACHE_NAME = hashlib.sha1(ENCODING_URL.encode()).hexdigest()
 
 
-def fetch(source: str, repo: str, revision: str, path: str) -> tuple[bytes, str]:
-    """One file of the official repository: (its bytes, where it came from).
-
-    `source` ``github`` reads ``raw.githubusercontent.com/<repo>/<revision>/<path>``;
-    anything else is a local folder laid out as the repository.
-    """
-    if source == "github":
-        url = f"https://raw.githubusercontent.com/{repo}/{revision}/{path}"
-        return read_source(url, "file"), url
-    local = str(Path(source).expanduser() / path)
-    return read_source(local, "file", " (arena_hard.source is a local copy of the repository)"), local
-
-
 def fetch_encoding(source: str) -> tuple[bytes, str]:
     """The o200k_base encoding file from `source` (a URL or a local file), checked against tiktoken's SHA-256."""
     data = read_source(source, "o200k_base.tiktoken", " (arena_hard.encoding may name a local copy of the file)")
     if hashlib.sha256(data).hexdigest() != ENCODING_SHA256:
         raise AlpacaflowError(f"{source}: not tiktoken's o200k_base.tiktoken (SHA-256 differs from {ENCODING_SHA256})")
     return data, source
-
-
-def read_jsonl(data: bytes, where: str) -> list[dict[str, Any]]:
-    """JSON Lines records, with the line of a malformed one named."""
-    records = []
-    for n, line in enumerate(data.decode("utf-8").split("\n"), 1):  # not splitlines: JSON strings may hold U+2028
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise AlpacaflowError(f"{where}: malformed JSON at line {n}: {exc.msg}") from None
-        if not isinstance(record, dict):
-            raise AlpacaflowError(f"{where}: line {n} is not an object")
-        records.append(record)
-    return records
 
 
 def _value(node: ast.AST, names: dict[str, Any]) -> Any:

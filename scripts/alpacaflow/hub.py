@@ -30,6 +30,20 @@ def read_source(source: str, what: str, hint: str = "") -> bytes:
     return path.read_bytes()
 
 
+def repository_file(source: str, repo: str, revision: str, path: str, setting: str) -> tuple[bytes, str]:
+    """One file of a benchmark's official repository: (its bytes, where it came from).
+
+    `source` ``github`` reads ``raw.githubusercontent.com/<repo>/<revision>/<path>``;
+    anything else is a local folder laid out as the repository (`setting`:
+    the config key that names it, for the error line).
+    """
+    if source == "github":
+        url = f"https://raw.githubusercontent.com/{repo}/{revision}/{path}"
+        return read_source(url, "file"), url
+    local = str(Path(source).expanduser() / path)
+    return read_source(local, "file", f" ({setting} is a local copy of the repository)"), local
+
+
 def hf_download(repo_id: str, filename: str, revision: str) -> Path:
     """Fetch one file of a Hugging Face dataset repo (honours HF_HOME / HF_HUB_OFFLINE)."""
     from huggingface_hub import hf_hub_download

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -80,6 +81,23 @@ def write_bytes(dest: str | Path, data: bytes) -> None:
     """Write `data` as is, atomically."""
     with atomic_path(dest) as tmp:
         tmp.write_bytes(data)
+
+
+def write_folder(folder: str | Path, files: dict[str, str]) -> None:
+    """Write a folder of text files (relative name -> text) whole: staged beside it, then renamed into place."""
+    folder = Path(folder)
+    staging = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    for name, text in files.items():
+        (staging / name).parent.mkdir(parents=True, exist_ok=True)
+        write_text(staging / name, text)
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+
+
+def jsonl(lines: list[dict[str, Any]]) -> str:
+    """Records as JSON Lines text (UTF-8 as is)."""
+    return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
 
 
 def write_parquet(dest: str | Path, frame: pd.DataFrame) -> None:
@@ -167,6 +185,22 @@ def is_blank(value: Any) -> bool:
     if isinstance(value, float) and math.isnan(value):
         return True
     return isinstance(value, str) and not value.strip()
+
+
+def read_jsonl(data: bytes, where: str) -> list[dict[str, Any]]:
+    """JSON Lines records, with the line of a malformed one named."""
+    records = []
+    for n, line in enumerate(data.decode("utf-8").split("\n"), 1):  # not splitlines: JSON strings may hold U+2028
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise AlpacaflowError(f"{where}: malformed JSON at line {n}: {exc.msg}") from None
+        if not isinstance(record, dict):
+            raise AlpacaflowError(f"{where}: line {n} is not an object")
+        records.append(record)
+    return records
 
 
 def load_prompt_table(path: str | Path) -> pd.DataFrame:

@@ -26,16 +26,15 @@ from pathlib import Path
 
 from ..arena_hard import (
     ENCODING_URL,
-    fetch,
     fetch_encoding,
     judge_protocol,
     judge_settings,
     question_table,
     read_config,
-    read_jsonl,
 )
 from ..benchmarks import VERSIONS, version_of
-from ..io import write_bytes, write_json, write_parquet
+from ..hub import repository_file
+from ..io import read_jsonl, write_bytes, write_json, write_parquet
 
 
 def run(
@@ -47,7 +46,7 @@ def run(
     files: dict[str, dict[str, str]] = {}
 
     def get(path: str) -> bytes:
-        data, where = fetch(source, repo, revision, path)
+        data, where = repository_file(source, repo, revision, path, "arena_hard.source")
         files[path] = {"from": where, "sha256": hashlib.sha256(data).hexdigest()}
         return data
 

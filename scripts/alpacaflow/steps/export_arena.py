@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ..errors import AlpacaflowError
-from ..io import covering_outputs, load_prompt_table, read_records, write_text
+from ..io import covering_outputs, jsonl, load_prompt_table, read_records, write_folder
 from ..metrics.style import answer_metadata, tiktoken_encoder
 
 #: The keys of an official judgment line (annotations add alpacaflow's own).
@@ -71,10 +70,6 @@ def judgment_lines(model: str, annotations: Path) -> tuple[str, list[dict[str, A
     return judges[0], [{k: r[k] for k in JUDGMENT_KEYS} for r in records]
 
 
-def jsonl(lines: list[dict[str, Any]]) -> str:
-    return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
-
-
 def run(*, benchmark: str, prompts: Path, encoding: Path, models: list[str], outputs: list[Path],
         annotations: list[Path], folder: Path) -> None:  # fmt: skip
     """The export_arena step: `models`, `outputs` and `annotations` run in parallel, one entry per model."""
@@ -95,11 +90,5 @@ def run(*, benchmark: str, prompts: Path, encoding: Path, models: list[str], out
         raise AlpacaflowError(f"{benchmark}: models judged by different judges {sorted(judges)}; rerun annotate")
     files["question.jsonl"] = jsonl([{"uid": r.uid, "category": r.dataset, "subcategory": r.subcategory,
                                       "prompt": r.instruction} for r in questions.itertuples()])  # fmt: skip
-    staging = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    for name, text in files.items():
-        (staging / name).parent.mkdir(parents=True, exist_ok=True)
-        write_text(staging / name, text)
-    shutil.rmtree(folder, ignore_errors=True)
-    staging.rename(folder)
+    write_folder(folder, files)
     print(json.dumps({"benchmark": benchmark, "folder": str(folder), "files": sorted(files)}))
