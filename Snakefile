@@ -1,6 +1,7 @@
-# alpacaflow: evaluate instruction-tuned models on AlpacaEval 2.0.
-# DAG, in reading order: download_prompts (download_benchmark for Arena-Hard, download_model for hub models) -> generate_{model}
-# -> annotate (one job for all models: one judge load) -> leaderboard, error_sample_{model}, compare, error_taxonomy_{model}, context, plots
+# alpacaflow: evaluate instruction-tuned models on AlpacaEval 2.0 (and Arena-Hard-Auto, MT-Bench).
+# DAG, in reading order: download_prompts (download_benchmark for Arena-Hard, download_mt_bench for MT-Bench, download_model
+# for hub models) -> generate_{model}
+# -> annotate (one job for all models: one judge load) -> export_arena, export_mt_bench (the official layouts), leaderboard, error_sample_{model}, compare, error_taxonomy_{model}, context, plots
 # and the opt-in fetch_official -> validate_judge -> history (appends to history.parquet) -> report; summary (summary.json) beside it. One rules/<step>.smk per step, running the
 # module scripts/alpacaflow/<step>.py as `python -m alpacaflow <step>`.
 from snakemake.utils import min_version
@@ -20,10 +21,12 @@ include: "rules/runtime.smk"
 include: "rules/common.smk"
 include: "rules/download_prompts.smk"
 include: "rules/download_benchmark.smk"
+include: "rules/download_mt_bench.smk"
 include: "rules/download_model.smk"
 include: "rules/generate.smk"
 include: "rules/annotate.smk"
 include: "rules/export_arena.smk"
+include: "rules/export_mt_bench.smk"
 include: "rules/leaderboard.smk"
 include: "rules/error_sample.smk"
 include: "rules/compare.smk"

@@ -16,6 +16,7 @@ from alpacaflow.benchmarks import (
 )
 from alpacaflow.config import (
     BENCHMARK_PREFIX,
+    MT_BENCH,
     OFFICIAL_REFERENCE,
     PROMPT_REFERENCE,
     VALIDATION,
@@ -23,6 +24,7 @@ from alpacaflow.config import (
     check_config,
     downloads,
     gpus_for,
+    is_benchmark,
     judged_pairs,
     looks_local,
     model_settings,
@@ -40,6 +42,8 @@ try:
     check_judge(config["judge"])
     if config["arena_hard"]["judge"]:
         check_judge(config["arena_hard"]["judge"])
+    if config["mt_bench"]["judge"]:
+        check_judge(config["mt_bench"]["judge"])
 except AlpacaflowError as exc:
     raise WorkflowError(str(exc)) from None
 
@@ -93,6 +97,16 @@ ARENA_JUDGE_WEIGHTS = (
     if ARENA and ARENA_JUDGE["backend"] == "vllm" and ARENA_JUDGE is not JUDGE
     else ""
 )
+# MT-Bench (benchmarks: [..., mt_bench]): its section (a rerun trigger of annotate), its judge (the run's unless
+# mt_bench.judge), a local one's weights (a rerun trigger), and each generated model's pair (model, mt_bench).
+MT = MT_BENCH in config["benchmarks"]
+MT_JSON = json.dumps(config["mt_bench"], sort_keys=True)
+MT_JUDGE = config["mt_bench"]["judge"] or JUDGE
+MT_JUDGE_WEIGHTS = (
+    folder_fingerprint(MT_JUDGE["model"])
+    if MT and MT_JUDGE["backend"] == "vllm" and MT_JUDGE is not JUDGE
+    else ""
+)
 # Every (model, reference) the judge compares: each model against the prompt
 # set's references, then head to head against each model in `references`.
 PAIRS = judged_pairs(config)
@@ -102,6 +116,7 @@ PAIR_ANNOTATIONS = [
 # What the annotate step judges: PAIRS, judge validation's official pairs (results/validation/) when enabled,
 # and each generated model's Arena-Hard answers (results/{model}/arena_hard-<v>/).
 ANNOTATE_PAIRS = annotated_pairs(config)
+MT_PAIRS = [(m, r) for m, r in ANNOTATE_PAIRS if r == MT_BENCH]
 # Arena-Hard's pairs: each model's answers against the version's baseline (ARENA_PAIRS: (model, arena_hard-<v>)),
 # and head to head against another model's answers (ARENA_HEADS: (model, arena_hard-<v>/vs_<reference>)).
 ARENA_PAIRS = [(m, b) for m, b in ANNOTATE_PAIRS if b in ARENA]
@@ -111,44 +126,60 @@ ARENA_HEADS = [
     if r.startswith(BENCHMARK_PREFIX) and split_reference(r)[1]
 ]
 # What shapes a leaderboard row's numbers (history.parquet's settings_hash), by the history step's row key:
-# "model|reference" on AlpacaEval; "model@arena_hard-<v>" on Arena-Hard, "model@arena_hard-<v>/vs_<reference>"
+# "model|reference" on AlpacaEval; "model@mt_bench" on MT-Bench; "model@arena_hard-<v>" on Arena-Hard, "model@arena_hard-<v>/vs_<reference>"
 # head to head (its judge, the model's (and reference's) settings there, the arena_hard section but for which
 # versions run).
-PAIR_SETTINGS = {
-    f"{m}|{r}": hashlib.sha256(
-        json.dumps(
-            {
-                "judge": settings_hash(JUDGE),
-                "model": model_settings(config, m),
-                "reference": r,
-            },
-            sort_keys=True,
-        ).encode()
-    ).hexdigest()[:16]
-    for m, r in PAIRS
-} | {
-    f"{m}@{b}": hashlib.sha256(
-        json.dumps(
-            {
-                "judge": settings_hash(ARENA_JUDGE),
-                "model": benchmark_settings(config, m, split_reference(b)[0]),
-                "reference": (
-                    benchmark_settings(
-                        config, split_reference(b)[1], split_reference(b)[0]
-                    )
-                    if split_reference(b)[1]
-                    else None
-                ),
-                "benchmark": b,
-                "arena_hard": {
-                    k: v for k, v in config["arena_hard"].items() if k != "versions"
+PAIR_SETTINGS = (
+    {
+        f"{m}|{r}": hashlib.sha256(
+            json.dumps(
+                {
+                    "judge": settings_hash(JUDGE),
+                    "model": model_settings(config, m),
+                    "reference": r,
                 },
-            },
-            sort_keys=True,
-        ).encode()
-    ).hexdigest()[:16]
-    for m, b in ARENA_PAIRS + ARENA_HEADS
-}
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()[:16]
+        for m, r in PAIRS
+    }
+    | {
+        f"{m}@{b}": hashlib.sha256(
+            json.dumps(
+                {
+                    "judge": settings_hash(ARENA_JUDGE),
+                    "model": benchmark_settings(config, m, split_reference(b)[0]),
+                    "reference": (
+                        benchmark_settings(
+                            config, split_reference(b)[1], split_reference(b)[0]
+                        )
+                        if split_reference(b)[1]
+                        else None
+                    ),
+                    "benchmark": b,
+                    "arena_hard": {
+                        k: v for k, v in config["arena_hard"].items() if k != "versions"
+                    },
+                },
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()[:16]
+        for m, b in ARENA_PAIRS + ARENA_HEADS
+    }
+    | {
+        f"{m}@{MT_BENCH}": hashlib.sha256(
+            json.dumps(
+                {
+                    "judge": settings_hash(MT_JUDGE),
+                    "model": benchmark_settings(config, m, MT_BENCH),
+                    "mt_bench": config["mt_bench"],
+                },
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()[:16]
+        for m, _ in MT_PAIRS
+    }
+)
 # Under --keep-going: one job per pair, {vs} being "" (the prompt set) or a slash, "vs_" and the reference
 # (judge validation's job: model "validation").
 ANNOTATIONS = (
@@ -168,8 +199,8 @@ WANDB = config["tracking"]["wandb"]
 
 wildcard_constraints:
     model=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    vs=r"(/vs_[A-Za-z0-9][A-Za-z0-9_.-]*|/arena_hard-v[0-9.]+(/vs_[A-Za-z0-9][A-Za-z0-9_.-]*)?)?",
-    bench=r"(/arena_hard-v[0-9.]+)?",
+    vs=r"(/vs_[A-Za-z0-9][A-Za-z0-9_.-]*|/arena_hard-v[0-9.]+(/vs_[A-Za-z0-9][A-Za-z0-9_.-]*)?|/mt_bench)?",
+    bench=r"(/arena_hard-v[0-9.]+|/mt_bench)?",
     benchmark=r"arena_hard-v[0-9.]+",
     version=r"v[0-9.]+",
     download=r"_judge|[A-Za-z0-9][A-Za-z0-9_.-]*",
@@ -240,7 +271,7 @@ def job_pairs(wildcards):
         return ANNOTATE_PAIRS
     if wildcards.model == VALIDATION and not wildcards.vs:
         return [(VALIDATION, OFFICIAL_REFERENCE)]
-    if wildcards.vs[1:].startswith(BENCHMARK_PREFIX):
+    if is_benchmark(wildcards.vs[1:]):
         return [(wildcards.model, wildcards.vs[1:])]
     return [
         (
@@ -261,7 +292,7 @@ def pair_outputs(model, reference):
     """A pair's judged outputs: the model's (on AlpacaEval or a benchmark), or judge validation's official pairs."""
     if reference == OFFICIAL_REFERENCE:
         return OFFICIAL_ANNOTATIONS
-    if reference.startswith(BENCHMARK_PREFIX):
+    if is_benchmark(reference):
         return f"{RESULTS}/{model}/{split_reference(reference)[0]}/model_outputs.json"
     return model_outputs(model)
 
@@ -282,12 +313,8 @@ def arena_official(benchmark):
 
 def job_benchmarks(wildcards):
     """The benchmark folders (results/arena_hard-<v>) whose pairs the job judges."""
-    refs = {
-        split_reference(r)[0]
-        for _, r in job_pairs(wildcards)
-        if r.startswith(BENCHMARK_PREFIX)
-    }
-    return [f"{RESULTS}/{b}" for b in ARENA if b in refs]
+    refs = {split_reference(r)[0] for _, r in job_pairs(wildcards) if is_benchmark(r)}
+    return [f"{RESULTS}/{b}" for b in [*ARENA, MT_BENCH] if b in refs]
 
 
 def annotate_inputs(wildcards):
@@ -301,7 +328,7 @@ def annotate_inputs(wildcards):
                 model_outputs(r)
                 for _, r in pairs
                 if r not in (PROMPT_REFERENCE, OFFICIAL_REFERENCE)
-                and not r.startswith(BENCHMARK_PREFIX)
+                and not is_benchmark(r)
             }
         ),
         # Head to head on a benchmark: the reference model's answers to it.
@@ -354,12 +381,19 @@ def generate_gpus(wildcards):
     return gpus_for(settings_of(wildcards.model, wildcards.bench))
 
 
-def benchmark_local_inputs(wildcards):
-    """A local copy of the Arena-Hard repository's files (each file: editing one refetches); none from GitHub."""
-    source = config["arena_hard"]["source"]
-    if source == "github":
-        return []
-    return sorted(str(p) for p in Path(source).expanduser().rglob("*") if p.is_file())
+def local_copy(section):
+    """Input function: the files of a local copy of a benchmark's repository (config[section]["source"]), so that
+    editing one refetches; none when it is read from GitHub."""
+
+    def files(wildcards):
+        source = config[section]["source"]
+        if source == "github":
+            return []
+        return sorted(
+            str(p) for p in Path(source).expanduser().rglob("*") if p.is_file()
+        )
+
+    return files
 
 
 def prompt_source_inputs(wildcards):
@@ -431,6 +465,7 @@ def step_command(step, *args, offline=False):
 
 
 def all_targets():
-    """The report and summary.json, and the W&B record when tracking.wandb.project is set."""
+    """The report and summary.json, the W&B record when tracking.wandb.project is set, MT-Bench's FastChat layout."""
     tracked = [f"{RESULTS}/tracking/wandb.json"] if WANDB["project"] else []
-    return [f"{RESULTS}/report.md", f"{RESULTS}/summary.json", *tracked]
+    exported = [f"{RESULTS}/official/data/{MT_BENCH}"] if MT_PAIRS else []
+    return [f"{RESULTS}/report.md", f"{RESULTS}/summary.json", *tracked, *exported]

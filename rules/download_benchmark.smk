@@ -8,7 +8,7 @@ localrules:
 
 rule download_benchmark:
     input:
-        local=benchmark_local_inputs,
+        local=local_copy("arena_hard"),
     output:
         prompts=f"{RESULTS}/{{benchmark}}/prompts.parquet",
         meta=f"{RESULTS}/{{benchmark}}/prompts_meta.json",

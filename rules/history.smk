@@ -13,9 +13,12 @@ rule history:
         meta=f"{RESULTS}/prompts_meta.json",
         arena_outputs=[
             f"{annotation_folder(RESULTS, m, b)}/model_outputs.json"
-            for m, b in ARENA_PAIRS
+            for m, b in ARENA_PAIRS + MT_PAIRS
         ],
-        benchmark_metas=[f"{RESULTS}/{b}/prompts_meta.json" for b in ARENA],
+        benchmark_metas=[
+            f"{RESULTS}/{b}/prompts_meta.json"
+            for b in ARENA + ([MT_BENCH] if MT_PAIRS else [])
+        ],
     output:
         # The history itself is not an output: Snakemake deletes outputs before a job runs.
         appended=f"{RESULTS}/history_appended.json",
@@ -30,8 +33,8 @@ rule history:
         models=MODELS,
         judge=JUDGE_JSON,
         history=f"{RESULTS}/history.parquet",
-        arena_pairs=[f"{m}@{b}" for m, b in ARENA_PAIRS],
-        benchmarks=ARENA,
+        arena_pairs=[f"{m}@{b}" for m, b in ARENA_PAIRS + MT_PAIRS],
+        benchmarks=ARENA + ([MT_BENCH] if MT_PAIRS else []),
     shell:
         step_command(
             "history",

@@ -1,4 +1,5 @@
-# leaderboard: alpaca_eval's win rate and LC win rate for every (model, reference) pair (no network).
+# leaderboard: alpaca_eval's win rate and LC win rate for every (model, reference) pair, and the benchmarks' scores
+# (Arena-Hard-Auto's, MT-Bench's) beside them (no network).
 
 
 localrules:
@@ -21,6 +22,12 @@ rule leaderboard:
         arena_official=[
             arena_official(b) for b in dict.fromkeys(b for _, b in ARENA_PAIRS)
         ],
+        mt_annotations=[
+            f"{annotation_folder(RESULTS, m, r)}/annotations.json" for m, r in MT_PAIRS
+        ],
+        mt_throughputs=[
+            f"{RESULTS}/{m}/{MT_BENCH}/throughput.json" for m, _ in MT_PAIRS
+        ],
     output:
         csv=f"{RESULTS}/leaderboard.csv",
         md=f"{RESULTS}/leaderboard.md",
@@ -37,6 +44,9 @@ rule leaderboard:
         arena_references=[r for _, r in ARENA_PAIRS + ARENA_HEADS],
         arena_rounds=config["arena_hard"]["bootstrap_rounds"],
         arena_seed=config["arena_hard"]["seed"],
+        mt_models=[m for m, _ in MT_PAIRS],
+        mt_rounds=config["mt_bench"]["bootstrap_rounds"],
+        mt_seed=config["mt_bench"]["seed"],
     shell:
         step_command(
             "leaderboard",
@@ -54,4 +64,9 @@ rule leaderboard:
             "input.arena_official",
             "params.arena_rounds",
             "params.arena_seed",
+            "params.mt_models",
+            "input.mt_annotations",
+            "input.mt_throughputs",
+            "params.mt_rounds",
+            "params.mt_seed",
         )

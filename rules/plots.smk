@@ -31,6 +31,17 @@ rule plots:
             category="Plots",
         ),
         subsets_csv=f"{RESULTS}/subset_win_rates.csv",
+        mt_bench=(
+            [
+                report(
+                    f"{RESULTS}/figures/mt_bench_categories.png",
+                    caption="captions/mt_bench_categories.rst",
+                    category="Plots",
+                )
+            ]
+            if MT_PAIRS
+            else []
+        ),
     log:
         f"{RESULTS}/logs/plots.log",
     benchmark:

@@ -29,6 +29,10 @@ rule report:
         arena_error_samples=[
             f"{RESULTS}/{m}/{b}/error_sample.md" for m, b in ARENA_PAIRS
         ],
+        mt_error_samples=[
+            f"{RESULTS}/{m}/{MT_BENCH}/error_sample.md" for m, _ in MT_PAIRS
+        ],
+        mt_figure=[f"{RESULTS}/figures/mt_bench_categories.png"] if MT_PAIRS else [],
         sweep_tables=sweep_outputs("table"),
         sweep_verdicts=sweep_outputs("verdict"),
         sweep_figures=sweep_outputs("figure"),
@@ -49,6 +53,7 @@ rule report:
         validation=lambda wildcards, input: (
             input.validation[0] if input.validation else ""
         ),
+        mt_figure=lambda wildcards, input: input.mt_figure[0] if input.mt_figure else "",
     shell:
         step_command(
             "report",
@@ -75,4 +80,6 @@ rule report:
             "output.report",
             "input.arena_protocols",
             "input.arena_error_samples",
+            "input.mt_error_samples",
+            "params.mt_figure",
         )

@@ -21,6 +21,7 @@ DEMO_PROMPTS = DEMO / "prompts.json"
 DEMO_GAMED = DEMO / "df_gamed_demo.csv"
 DEMO_OFFICIAL = DEMO / "official_annotations_demo.json"
 ARENA_STANDINS = DEMO / "arena_hard"
+MT_STANDINS = DEMO / "mt_bench"
 REALISTIC = REPO / "test" / "realistic"
 
 
@@ -164,13 +165,26 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, tiny_models: dict[str, Pa
     # Arena-Hard v0.1 on the stand-ins, judged by the stand-in API judge (a test double) served for the run.
     from alpacaflow.testing.judge_server import StandinJudgeServer, template_of
 
-    config["benchmarks"] = ["alpaca_eval", "arena_hard"]
+    config["benchmarks"] = ["alpaca_eval", "arena_hard", "mt_bench"]
     with StandinJudgeServer(template_of(ARENA_STANDINS / "config" / "arena-hard-v0.1.yaml")) as server:
         config["arena_hard"] = {
             "source": str(ARENA_STANDINS),
             "encoding": str(o200k),
             "generation": {"max_new_tokens": 16, "temperature": 0.0, "max_model_len": 512},
             "judge": {"backend": "openai", "method": "weighted", "base_url": server.base_url, "api_max_retries": 1},
+            "judge_max_new_tokens": 64,
+        }
+        # MT-Bench on its stand-ins, graded by the same stand-in API judge (a rating drawn from each answer).
+        config["mt_bench"] = {
+            "source": str(MT_STANDINS),
+            "generation": {"max_new_tokens": 16},
+            "judge": {
+                "backend": "openai",
+                "method": "weighted",
+                "openai_model": "gpt-4",
+                "base_url": server.base_url,
+                "api_max_retries": 1,
+            },  # fmt: skip
             "judge_max_new_tokens": 64,
         }
         path.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -60,8 +60,17 @@ def test_sweeps_carry_each_benchmarks_score_per_step(tmp_path):
     table = pd.DataFrame({"step": [1, 2], "model": ["run_step1", "run_step2"], "win_rate": [10.0, 12.0],
                           "win_rate_ci_low": [5.0, 6.0], "win_rate_ci_high": [15.0, 18.0], "lc_win_rate": [None] * 2,
                           "lc_win_rate_ci_low": [None] * 2, "lc_win_rate_ci_high": [None] * 2})  # fmt: skip
-    table = add_benchmarks(table, scores)
+    averages = (("run_step1", 5.5), ("run_step2", 6.25))
+    mt_bench = pd.DataFrame([{"model": m, "benchmark": "mt_bench", "average": a, "average_ci_low": a - 1,
+                              "average_ci_high": a + 1} for m, a in averages])  # fmt: skip
+    every = pd.concat([board(), mt_bench.reindex(columns=ALL_COLUMNS)], ignore_index=True)
+    assert list(benchmark_scores(every, ["run_step1", "run_step2"])) == list(scores)  # MT-Bench has no score column
+    table = add_benchmarks(table, scores, every, ["run_step1", "run_step2"])
     assert table["arena_hard-v2.0 hard_prompt_score"].tolist() == [20.0, 30.0]
+    assert table["mt_bench_average"].tolist() == [5.5, 6.25] and table["mt_bench_average_ci_high"].tolist() == [
+        6.5,
+        7.25,
+    ]
     assert table["arena_hard-v2.0 creative_writing_score"].isna().tolist() == [True, False]
     paired = {"win_rate_diff": 2.0, "win_rate_diff_ci_low": -1.0, "win_rate_diff_ci_high": 5.0, "lc_diff": None,
               "against": "base"}  # fmt: skip
@@ -71,6 +80,7 @@ def test_sweeps_carry_each_benchmarks_score_per_step(tmp_path):
                         "vs_final": None}}  # fmt: skip
     text = "\n".join(sweep_section(tmp_path / "report.md", table, verdict, tmp_path / "f.png"))
     assert "| arena_hard-v2.0 hard_prompt score (%, 90%) | arena_hard-v2.0 creative_writing score (%, 90%) |" in text
+    assert "MT-Bench Average (95%) |" in text and "| 6.25 [5.25, 7.25] |" in text
     assert "| 20.0 [15.0, 25.0] | n/a |" in text and "| 30.0 [26.0, 35.0] | 40.0 [30.0, 50.0] |" in text
 
 

@@ -225,7 +225,8 @@ def schema_keys() -> dict[str, object]:
                 schema["properties"]["generation"]["properties"].get(name.split(".")[1], {}).get("default", ...)
             )
     sections = {"prompts", "judge", "error_sample", "compare", "error_taxonomy", "context", "validate_judge", "models",
-                "generation", "sweeps", "tracking", "tracking.wandb", "judge.audit", "arena_hard"}  # fmt: skip
+                "generation", "sweeps", "tracking", "tracking.wandb", "judge.audit", "arena_hard",
+                "mt_bench"}  # fmt: skip
     return {k: v for k, v in found.items() if k not in sections}
 
 

@@ -68,6 +68,43 @@ def test_demo_run_is_complete_up_to_date_and_reruns_only_changed_model(demo_run)
         (demo_run / "config.yaml").write_text(original)
 
 
+def _check_mt_bench(results: Path, graded: list[dict]) -> None:
+    """MT-Bench in the demo run: both turns answered, graded, scored, exported in FastChat's layout, reported."""
+    from alpacaflow.metrics.mt_bench import scores
+
+    every = read_leaderboard(results / "leaderboard.csv", None, "mt_bench")
+    overall = every[every["category"].isna()].set_index("model")
+    assert sorted(overall.index) == ["sft", "zero_shot"] and (overall["n_total"] == 8).all()
+    for model in ("zero_shot", "sft"):
+        generations = read_parquet(results / model / "mt_bench" / "generations.parquet")
+        assert generations["turn"].tolist() == [1, 2] * 8
+        records = json.loads((results / model / "mt_bench" / "annotations.json").read_text())
+        assert len(records) == 16 and {r["judge"][0] for r in records} == {"gpt-4"}
+        found = scores(pd.DataFrame(records))
+        assert found["unparsed"] == overall.loc[model, "unparsed"]
+        for column in ("turn1", "turn2", "average"):
+            assert found[column] == pytest.approx(overall.loc[model, column])
+        row = overall.loc[model]
+        assert row["average_ci_low"] <= row["average"] <= row["average_ci_high"]
+        sample = (results / model / "mt_bench" / "error_sample.md").read_text()
+        assert sample.startswith(f"### {model} on mt_bench: the ")
+    assert overall.loc["sft", "average"] != overall.loc["zero_shot", "average"]  # the stand-in rates each answer
+    assert sorted(every["category"].dropna().unique()) == sorted(
+        ["coding", "extraction", "humanities", "math", "reasoning", "roleplay", "stem", "writing"])  # fmt: skip
+    official = results / "official" / "data" / "mt_bench"
+    assert sorted(p.name for p in (official / "model_answer").iterdir()) == ["sft.jsonl", "zero_shot.jsonl"]
+    assert (official / "model_judgment" / "gpt-4_single.jsonl").read_text().count("\n") == 32
+    report = (results / "report.md").read_text()
+    part = report.split("## MT-Bench")[1].split("## Generation speed")[0]
+    assert "**Not comparable with published MT-Bench numbers:** graded by gpt-4 (gpt-4 at http://127.0.0.1" in part
+    assert "Average per category:" in part and "](figures/mt_bench_categories.png)" in part
+    assert (results / "sft" / "mt_bench" / "error_sample.md").read_text() in part
+    assert (results / "figures" / "mt_bench_categories.png").read_bytes().startswith(b"\x89PNG")
+    summary = json.loads((results / "summary.json").read_text())["benchmarks"]["mt_bench"]
+    assert summary["comparable"] is False and summary["models"]["sft"]["average"] == overall.loc["sft", "average"]
+    assert len(summary["models"]["sft"]["categories"]) == 8
+
+
 def _check_demo_run(workdir: Path) -> None:
     results = workdir / "results"
     for model in ("zero_shot", "sft"):
@@ -93,7 +130,13 @@ def _check_demo_run(workdir: Path) -> None:
         ("imported", "arena_hard-v0.1"),
         ("zero_shot", "arena_hard-v0.1/vs_sft"),  # head to head on Arena-Hard too (references: [prompts, sft])
         ("imported", "arena_hard-v0.1/vs_sft"),
+        ("zero_shot", "mt_bench"),  # MT-Bench: the generated models' two-turn answers (imported has none)
+        ("sft", "mt_bench"),
     ]  # sft is never judged against itself
+    graded = [c for c in counts if c["reference"] == "mt_bench"]
+    assert all(c["gradings"] == c["judged_this_run"] == 16 and c["judge"] == "gpt-4" for c in graded)
+    _check_mt_bench(results, graded)
+    counts = [c for c in counts if c not in graded]
     arena = [c for c in counts if c["reference"] == "arena_hard-v0.1"]
     heads = [c for c in counts if c["reference"] == "arena_hard-v0.1/vs_sft"]
     assert all(c["judged_this_run"] == 12 and c["null_games"] == 0 for c in heads)
@@ -153,13 +196,15 @@ def _check_demo_run(workdir: Path) -> None:
     # Logs and benchmarks as the README says: <rule>/<model>.log for per-model rules (generate on a benchmark:
     # <rule>/<model>/<benchmark>.log), <rule>.log otherwise.
     per_job = {"generate", "error_sample", "error_taxonomy", "download_model", "download_benchmark", "export_arena"}
+    history_mt = history[history["benchmark"] == "mt_bench"]
+    assert sorted(history_mt["model"].unique()) == ["sft", "zero_shot"] and history_mt["average"].notna().all()
     for kind, suffix in (("logs", ".log"), ("benchmarks", ".tsv")):
         files = [p.relative_to(results / kind) for p in (results / kind).rglob("*") if p.is_file()]
         assert files
         for rel in files:
             rule = rel.parts[0].removesuffix(suffix)
             assert rule in STEPS and rel.suffix == suffix, rel
-            on_benchmark = rule in ("generate", "error_sample") and rel.stem.startswith("arena_hard-")
+            on_benchmark = rule in ("generate", "error_sample") and rel.stem.startswith(("arena_hard-", "mt_bench"))
             assert len(rel.parts) == (3 if on_benchmark else 2 if rule in per_job else 1), rel
     # summary.json: valid, and the leaderboard's numbers under the demo's reference.
     summary = json.loads((results / "summary.json").read_text())
@@ -293,8 +338,9 @@ def _check_demo_run(workdir: Path) -> None:
     annotate_jobs = [job for job in scheduled(per_model.stdout) if job[0] == "annotate"]
     assert set(annotate_jobs) == {("annotate", m) for m in (*MODELS_3, "validation")}
     # A job per pair: each model's against the prompt set's references and against Arena-Hard's baseline (the
-    # imported model's answers included), zero_shot's and imported's against sft, and validation's.
-    assert len(annotate_jobs) == 11  # and on Arena-Hard, zero_shot's and imported's against sft
+    # imported model's answers included), zero_shot's and imported's against sft, and validation's; the generated
+    # models' MT-Bench gradings.
+    assert len(annotate_jobs) == 13  # and on Arena-Hard, zero_shot's and imported's against sft
 
 
 def test_new_checkpoint_from_the_command_line(tmp_path, tiny_models):

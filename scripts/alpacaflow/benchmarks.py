@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .config import BENCHMARK_PREFIX, OFFICIAL_REFERENCE, VALIDATION, judged_pairs, model_settings
+from .config import BENCHMARK_PREFIX, MT_BENCH, OFFICIAL_REFERENCE, VALIDATION, judged_pairs, model_settings
 from .errors import AlpacaflowError
 
 #: Arena-Hard-Auto's versions: alpacaflow's benchmark name -> the official repository's.
@@ -61,7 +61,7 @@ def check_benchmarks(config: dict[str, Any]) -> None:
             "config error at 'benchmarks': alpaca_eval comes first (its leaderboard, report and summary "
             "hold the others' sections)"
         )
-    names = arena_benchmarks(config)
+    names = arena_benchmarks(config) + ([MT_BENCH] if MT_BENCH in config["benchmarks"] else [])
     clash = sorted(set(names) & set(config["models"]))
     if clash:
         raise AlpacaflowError(
@@ -69,7 +69,8 @@ def check_benchmarks(config: dict[str, Any]) -> None:
         )
     judge = config["arena_hard"]["judge"] or config["judge"]  # the judge of the Arena-Hard games
     where = "arena_hard.judge" if config["arena_hard"]["judge"] else "judge"
-    for name in names if judge["backend"] == "vllm" else []:
+    check_mt_bench_judge(config)
+    for name in arena_benchmarks(config) if judge["backend"] == "vllm" else []:
         version = version_of(name)
         tokens = config["arena_hard"]["judge_max_new_tokens"] or JUDGE_MAX_TOKENS[version]
         if judge["max_model_len"] <= tokens:
@@ -80,11 +81,27 @@ def check_benchmarks(config: dict[str, Any]) -> None:
             )
 
 
+def check_mt_bench_judge(config: dict[str, Any]) -> None:
+    """A local MT-Bench judge's context holds more than a grading's verdict (``mt_bench.judge_max_new_tokens``)."""
+    if MT_BENCH not in config["benchmarks"]:
+        return
+    judge = config["mt_bench"]["judge"] or config["judge"]
+    where = "mt_bench.judge" if config["mt_bench"]["judge"] else "judge"
+    tokens = config["mt_bench"]["judge_max_new_tokens"]
+    if judge["backend"] == "vllm" and judge["max_model_len"] <= tokens:
+        raise AlpacaflowError(
+            f"config error at '{where}.max_model_len': {judge['max_model_len']} leaves no room for an MT-Bench "
+            f"grading prompt before the judge's {tokens} new tokens; raise it or lower mt_bench.judge_max_new_tokens"
+        )
+
+
 def benchmark_settings(config: dict[str, Any], model: str, benchmark: str) -> dict[str, Any]:
     """A model's resolved settings on `benchmark` (``alpaca_eval``: `config.model_settings` as they are)."""
     settings = model_settings(config, model)
     if benchmark == "alpaca_eval":
         return settings
+    if benchmark == MT_BENCH:
+        return mt_bench_settings(config, settings)
     imported = config["models"].get(model, {}).get("arena_hard_outputs", {}).get(version_of(benchmark))
     if imported:
         return {"model": model, "outputs": imported}
@@ -93,6 +110,20 @@ def benchmark_settings(config: dict[str, Any], model: str, benchmark: str) -> di
     resolved = copy.deepcopy(settings)
     own = config["models"][model].get("arena_hard_generation", {})
     resolved["generation"] = {**settings["generation"], **config["arena_hard"]["generation"], **own}
+    return resolved
+
+
+def mt_bench_settings(config: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """A model's settings on MT-Bench: ``mt_bench.generation`` over its own, and the category temperatures.
+
+    (A model with only AlpacaEval ``outputs`` keeps them and has no MT-Bench answers.)
+    """
+    if "outputs" in settings:
+        return settings
+    section = config["mt_bench"]
+    resolved = copy.deepcopy(settings)
+    resolved["generation"] = {**settings["generation"], **section["generation"]}
+    resolved["mt_bench"] = {k: section[k] for k in ("temperatures", "default_temperature")}
     return resolved
 
 
@@ -131,10 +162,18 @@ def arena_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
+def mt_bench_models(config: dict[str, Any]) -> list[str]:
+    """The models answering MT-Bench (with mt_bench in `benchmarks`): those generated (with a ``path``)."""
+    if MT_BENCH not in config["benchmarks"]:
+        return []
+    return [m for m, entry in config["models"].items() if "path" in entry]
+
+
 def annotated_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
     """What the annotate step judges: `config.judged_pairs`, judge validation's official pairs, the benchmarks'.
 
-    Judge validation's official pairs when it is enabled; then `arena_pairs`.
+    Judge validation's official pairs when it is enabled; then `arena_pairs`; then each MT-Bench model's answers.
     """
     validation = [(VALIDATION, OFFICIAL_REFERENCE)] if config["validate_judge"]["enabled"] else []
-    return judged_pairs(config) + validation + arena_pairs(config)
+    mt_bench = [(m, MT_BENCH) for m in mt_bench_models(config)]
+    return judged_pairs(config) + validation + arena_pairs(config) + mt_bench

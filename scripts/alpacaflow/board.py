@@ -45,11 +45,14 @@ LEADERBOARD_COLUMNS = [
     "position_flips",
     *SPEED_COLUMNS,
 ]
-#: Every row's benchmark (``alpaca_eval``, ``arena_hard-v0.1``, ...) and a benchmark's own columns (Arena-Hard-Auto:
-#: one row per category, its bootstrapped score and 90% interval, the style-controlled score and interval, battles,
-#: questions left out for a missing label).
+#: Every row's benchmark (``alpaca_eval``, ``arena_hard-v0.1``, ``mt_bench``) and a benchmark's own columns.
+#: Arena-Hard-Auto: one row per category, its bootstrapped score and 90% interval, the style-controlled score and
+#: interval, battles, questions left out for a missing label.
+#: MT-Bench (``mt_bench``): a row per model (no category) and per (model, category): the mean rating of turn 1,
+#: of turn 2, FastChat's Average (both turns' ratings pooled) and its 95% bootstrap interval.
 BENCHMARK_COLUMNS = ["benchmark", "category", "score", "score_ci_low", "score_ci_high", "style_score", "style_ci_low",
-                     "style_ci_high", "battles", "null_games"]  # fmt: skip
+                     "style_ci_high", "battles", "null_games", "turn1", "turn2", "average", "average_ci_low",
+                     "average_ci_high"]  # fmt: skip
 ALL_COLUMNS = [*LEADERBOARD_COLUMNS, *BENCHMARK_COLUMNS]
 #: Counts: whole numbers, blank where a benchmark has none (one benchmark's rows never turn another's into floats).
 COUNT_COLUMNS = ["n_wins", "n_wins_base", "n_draws", "n_total", "avg_length", "unparsed", "empty_outputs",
@@ -168,3 +171,30 @@ def _arena_table(table: pd.DataFrame) -> str:
 def _interval(score: float, low: float, high: float) -> str:
     """A 90% interval as the official tables write it: ``(-below / +above)``; n/a without a score."""
     return "n/a" if pd.isna(score) else f"(-{score - low:.1f} / +{high - score:.1f})"
+
+
+def mt_bench_markdown(table: pd.DataFrame) -> str:
+    """MT-Bench's rows as Markdown: each model's turn-1, turn-2 and Average scores, then the Average per category."""
+    overall = table[table["category"].isna()]
+    lines = ["| model | turn 1 | turn 2 | Average | 95% interval | questions | unparsed ratings | judge |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in overall.itertuples():
+        interval = "n/a" if pd.isna(r.average) else f"{r.average_ci_low:.2f} to {r.average_ci_high:.2f}"
+        lines.append(f"| {r.model} | {_fmt(r.turn1)} | {_fmt(r.turn2)} | {_fmt(r.average)} | {interval} "
+                     f"| {_fmt(r.n_total, 0)} | {_fmt(r.unparsed, 0)} | {r.judge} |")  # fmt: skip
+    by_category = category_table(table)
+    if by_category.empty:
+        return "\n".join(lines) + "\n"
+    header = "| model | " + " | ".join(by_category.columns) + " |"
+    rows = [f"| {m} | " + " | ".join(_fmt(v) for v in values) + " |" for m, values in by_category.iterrows()]
+    return "\n".join(lines) + "\n\nAverage per category:\n\n" + "\n".join(
+        [header, "|---|" + "---|" * len(by_category.columns), *rows]) + "\n"  # fmt: skip
+
+
+def category_table(table: pd.DataFrame) -> pd.DataFrame:
+    """MT-Bench's Average per category: a model per row (leaderboard order), a category per column."""
+    parts = table[table["category"].notna()]
+    if parts.empty:
+        return pd.DataFrame()
+    order = list(dict.fromkeys(table["model"]))
+    return parts.pivot(index="model", columns="category", values="average").reindex(order)

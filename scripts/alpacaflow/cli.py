@@ -41,10 +41,12 @@ from .secrets import protect_std_streams
 STEPS = (
     "download_prompts",
     "download_benchmark",
+    "download_mt_bench",
     "download_model",
     "generate",
     "annotate",
     "export_arena",
+    "export_mt_bench",
     "leaderboard",
     "error_sample",
     "compare",

@@ -167,6 +167,8 @@ def looks_local(path: str) -> bool:
 VALIDATION, OFFICIAL_REFERENCE = "validation", "official"
 #: The name of every benchmark beside AlpacaEval starts so (``arena_hard-v0.1``; `benchmarks`).
 BENCHMARK_PREFIX = "arena_hard-"
+#: MT-Bench's benchmark name: its folder under results_dir (and each model's), the leaderboard's ``benchmark``.
+MT_BENCH = "mt_bench"
 #: Folders of results_dir that hold something other than a model's results: no model may be named so.
 RESERVED_NAMES = (VALIDATION, "logs", "benchmarks", "figures", "sweeps", "downloads", "tracking", "official")
 
@@ -324,16 +326,21 @@ def judged_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
+def is_benchmark(reference: str) -> bool:
+    """Whether a pair's reference is a benchmark's (Arena-Hard's ``arena_hard-<v>[/vs_<model>]``, ``mt_bench``)."""
+    return reference.startswith(BENCHMARK_PREFIX) or reference == MT_BENCH
+
+
 def annotation_folder(results: str, model: str, reference: str) -> str:
     """Where a pair's annotations (and judge cache) live.
 
     results/{model} against the prompt set, results/{model}/vs_{reference}
     head to head, results/validation for judge validation's official pairs,
-    results/{model}/arena_hard-<v> for a benchmark's.
+    results/{model}/arena_hard-<v> (or results/{model}/mt_bench) for a benchmark's.
     """
     if reference == OFFICIAL_REFERENCE:
         return f"{results}/{VALIDATION}"
-    if reference.startswith(BENCHMARK_PREFIX):
+    if is_benchmark(reference):
         return f"{results}/{model}/{reference}"
     return f"{results}/{model}" if reference == PROMPT_REFERENCE else f"{results}/{model}/vs_{reference}"
 

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from .board import head_to_head_rows
-from .config import PROMPT_REFERENCE
+from .config import MT_BENCH, PROMPT_REFERENCE
 from .history_table import identity, read_history
 from .io import load_prompt_table, read_records, reference_generators
 from .judge_settings import OPENAI_DEFAULT_BASE
@@ -154,7 +155,9 @@ def same_judge(a: Any, b: Any) -> bool:
 
 
 def history_value(row: Any) -> str:
-    """A history row's headline: its LC win rate (win rate where LC is n/a); an Arena-Hard row's score."""
+    """A history row's headline: LC win rate (or win rate), Arena-Hard's score, or MT-Bench's Average."""
+    if row.get("benchmark") == MT_BENCH:
+        return f"Average {row['average']:.2f}"
     if row.get("benchmark", "alpaca_eval") != "alpaca_eval":
         return f"score {row['score']:.1f}"
     lc = row["length_controlled_winrate"]
@@ -195,7 +198,9 @@ def history_view(appended: Path) -> dict[str, Any]:
                   "judge_changed_to": None if i == 0 or same_judge(rows[i - 1], r) else judge_label(r)}
                  for i, r in enumerate(rows)]  # fmt: skip
         label = pair_label(now["model"], now["reference"])
-        if now["benchmark"] != "alpaca_eval":
+        if now["benchmark"] == MT_BENCH:
+            label = f"{now['model']} on MT-Bench" + (f" ({now['category']})" if now["category"] else "")
+        elif now["benchmark"] != "alpaca_eval":
             label = f"{now['model']} on {now['category'] or now['benchmark']} (vs {now['reference']})"
         pairs.append({"label": label, "steps": steps})
     return {"history": record["history"], "pairs": pairs}
@@ -218,7 +223,7 @@ def arena_findings(board: pd.DataFrame, protocols: list[Path]) -> list[dict[str,
         official[protocol["benchmark"]] = protocol["judge_model"]
     found = []
     for benchmark in dict.fromkeys(board["benchmark"]):
-        if benchmark == "alpaca_eval":
+        if benchmark in ("alpaca_eval", MT_BENCH):
             continue
         every = board[board["benchmark"] == benchmark]
         heads = head_to_head_rows(every)
@@ -231,4 +236,26 @@ def arena_findings(board: pd.DataFrame, protocols: list[Path]) -> list[dict[str,
         found.append({"benchmark": benchmark, "rows": rows, "heads": against, "official_judge": model, "judges": judges,
                       "identities": identities, "comparable": judges == [model] and at_source})  # fmt: skip
     return found
-    return found
+
+
+#: The model names OpenAI's API reports for MT-Bench's official judge ``gpt-4``: the name or a dated snapshot.
+GPT4_REPORTED = re.compile(r"gpt-4(-\d{4})?")
+
+
+def mt_bench_findings(board: pd.DataFrame) -> dict[str, Any] | None:
+    """MT-Bench's rows (none: None), its judges, and whether the scores compare with published MT-Bench numbers.
+
+    They compare only when every grading came from the official judge,
+    ``gpt-4`` (OpenAI's API reporting ``gpt-4`` or a dated ``gpt-4-MMDD``
+    snapshot, not GPT-4 Turbo or GPT-4o) at OpenAI's own API.
+    """
+    rows = board[board["benchmark"] == MT_BENCH].reset_index(drop=True)
+    if rows.empty:
+        return None
+    judges = sorted({part for cell in rows["judge"] for part in str(cell).split(", ")})
+    identities = sorted({part for cell in rows["judge_identity"].dropna() for part in str(cell).split(", ")})
+    suffix = f" at {OPENAI_DEFAULT_BASE}"
+    official = bool(identities) and all(
+        i.endswith(suffix) and GPT4_REPORTED.fullmatch(i.removesuffix(suffix)) for i in identities
+    )
+    return {"rows": rows, "judges": judges, "identities": identities, "comparable": judges == ["gpt-4"] and official}

@@ -21,6 +21,12 @@ answer of ``strftime_now``, which transformers would otherwise answer with
 today's date (Meta's Llama-3.2-Instruct template writes ``Today Date: ...``
 into every prompt): the same settings give the same prompts on any day.
 
+A conversation (MT-Bench's second turn: the first question, the model's
+own first answer, the second question) is rendered by the same formats: the
+chat formats get the messages; ``alpaca`` continues its template after the
+first answer with a blank line, ``### Instruction:``, the question, a blank
+line and ``### Response:`` per further question (`ALPACA_NEXT_TURN`).
+
 Every format gives exactly one BOS on a tokenizer that has one: text that
 starts with BOS is tokenized as it is; other text gets the tokenizer's special
 tokens (its BOS). `check_bos` stops a run whose prompts would start with BOS
@@ -41,6 +47,9 @@ ALPACA_TEMPLATE = (
     "Write a response that appropriately completes the request.\n\n"
     "### Instruction:\n{instruction}\n\n### Response:\n"
 )
+
+#: The Alpaca format's next turn, after the model's previous answer.
+ALPACA_NEXT_TURN = "\n\n### Instruction:\n{instruction}\n\n### Response:\n"
 
 LLAMA3_HEADER = "<|start_header_id|>{role}<|end_header_id|>\n\n{content}<|eot_id|>"
 LLAMA3_GENERATION_PROMPT = "<|start_header_id|>assistant<|end_header_id|>\n\n"
@@ -112,9 +121,14 @@ def template_sha256(path: str | None) -> str:
     return hashlib.sha256(Path(path).expanduser().read_bytes()).hexdigest()
 
 
-def _messages(fmt: PromptFormat, instruction: str) -> list[dict[str, str]]:
+def user_turn(instruction: str) -> list[dict[str, str]]:
+    """A one-question conversation."""
+    return [{"role": "user", "content": instruction}]
+
+
+def _with_system(fmt: PromptFormat, conversation: list[dict[str, str]]) -> list[dict[str, str]]:
     system = [{"role": "system", "content": fmt.system_prompt}] if fmt.system_prompt else []
-    return [*system, {"role": "user", "content": instruction}]
+    return [*system, *conversation]
 
 
 def _llama3_fallback(tokenizer: Any, messages: list[dict[str, str]]) -> str:
@@ -128,8 +142,8 @@ def _llama3_fallback(tokenizer: Any, messages: list[dict[str, str]]) -> str:
     return (tokenizer.bos_token or "") + turns + LLAMA3_GENERATION_PROMPT
 
 
-def _render_chat(tokenizer: Any, fmt: PromptFormat, instruction: str) -> str:
-    messages = _messages(fmt, instruction)
+def _render_chat(tokenizer: Any, fmt: PromptFormat, conversation: list[dict[str, str]]) -> str:
+    messages = _with_system(fmt, conversation)
     if fmt.name == "chat" and not getattr(tokenizer, "chat_template", None):
         return _llama3_fallback(tokenizer, messages)
     try:
@@ -144,13 +158,28 @@ def _render_chat(tokenizer: Any, fmt: PromptFormat, instruction: str) -> str:
         raise AlpacaflowError(f"prompt format '{fmt.name}': the chat template failed: {exc}") from None
 
 
+def _render_alpaca(conversation: list[dict[str, str]]) -> str:
+    text = ALPACA_TEMPLATE.format(instruction=conversation[0]["content"])
+    for message in conversation[1:]:
+        if message["role"] == "assistant":
+            text += message["content"]
+        else:
+            text += ALPACA_NEXT_TURN.format(instruction=message["content"])
+    return text
+
+
+def render_conversation(tokenizer: Any, conversation: list[dict[str, str]], fmt: PromptFormat) -> str:
+    """The prompt text of a conversation (user and assistant turns, ending with the user's) in `fmt`."""
+    if fmt.name == "alpaca":
+        return _render_alpaca(conversation)
+    if fmt.name in ("chat", "template"):
+        return _render_chat(tokenizer, fmt, conversation)
+    raise AlpacaflowError(f"unknown prompt_format '{fmt.name}' (use one of {', '.join(FORMATS)})")
+
+
 def render(tokenizer: Any, instruction: str, fmt: PromptFormat) -> str:
     """The prompt text of one instruction in `fmt`."""
-    if fmt.name == "alpaca":
-        return ALPACA_TEMPLATE.format(instruction=instruction)
-    if fmt.name in ("chat", "template"):
-        return _render_chat(tokenizer, fmt, instruction)
-    raise AlpacaflowError(f"unknown prompt_format '{fmt.name}' (use one of {', '.join(FORMATS)})")
+    return render_conversation(tokenizer, user_turn(instruction), fmt)
 
 
 def tokenize_once(tokenizer: Any, text: str) -> tuple[list[int], str]:
@@ -173,8 +202,13 @@ def tokenize_once(tokenizer: Any, text: str) -> tuple[list[int], str]:
 
 def format_prompt(tokenizer: Any, instruction: str, fmt: PromptFormat | str) -> FormattedPrompt:
     """Render one instruction in `fmt` (a `PromptFormat` or a format name) and tokenize it."""
+    return format_conversation(tokenizer, user_turn(instruction), fmt)
+
+
+def format_conversation(tokenizer: Any, conversation: list[dict[str, str]], fmt: PromptFormat | str) -> FormattedPrompt:
+    """Render a conversation in `fmt` (a `PromptFormat` or a format name) and tokenize it."""
     fmt = PromptFormat(fmt) if isinstance(fmt, str) else fmt
-    text = render(tokenizer, instruction, fmt)
+    text = render_conversation(tokenizer, conversation, fmt)
     ids, bos = tokenize_once(tokenizer, text)
     return FormattedPrompt(text, ids, bos)
 

@@ -1,7 +1,8 @@
 """The history of evaluations: ``results/history.parquet``, one row per leaderboard row and evaluation.
 
-A leaderboard row is a (model, reference) pair on AlpacaEval, or a (model,
-baseline) pair on one Arena-Hard version and category. Its columns
+A leaderboard row is a (model, reference) pair on AlpacaEval, a (model,
+baseline) pair on one Arena-Hard version and category, or a model on MT-Bench
+(overall or one category). Its columns
 (`HISTORY_COLUMNS`), its reader (`read_history`, which also reads histories
 written before the later columns were kept: their rows are AlpacaEval's) and `append`, which
 adds the rows not equal to an earlier one in everything but their time and
@@ -23,14 +24,18 @@ from .io import atomic_path
 KEY_COLUMNS = ["alpacaflow_commit", "settings_hash", "prompts_sha256", "judge", "model", "reference", "weights",
                "outputs_sha256", "alpacaflow_version", "judge_identity", "prompt_date", "benchmark",
                "category"]  # fmt: skip
-#: The leaderboard's numbers each row keeps: AlpacaEval's, then Arena-Hard's (blank where a benchmark has none).
+#: The leaderboard's numbers each row keeps: AlpacaEval's, then Arena-Hard's, then MT-Bench's (blank where a
+#: benchmark has none).
 ALPACA_METRICS = ["win_rate", "standard_error", "length_controlled_winrate", "lc_standard_error", "n_wins",
                   "n_wins_base", "n_draws", "n_total", "avg_length", "unparsed", "leaked_template"]  # fmt: skip
 ARENA_METRICS = ["score", "score_ci_low", "score_ci_high", "style_score", "style_ci_low", "style_ci_high", "battles",
                  "null_games"]  # fmt: skip
-METRIC_COLUMNS = [*ALPACA_METRICS, *ARENA_METRICS]
+#: MT-Bench's: the mean ratings of each turn, the Average and its interval.
+MT_BENCH_METRICS = ["turn1", "turn2", "average", "average_ci_low", "average_ci_high"]
+METRIC_COLUMNS = [*ALPACA_METRICS, *ARENA_METRICS, *MT_BENCH_METRICS]
 #: Columns that histories written before them lack; their earlier rows read as null (``benchmark``: AlpacaEval).
-LATER_COLUMNS = ["alpacaflow_version", "judge_identity", "prompt_date", "benchmark", "category", *ARENA_METRICS]
+LATER_COLUMNS = ["alpacaflow_version", "judge_identity", "prompt_date", "benchmark", "category", *ARENA_METRICS,
+                 *MT_BENCH_METRICS]  # fmt: skip
 HISTORY_COLUMNS = ["time", *KEY_COLUMNS, *METRIC_COLUMNS]
 assert set(METRIC_COLUMNS) <= set(ALL_COLUMNS)
 

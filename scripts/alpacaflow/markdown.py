@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from .board import mt_bench_markdown
 from .io import visible
 from .metrics.audit import AGREEMENT_LIMIT, FLIP_LIMIT, LONGER_LIMIT
 from .metrics.paired import significance
@@ -49,10 +50,19 @@ def _benchmark_cell(row: pd.Series, label: str) -> str:
     return "n/a" if pd.isna(score) else ci(score, row[f"{label}_ci_low"], row[f"{label}_ci_high"])
 
 
+def _average_cell(row: pd.Series) -> str:
+    """MT-Bench's Average of a sweep step with its 95% interval, or n/a."""
+    if pd.isna(row["mt_bench_average"]):
+        return "n/a"
+    low, high = row["mt_bench_average_ci_low"], row["mt_bench_average_ci_high"]
+    return f"{row['mt_bench_average']:.2f} [{low:.2f}, {high:.2f}]"
+
+
 def sweep_section(out: Path, table: pd.DataFrame, verdict: dict[str, Any], figure_path: Path) -> list[str]:
     """One checkpoint sweep: win rates against the step, the best step, and whether the end still improves."""
     name, best, trend = verdict["sweep"], verdict["best"], verdict["trend"]
     benchmarks = [c.removesuffix("_score") for c in table.columns if c.endswith("_score")]  # Arena-Hard columns
+    mt_bench = "mt_bench_average" in table.columns
     metric = "LC win rate" if verdict["metric"] == "lc_win_rate" else "win rate (LC is n/a for a checkpoint)"
     lines = [
         f"## Checkpoint sweep: {name}",
@@ -61,13 +71,16 @@ def sweep_section(out: Path, table: pd.DataFrame, verdict: dict[str, Any], figur
         f"the models above; the baseline is {verdict['baseline']} (the horizontal lines). Percentages with 95% "
         "intervals (1.96 standard errors).",
         "",
-        "| step | model | win rate (%) | LC win rate (%) |" + "".join(f" {b} score (%, 90%) |" for b in benchmarks),
-        "|---|---|---|---|" + "---|" * len(benchmarks),
+        "| step | model | win rate (%) | LC win rate (%) |"
+        + "".join(f" {b} score (%, 90%) |" for b in benchmarks)
+        + (" MT-Bench Average (95%) |" if mt_bench else ""),
+        "|---|---|---|---|" + "---|" * (len(benchmarks) + mt_bench),
         *[
             f"| {r.step} | {r.model} | {ci(r.win_rate, r.win_rate_ci_low, r.win_rate_ci_high)} | "
             + ("n/a" if pd.isna(r.lc_win_rate) else ci(r.lc_win_rate, r.lc_win_rate_ci_low, r.lc_win_rate_ci_high))
             + " |"
             + "".join(f" {_benchmark_cell(table.iloc[k], b)} |" for b in benchmarks)
+            + (f" {_average_cell(table.iloc[k])} |" if mt_bench else "")
             for k, r in enumerate(table.itertuples())
         ],
         "",
@@ -280,3 +293,40 @@ def significance_sentence(row: pd.Series | dict[str, Any]) -> str:
         f"{lc}; the sign test gives p = {row['sign_test_p']:.3g} "
         f"({row['n_model_better']} prompts better, {row['n_baseline_better']} worse, {row['n_same']} tied)."
     )
+
+
+def mt_bench_section(
+    found: dict[str, Any] | None, samples: list[Path], out: Path, figure_path: Path | None
+) -> list[str]:
+    """The report's MT-Bench section (`findings.mt_bench_findings`; none without MT-Bench rows)."""
+    if found is None:
+        return []
+    judges = ", ".join(found["judges"])
+    comparable = (
+        "The judge is MT-Bench's official one (gpt-4 at OpenAI's API): the scores compare with published MT-Bench "
+        "numbers."
+        if found["comparable"]
+        else f"**Not comparable with published MT-Bench numbers:** graded by {judges} "
+        f"({'; '.join(found['identities']) or 'identity not recorded'}), while MT-Bench's official judge is gpt-4 "
+        "at OpenAI's API."
+    )
+    lines = [
+        "## MT-Bench",
+        "",
+        "Every model answered each question in two turns, the second after its own first answer. The judge rated "
+        "each turn from 1 to 10 with FastChat's single-answer prompts (math, reasoning and coding against a "
+        "reference answer; turn 2 with the whole conversation shown). Turn 1 and turn 2 are the mean ratings of "
+        "each turn; the Average pools every rating of both turns (FastChat's `show_result.py`), with a 95% bootstrap "
+        "interval over questions. Ratings the judge did not give in the `[[rating]]` form are counted and left out. "
+        "The answers and gradings are also in FastChat's layout under `official/data/mt_bench/`.",
+        "",
+        mt_bench_markdown(found["rows"]),
+        comparable,
+        "",
+    ]
+    if figure_path is not None:
+        lines += [figure(out, figure_path, "MT-Bench Average per category"), ""]
+    if samples:
+        lines += ["The lowest-rated answers, for error analysis:", ""]
+        lines += [Path(p).read_text(encoding="utf-8") for p in samples]
+    return lines

@@ -6,7 +6,8 @@ everything that determines that prompt's output: the weights' identity
 (`weights.weights_identity`: a local folder's fingerprint or the hub commit,
 not the path or configured revision, which stay the same when a checkpoint is
 rewritten), the prompt format, the stop rules, the decoding settings, the prompt's token ids,
-its seed and its token budget. Raising ``max_instances`` or adding prompts therefore
+its seed and its token budget (and its own temperature, when it has one). Raising
+``max_instances`` or adding prompts therefore
 generates only the new prompts, an unchanged prompt keeps its exact
 output, and new weights regenerate every prompt. The store is not a Snakemake output, so reruns do not delete it;
 delete the file to force fresh generations.
@@ -38,6 +39,8 @@ def request_key(settings: dict[str, Any], weights: dict[str, str], request: Requ
         "seed": request.seed,
         "max_new_tokens": request.max_new_tokens,
     }
+    if request.temperature is not None:  # a request's own temperature (MT-Bench's per category)
+        payload["temperature"] = request.temperature
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

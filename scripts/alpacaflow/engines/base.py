@@ -15,7 +15,8 @@ batch (transformers) or each group of ``checkpoint_every`` finished requests
 writes each group to its store, so a killed job loses at most one group.
 
 Decoding settings mean the same in every engine: temperature 0 is greedy,
-top-k is off, generation stops at any stop token id or stop string.
+top-k is off, generation stops at any stop token id or stop string. A
+request's own temperature (`Request.temperature`) overrides the settings'.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Request:
     token_ids: list[int]
     max_new_tokens: int
     seed: int
+    temperature: float | None = None  # None: the generation settings' (MT-Bench sets one per category)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,11 @@ class JudgeDecoder(Protocol):
     def close(self) -> None:
         """Stop the engine it started, if any."""
         ...
+
+
+def temperature_of(request: Request, generation: dict[str, Any]) -> float:
+    """The temperature `request` is decoded at: its own, else the generation settings'."""
+    return generation["temperature"] if request.temperature is None else request.temperature
 
 
 def split_at_stop(token_ids: list[int], stop_ids: set[int], seconds: float) -> Completion:

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from ..stopping import StopRules
-from .base import Completion, OnDone, Request, split_at_stop
+from .base import Completion, OnDone, Request, split_at_stop, temperature_of
 from .vllm_engine import dtype_name
 
 
@@ -42,11 +42,11 @@ class TransformersBackend:
         )
         self.model = model.to(self.device).eval()
 
-    def _generation_config(self, max_new_tokens: int) -> Any:
+    def _generation_config(self, max_new_tokens: int, temperature: float) -> Any:
         from transformers import GenerationConfig
 
-        sample = self.generation["temperature"] > 0
-        extra = {"temperature": self.generation["temperature"], "top_p": self.generation["top_p"]} if sample else {}
+        sample = temperature > 0
+        extra = {"temperature": temperature, "top_p": self.generation["top_p"]} if sample else {}
         if self.ignore_eos:
             extra["min_new_tokens"] = max_new_tokens
         return GenerationConfig(
@@ -70,7 +70,9 @@ class TransformersBackend:
             out = self.model.generate(
                 input_ids=torch.tensor(ids, device=self.device),
                 attention_mask=torch.tensor(mask, device=self.device),
-                generation_config=self._generation_config(max(r.max_new_tokens for r in batch)),
+                generation_config=self._generation_config(
+                    max(r.max_new_tokens for r in batch), temperature_of(batch[0], self.generation)
+                ),
                 tokenizer=self.tokenizer,
             )
         share = (time.perf_counter() - start) / len(batch)
@@ -87,20 +89,33 @@ class TransformersBackend:
             self.torch.cuda.empty_cache()
 
     def generate(self, requests: list[Request], on_done: OnDone | None = None) -> list[Completion]:
-        """Batches in a fixed order (longest prompt first); each finished batch goes to `on_done`.
+        """Batches in a fixed order (by temperature, then longest prompt first); each finished batch goes to `on_done`.
 
         The order depends only on the requests, so a resumed run that skips
-        finished batches forms the same remaining batches (and seeds).
+        finished batches forms the same remaining batches (and seeds). A
+        batch holds requests of one temperature.
         """
         from tqdm import tqdm
 
-        order = sorted(range(len(requests)), key=lambda i: -len(requests[i].token_ids))
+        heat = [temperature_of(r, self.generation) for r in requests]
+        order = sorted(range(len(requests)), key=lambda i: (heat[i], -len(requests[i].token_ids)))
         size = self.generation["batch_size"]
         results: dict[int, Completion] = {}
-        batches = [order[i : i + size] for i in range(0, len(order), size)]
+        batches = [group[i : i + size] for group in _runs(order, heat) for i in range(0, len(group), size)]
         for batch in tqdm(batches, desc="Generating (batches)", unit="batch"):
             done = list(zip(batch, self._run_batch([requests[i] for i in batch]), strict=True))
             results.update(done)
             if on_done is not None:
                 on_done(done)
         return [results[i] for i in range(len(requests))]
+
+
+def _runs(order: list[int], heat: list[float]) -> list[list[int]]:
+    """`order` cut where the temperature changes."""
+    runs: list[list[int]] = []
+    for i in order:
+        if runs and heat[runs[-1][-1]] == heat[i]:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from ..stopping import StopRules
-from .base import Completion, OnDone, Request, split_at_stop
+from .base import Completion, OnDone, Request, split_at_stop, temperature_of
 from .vllm_engine import check_engine_prompt, engine_kwargs, shutdown_llm
 
 
@@ -49,9 +49,10 @@ class VLLMBackend:
     def _params(self, request: Request) -> Any:
         from vllm import SamplingParams
 
-        greedy = self.generation["temperature"] == 0
+        temperature = temperature_of(request, self.generation)
+        greedy = temperature == 0
         return SamplingParams(
-            temperature=self.generation["temperature"],
+            temperature=temperature,
             top_p=1.0 if greedy else self.generation["top_p"],
             top_k=0,
             max_tokens=request.max_new_tokens,

@@ -38,12 +38,13 @@ import pandas as pd
 
 from ..arena_hard import load_protocol
 from ..arena_judge import arena_judge_name, judge_arena
-from ..benchmarks import PREFIX, judge_decoding, split_reference
-from ..config import OFFICIAL_REFERENCE, PROMPT_REFERENCE
+from ..benchmarks import judge_decoding, split_reference
+from ..config import BENCHMARK_PREFIX, MT_BENCH, OFFICIAL_REFERENCE, PROMPT_REFERENCE, is_benchmark
 from ..errors import AlpacaflowError, Stopped, Terminated, saved_work
 from ..io import JSON, covering_outputs, is_blank, load_prompt_table, read_records, write_json
 from ..judge import audit_pairs, cached_count, check_judge_ready, close_decoder, judge_decoder, judge_pairs
 from ..judge_settings import cache_file, cache_key, identity_label, judge_identity, judge_name
+from ..mt_judge import answer_table, judge_mt_bench
 from ..official import official_pairs, validation_pairs
 
 
@@ -126,6 +127,7 @@ def run(
     benchmark_references: list[Path] | None = None,
     benchmarks: list[Path] | None = None,
     arena_hard: Annotated[dict[str, Any] | None, JSON] = None,
+    mt_bench: Annotated[dict[str, Any] | None, JSON] = None,
     judge_manifest: Path | None = None,
     gpu: int = 0,
 ) -> None:
@@ -144,7 +146,9 @@ def run(
     `arena_judge.judge_arena`; `arena_hard` is the config's section, its
     ``judge`` the judge for them when set), or ``arena_hard-<v>/vs_<model>``:
     head to head against that model's answers to the version, among
-    `benchmark_references` (``results/<model>/arena_hard-<v>/model_outputs.json``). Every pair's outputs are checked
+    `benchmark_references` (``results/<model>/arena_hard-<v>/model_outputs.json``), or ``mt_bench``: the model's
+    two-turn answers to MT-Bench, each turn graded 1-10 (`mt_judge.judge_mt_bench`; `mt_bench` is the config's
+    section, its ``judge`` the judge for them when set). Every pair's outputs are checked
     before a judge starts. `judge_manifest` is download_model's record of a
     hub judge: the commit it names is loaded and identifies the judge.
     """
@@ -155,31 +159,32 @@ def run(
             f"annotate: {len(model)} model(s) but {', '.join(str(len(x)) for x in lists)} outputs, caches, "
             "annotation files and references; give one of each per pair"
         )
-    arena_judge = (arena_hard or {}).get("judge")
+    own = {"arena": (arena_hard or {}).get("judge"), "mt": (mt_bench or {}).get("judge")}
+    own = {k: j for k, j in own.items() if j and any(judge_kind(r) == k for r in reference)}
     check_judge_ready(judge, gpu)
-    if arena_judge and any(r.startswith(PREFIX) for r in reference):
-        check_judge_ready(arena_judge)
+    for other in own.values():
+        check_judge_ready(other)
     table = load_prompt_table(prompts)
     folders = {Path(f).name: Path(f) for f in benchmarks or []}
     heads = reference_records(reference_models or [])
     heads |= {f"{p.parent.name}/vs_{name}": found for p in benchmark_references or []
               for name, found in reference_records([p]).items()}  # fmt: skip
     pairs = pair_tables(table, model, outputs, reference, heads, folders)
-    judges = {"main": Judge(judge, judge_manifest)}
-    if arena_judge and any(r.startswith(PREFIX) for r in reference):
-        judges["arena"] = Judge(arena_judge, None)
+    judges = {"main": Judge(judge, judge_manifest), **{k: Judge(j, None) for k, j in own.items()}}
     sample = audit_sample(table, judge["audit"]["swap"], judge["audit"]["seed"])
     try:
         for name, ref, pair, folder, dest in zip(model, reference, pairs, cache, annotations, strict=True):
             label = name if ref == PROMPT_REFERENCE else f"{name} vs {ref}"
-            used = judges["arena"] if ref.startswith(PREFIX) and "arena" in judges else judges["main"]
-            kind = "arena" if ref.startswith(PREFIX) else ""
+            used = judges.get(judge_kind(ref), judges["main"])
+            kind = {"arena": "arena", "mt": MT_BENCH}.get(judge_kind(ref), "")
             for other in judges.values():  # one judge's engine at a time (the pairs come judge by judge)
                 if other is not used:
                     other.close()
             cache_path = cache_file(folder, used.settings, used.identity, kind)
             try:
-                if ref.startswith(PREFIX):
+                if ref == MT_BENCH:
+                    ordered, counts = judge_mt(pair, name, folders[MT_BENCH], used, cache_path, mt_bench or {})
+                elif is_benchmark(ref):
                     folder_of = folders[split_reference(ref)[0]]
                     ordered, counts = judge_benchmark(pair, name, folder_of, used, cache_path, arena_hard or {})
                 else:
@@ -190,7 +195,7 @@ def run(
                 traceback.print_exc()
                 raise judge_failed(exc, label, cache_path, len(pair)) from None
             write_json(dest, ordered)
-            named = arena_judge_name(used.settings) if ref.startswith(PREFIX) else judge_name(used.settings)
+            named = arena_judge_name(used.settings) if is_benchmark(ref) else judge_name(used.settings)
             print(json.dumps({"model": name, "reference": ref, "judge": named, **counts}), flush=True)
     finally:
         for used in judges.values():
@@ -206,7 +211,9 @@ def pair_tables(
     for name, path, ref in zip(model, outputs, reference, strict=True):
         if ref == OFFICIAL_REFERENCE:
             pairs.append(validation_pairs(official_pairs(read_records(path), str(path)), table, str(path)))
-        elif ref.startswith(PREFIX):
+        elif ref == MT_BENCH:
+            pairs.append(answer_table(read_records(path), str(path), _benchmark_questions(folders, MT_BENCH)))
+        elif is_benchmark(ref):
             pairs.append(benchmark_table(read_records(path), str(path), ref, heads, folders))
         else:
             pairs.append(pair_table(table, read_records(path), str(path), name, _reference(ref, heads)))
@@ -217,9 +224,7 @@ def benchmark_table(records: list[Any], source: str, ref: str, heads: dict[str, 
                     folders: dict[str, Path]) -> pd.DataFrame:  # fmt: skip
     """A benchmark pair's questions with the model's answers and the baseline's (head to head: the other model's)."""
     benchmark, head = split_reference(ref)
-    if benchmark not in folders:
-        raise AlpacaflowError(f"annotate: no folder of the benchmark {benchmark} among --benchmarks")
-    questions = load_prompt_table(folders[benchmark] / "prompts.parquet")
+    questions = _benchmark_questions(folders, benchmark)
     answers = covering_outputs(records, source, questions)
     table = questions.assign(output=[answers[s] for s in questions["instruction"]])
     if head is None:
@@ -229,6 +234,27 @@ def benchmark_table(records: list[Any], source: str, ref: str, heads: dict[str, 
     head_records, head_source = heads[ref]
     theirs = covering_outputs(head_records, head_source, questions)
     return table.assign(reference_output=[theirs[s] for s in questions["instruction"]], reference_generator=head)
+
+
+def judge_kind(reference: str) -> str:
+    """Whose judge grades a pair: "arena" (an Arena-Hard pair), "mt" (MT-Bench's) or "main"."""
+    if reference == MT_BENCH:
+        return "mt"
+    return "arena" if reference.startswith(BENCHMARK_PREFIX) else "main"
+
+
+def _benchmark_questions(folders: dict[str, Path], benchmark: str) -> pd.DataFrame:
+    if benchmark not in folders:
+        raise AlpacaflowError(f"annotate: no folder of the benchmark {benchmark} among --benchmarks")
+    return load_prompt_table(folders[benchmark] / "prompts.parquet")
+
+
+def judge_mt(table: pd.DataFrame, name: str, folder: Path, used: Judge, cache_path: Path,
+             mt_bench: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
+    """One model's MT-Bench answers, each turn graded (`mt_judge.judge_mt_bench`)."""
+    return judge_mt_bench(table, name, load_protocol(folder / "protocol.json"), used.loaded, cache_path=cache_path,
+                          decoder=used.decoder, identity=used.identity, max_tokens=mt_bench["judge_max_new_tokens"],
+                          temperature=mt_bench["judge_temperature"])  # fmt: skip
 
 
 def judge_alpaca_eval(pair: pd.DataFrame, ref: str, used: Judge, folder: Path, cache_path: Path,

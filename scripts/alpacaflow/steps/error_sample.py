@@ -7,6 +7,8 @@ the judge's raw output included) and as the Markdown the report includes.
 On an Arena-Hard benchmark (``results/<model>/arena_hard-<v>/``) a loss is a
 question whose battles the model lost on balance (`metrics.arena.record_battles`:
 their mean below 0.5), and the judge's output is both games' judgments.
+On MT-Bench (``results/<model>/mt_bench/``) the sample is the ``n`` lowest-rated
+answers (`lowest_rated`: both turns, unparsed ratings left out, ties in a seeded random order).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from ..io import atomic_path, read_records, visible, write_text
+from ..io import jsonl, read_records, visible, write_text
 from ..metrics.arena import record_battles
+from ..metrics.mt_bench import UNPARSED
 from ..preferences import is_loss
 
 
@@ -54,6 +57,32 @@ def sample_losses(records: list[dict[str, Any]], discrete: bool, n: int, seed: i
         }
         for i in picks
     ]
+
+
+def lowest_rated(records: list[dict[str, Any]], n: int, seed: int) -> list[dict[str, Any]]:
+    """MT-Bench's `n` lowest-rated answers (unparsed ratings left out; ties in a seeded random order)."""
+    rated = [r for r in records if r.get("score") != UNPARSED]
+    shuffle = np.random.default_rng(seed).permutation(len(rated))
+    order = sorted(range(len(rated)), key=lambda i: (rated[i]["score"], shuffle[i]))
+    return [
+        {"question_id": rated[i]["question_id"], "turn": rated[i]["turn"], "category": rated[i].get("category"),
+         "instruction": rated[i].get("instruction", ""), "model_output": rated[i].get("output", ""),
+         "rating": rated[i]["score"], "judge": rated[i]["judge"], "judge_raw_output": rated[i]["judgment"]}
+        for i in order[:n]
+    ]  # fmt: skip
+
+
+def lowest_rated_markdown(model: str, sample: list[dict[str, Any]], n_rated: int) -> str:
+    """One model's lowest-rated MT-Bench answers as Markdown."""
+    lines = [f"### {model}: the {len(sample)} lowest-rated of {n_rated} rated answers", ""]
+    for k, ex in enumerate(sample, 1):
+        lines += [
+            f"#### {k}. question {ex['question_id']} ({ex['category']}), turn {ex['turn']}, rating {ex['rating']}",
+            "", f"**Question (turn {ex['turn']})**", "", _quote(ex["instruction"]), "", f"**{model}**", "",
+            _quote(ex["model_output"]), "",
+            f"**Judge ({ex['judge'][1]}) raw output**: `{visible(ex['judge_raw_output'][:300])}`", "",
+        ]  # fmt: skip
+    return "\n".join(lines)
 
 
 def _quote(text: str) -> str:
@@ -94,11 +123,21 @@ def error_sample_markdown(model: str, sample: list[dict[str, Any]], n_losses: in
 def run(*, annotations: Path, model: str, discrete: bool, n: int, seed: int, jsonl: Path, md: Path) -> None:
     """The error_sample step: draw one model's error sample and write it as JSON Lines and Markdown."""
     records = read_records(annotations)
+    if records and "turn" in records[0]:  # MT-Bench's gradings
+        sample = lowest_rated(records, n, seed)
+        rated = sum(r["score"] != UNPARSED for r in records)
+        write_sample(jsonl, md, sample, lowest_rated_markdown(model, sample, rated))
+        print(f"sampled the {len(sample)} lowest-rated answers of {model}")
+        return
     if records and "games" in records[0]:  # an Arena-Hard benchmark's judgments
         records, discrete = [arena_entry(r) for r in records], False
     sample = sample_losses(records, discrete, n, seed)
     n_losses = sum(is_loss(r.get("preference"), discrete) for r in records)
-    with atomic_path(jsonl) as tmp:
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in sample), encoding="utf-8")
-    write_text(md, error_sample_markdown(model, sample, n_losses, len(records)))
+    write_sample(jsonl, md, sample, error_sample_markdown(model, sample, n_losses, len(records)))
     print(f"sampled {len(sample)} losses of {model}")
+
+
+def write_sample(jsonl_path: Path, md: Path, sample: list[dict[str, Any]], markdown: str) -> None:
+    """The sample as JSON Lines (every field) and its Markdown."""
+    write_text(jsonl_path, jsonl(sample))
+    write_text(md, markdown)

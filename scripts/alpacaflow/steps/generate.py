@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import platform
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,10 +27,10 @@ import pandas as pd
 
 from .. import __version__
 from ..arena_hard import official_answers
-from ..engines import load_generator
-from ..engines.base import Completion, Request
-from ..errors import AlpacaflowError, Terminated, stopped_by_signal
-from ..formatting import FormattedPrompt, PromptFormat, check_bos, format_prompt, template_sha256
+from ..conversations import conversation_records, two_turns
+from ..errors import AlpacaflowError
+from ..formatting import PromptFormat, format_prompt, template_sha256
+from ..generation import Decoding, answer, generation_eos, load_tokenizer
 from ..gpus import claim_gpus
 from ..io import (
     JSON,
@@ -43,60 +41,10 @@ from ..io import (
     write_json,
     write_parquet,
 )
-from ..stopping import Finished, finish, stop_rules, summary_line
-from ..store import GenerationStore, request_key
+from ..stopping import stop_rules
+from ..store import GenerationStore
 from ..template_leaks import leak_summary, leak_warning
 from ..weights import weights_identity
-
-
-def load_tokenizer(path: str, trust_remote_code: bool = False, revision: str | None = None) -> Any:
-    """Load a model's tokenizer, turning every failure into one clear line."""
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, revision=revision)
-    except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise AlpacaflowError(f"cannot load a tokenizer from '{path}': {first}") from exc
-
-
-def generation_eos(path: str, revision: str | None = None) -> int | list[int] | None:
-    """EOS ids from the model's generation_config.json, if it has one."""
-    from transformers import GenerationConfig
-
-    try:
-        return GenerationConfig.from_pretrained(path, revision=revision).eos_token_id
-    except OSError:
-        return None
-
-
-def check_lengths(model: str, prompts: list[FormattedPrompt], indices: list[int], generation: dict[str, Any]) -> None:
-    """Stop before any engine starts when the longest prompt plus max_new_tokens exceeds max_model_len."""
-    if not prompts:
-        return
-    longest = max(range(len(prompts)), key=lambda i: len(prompts[i].token_ids))
-    n, budget, limit = len(prompts[longest].token_ids), generation["max_new_tokens"], generation["max_model_len"]
-    if n + budget <= limit:
-        return
-    fix = f"raise generation.max_model_len to {n + budget} or more"
-    if n < limit:
-        fix += f", or lower generation.max_new_tokens to {limit - n} or less"
-    raise AlpacaflowError(
-        f"model '{model}': the longest prompt (index {indices[longest]}, {n} tokens) plus max_new_tokens {budget} "
-        f"is {n + budget} tokens, more than max_model_len {limit}: {fix}"
-    )
-
-
-def build_requests(prompts: list[FormattedPrompt], indices: list[int], generation: dict[str, Any]) -> list[Request]:
-    """One request per prompt (`check_lengths` first), seed = base + index."""
-    budget, seed = generation["max_new_tokens"], generation["seed"]
-    return [Request(p.token_ids, budget, seed + index) for p, index in zip(prompts, indices, strict=True)]
-
-
-def format_label(settings: dict[str, Any]) -> str:
-    """The prompt format as logs name it (a template format with its file)."""
-    fmt = settings["prompt_format"]
-    return f"{fmt} ({settings['template']})" if fmt == "template" else fmt
 
 
 def _versions(backend: str) -> dict[str, str]:
@@ -109,18 +57,6 @@ def _versions(backend: str) -> dict[str, str]:
 
         versions["vllm"] = vllm.__version__
     return versions
-
-
-def checkpointer(
-    store: GenerationStore, keys: list[str], pending: list[int], total: int
-) -> Callable[[list[tuple[int, Completion]]], None]:
-    """The backends' `on_done`: append each finished group to the store (flushed to disk) and say so."""
-
-    def save(done: list[tuple[int, Completion]]) -> None:
-        store.add([(keys[pending[i]], completion) for i, completion in done])
-        print(f"checkpoint: {store.count(keys)}/{total} outputs saved in {store.path}", flush=True)
-
-    return save
 
 
 def throughput_summary(
@@ -182,31 +118,6 @@ def leak_line(model: str, outputs: list[str]) -> str:
     return f"{line}\nWARNING: {warning}" if warning else line
 
 
-def generations_table(
-    prompts: pd.DataFrame, formatted: list[FormattedPrompt], finished: list[Finished], seconds: list[float]
-) -> pd.DataFrame:
-    """The per-example table (generations.parquet)."""
-    return pd.DataFrame(
-        {
-            "index": prompts["index"],
-            "instruction": prompts["instruction"],
-            "prompt": [p.text for p in formatted],
-            "prompt_tokens": [len(p.token_ids) for p in formatted],
-            "prompt_token_ids": [p.token_ids for p in formatted],
-            "output": [f.text for f in finished],
-            "output_token_ids": [f.token_ids for f in finished],
-            "output_tokens": [f.output_tokens for f in finished],
-            "finish_reason": [f.finish_reason for f in finished],
-            "stop_rule": [f.stop_rule for f in finished],
-            "stop_match": [f.stop_match for f in finished],
-            "opens_with_think": [f.opens_with_think for f in finished],
-            "reasoning_tokens": [f.reasoning_tokens for f in finished],
-            "truncated_in_reasoning": [f.truncated_in_reasoning for f in finished],
-            "seconds": seconds,
-        }
-    )
-
-
 def run_generation(
     settings: dict[str, Any], prompts_path: Path, out_dir: Path, *, threads: int = 0, manifest: Path | None = None
 ) -> dict[str, Any]:
@@ -215,6 +126,8 @@ def run_generation(
     `threads` > 0 sets torch's CPU thread count (Snakemake's `threads:`).
     `manifest` is download_model's record of a hub model's snapshot: its
     commit is loaded and identifies the weights (a local folder's files do).
+    A table of two-turn questions (MT-Bench's, with ``turn_2``) is answered
+    turn by turn (`two_turns`).
     """
     model, generation = settings["model"], settings["generation"]
     if threads > 0:
@@ -227,40 +140,30 @@ def run_generation(
     revision = weights.get("commit", settings.get("revision"))
     tokenizer = load_tokenizer(settings["path"], generation["trust_remote_code"], revision)
     fmt = PromptFormat.from_settings(settings)
-    formatted = [format_prompt(tokenizer, text, fmt) for text in prompts["instruction"]]
-    print(check_bos(tokenizer, formatted, format_label(settings)), flush=True)
     if settings["prompt_date"]:
         print(f"prompt date: {settings['prompt_date']} (the chat template's date_string and clock)", flush=True)
-    check_lengths(model, formatted, prompts["index"].tolist(), generation)
-    requests = build_requests(formatted, prompts["index"].tolist(), generation)
     rules = stop_rules(tokenizer, settings, generation_eos(settings["path"], revision))
     print(rules.describe(), flush=True)
-
     store = GenerationStore(out_dir / "generation_store.jsonl")
-    keys = [request_key(settings, weights, r) for r in requests]
-    pending = [i for i, key in enumerate(keys) if key not in store]
-    load_s = None
-    if pending:
-        print(f"{len(keys) - len(pending)} of {len(keys)} outputs already in {store.path}; generating {len(pending)}")
-        start = time.perf_counter()
-        backend = load_generator(settings["path"], revision, generation, rules, tokenizer=tokenizer)
-        load_s = time.perf_counter() - start
-        try:
-            backend.generate([requests[i] for i in pending], on_done=checkpointer(store, keys, pending, len(keys)))
-        except Terminated as exc:
-            raise stopped_by_signal(exc, store.count(keys), len(keys), "outputs", store.path) from None
-        finally:
-            backend.close()
-    completions: list[Completion] = [store[key] for key in keys]
-    finished = [finish(tokenizer, c, rules, settings["reasoning"]) for c in completions]
-    print(summary_line(finished, settings["reasoning"]), flush=True)
-    table = generations_table(prompts, formatted, finished, [c.seconds for c in completions])
-    summary = {**throughput_summary(model, settings, table, load_s=load_s, generated=len(pending)), "weights": weights,
-               "prompt_date": settings["prompt_date"]}  # fmt: skip
+    decoding = Decoding(settings, weights, revision, rules, tokenizer, store)
+    try:
+        if "turn_2" in prompts.columns:
+            table = two_turns(settings, prompts, fmt, decoding)
+        else:
+            formatted = [format_prompt(tokenizer, text, fmt) for text in prompts["instruction"]]
+            table = answer(settings, prompts, formatted, decoding, [None] * len(prompts))
+    finally:
+        decoding.close()
+    summary = {**throughput_summary(model, settings, table, load_s=decoding.load_s, generated=decoding.generated),
+               "weights": weights, "prompt_date": settings["prompt_date"]}  # fmt: skip
     if settings["template"]:
         summary["template_sha256"] = template_sha256(settings["template"])
     write_parquet(out_dir / "generations.parquet", table)
-    _write_outputs(model, prompts, table["output"].tolist(), out_dir)
+    if "turn_2" in prompts.columns:
+        print(leak_line(model, table["output"].tolist()), flush=True)
+        write_json(out_dir / "model_outputs.json", conversation_records(model, prompts, table))
+    else:
+        _write_outputs(model, prompts, table["output"].tolist(), out_dir)
     write_json(out_dir / "throughput.json", summary)
     return summary
 

@@ -1,8 +1,10 @@
 """The history step: each evaluation appends one row per leaderboard row to ``results/history.parquet``.
 
-A leaderboard row is a (model, reference) pair on AlpacaEval or a (model,
+A leaderboard row is a (model, reference) pair on AlpacaEval, a (model,
 baseline) pair on one Arena-Hard version and category (its ``benchmark`` and
-``category``; its numbers the score columns, its prompts the version's questions).
+``category``; its numbers the score columns, its prompts the version's questions),
+or a model on MT-Bench, overall or in one category (no reference; its numbers
+the turn and Average columns).
 
 One evaluation's leaderboard forgets the last one; the history keeps them.
 A row holds the time, alpacaflow's commit and version, a hash of the settings that shape
@@ -68,7 +70,7 @@ def new_rows(
                 "prompts_sha256": prompts_sha256[benchmark],
                 "judge": judge_name(judge) if alpaca else str(row["judge"]),
                 "model": model,
-                "reference": reference,
+                "reference": "" if pd.isna(reference) else reference,
                 "weights": json.dumps(weights, sort_keys=True) if weights else "",
                 "outputs_sha256": outputs_sha256[model if alpaca else f"{model}@{benchmark}"],
                 "alpacaflow_version": __version__,

@@ -1,5 +1,8 @@
 """The leaderboard step: alpaca_eval's win rate and length-controlled win rate of every (model, reference), offline.
 
+With benchmarks beside AlpacaEval, their rows follow: Arena-Hard-Auto's
+scores (`arena_rows`) and MT-Bench's ratings (`mt_bench_rows`).
+
 Each pair's numbers come from `metrics.winrate.model_metrics` (alpaca_eval's
 `get_winrate` and `get_length_controlled_winrate`, with the gaps around them
 closed there); the table's columns, reader and Markdown form are `board`'s.
@@ -21,11 +24,13 @@ from ..board import (
     arena_markdown,
     head_to_head_rows,
     leaderboard_markdown,
+    mt_bench_markdown,
     whole_counts,
 )
-from ..config import PROMPT_REFERENCE
+from ..config import MT_BENCH, PROMPT_REFERENCE
 from ..io import atomic_path, read_records, read_throughput, write_text
 from ..metrics.arena import arena_score
+from ..metrics.mt_bench import average_interval, scores
 from ..metrics.style import battle_table, folder_metadata, style_scores
 from ..metrics.winrate import model_metrics
 
@@ -125,6 +130,37 @@ def arena_row(records: list[dict], *, rounds: int, seed: int) -> dict:
     }  # fmt: skip
 
 
+def mt_bench_rows(models: list[str], annotations: list[Path], throughputs: list[Path], *, rounds: int,
+                  seed: int) -> pd.DataFrame:  # fmt: skip
+    """MT-Bench's rows: per model its scores (no category; best Average first), then per (model, category)."""
+    rows = []
+    for model, path, tp in zip(models, annotations, throughputs, strict=True):
+        records = read_records(path)
+        speed = {k: read_throughput(tp).get(k) for k in SPEED_COLUMNS}
+        ratings = pd.DataFrame(records, columns=["question_id", "category", "turn", "score"])
+        rows.append({"model": model, **mt_bench_row(ratings, records, rounds=rounds, seed=seed), **speed})
+        for category, part in ratings.groupby("category", sort=True):
+            chosen = [r for r in records if r["category"] == category]
+            rows.append({"model": model, **mt_bench_row(part, chosen, rounds=rounds, seed=seed), **speed,
+                         "category": category})  # fmt: skip
+    table = pd.DataFrame(rows, columns=ALL_COLUMNS).assign(benchmark=MT_BENCH)
+    order = table[table["category"].isna()].sort_values("average", ascending=False, kind="stable")["model"]
+    table = table.assign(_model=table["model"].map({m: i for i, m in enumerate(order)}))
+    table = table.assign(_part=table["category"].notna()).sort_values(["_part", "category", "_model"], kind="stable")
+    return table[ALL_COLUMNS].reset_index(drop=True)
+
+
+def mt_bench_row(ratings: pd.DataFrame, records: list[dict], *, rounds: int, seed: int) -> dict:
+    """One model's (or one category's) MT-Bench numbers: `metrics.mt_bench.scores` and the Average's interval."""
+    found = scores(ratings)
+    low, high = average_interval(ratings, rounds=rounds, seed=seed)
+    return {"turn1": found["turn1"], "turn2": found["turn2"], "average": found["average"], "average_ci_low": low,
+            "average_ci_high": high, "n_total": int(ratings["question_id"].nunique()), "unparsed": found["unparsed"],
+            "judge": ", ".join(sorted({str(r["judge"][0]) for r in records})),
+            "judge_identity": ", ".join(sorted({str(r["judge_identity"]) for r in records
+                                                if r.get("judge_identity")}))}  # fmt: skip
+
+
 def write_leaderboard(table: pd.DataFrame, csv_path: Path, md_path: Path) -> None:
     """Write the CSV and the Markdown form: the prompt set's references, one section per model, then the benchmarks."""
     table = whole_counts(table)
@@ -137,10 +173,14 @@ def write_leaderboard(table: pd.DataFrame, csv_path: Path, md_path: Path) -> Non
             parts.append(f"\n## Head to head: against {reference}\n\n")
         parts.append(leaderboard_markdown(rows))
     heads = head_to_head_rows(table)
-    for benchmark, rows in table[table["benchmark"] != "alpaca_eval"].groupby("benchmark", sort=False):
+    arena = ~table["benchmark"].isin(["alpaca_eval", MT_BENCH])
+    for benchmark, rows in table[arena].groupby("benchmark", sort=False):
         parts.append(f"\n## {benchmark}\n\n{arena_markdown(rows[~heads])}")
         for reference, against in rows[heads].groupby("reference", sort=False):
             parts.append(f"\n### {benchmark} head to head: against {reference}\n\n{arena_markdown(against)}")
+    mt_bench = table[table["benchmark"] == MT_BENCH]
+    if not mt_bench.empty:
+        parts.append(f"\n## MT-Bench\n\n{mt_bench_markdown(mt_bench)}")
     write_text(md_path, "".join(parts))
 
 
@@ -160,6 +200,11 @@ def run(
     arena_official: list[Path] | None = None,
     arena_rounds: int = 100,
     arena_seed: int = 0,
+    mt_models: list[str] | None = None,
+    mt_annotations: list[Path] | None = None,
+    mt_throughputs: list[Path] | None = None,
+    mt_rounds: int = 1000,
+    mt_seed: int = 0,
 ) -> None:
     """The leaderboard step: one row per (model, reference) and per (model, Arena-Hard version), as CSV and Markdown.
 
@@ -169,7 +214,8 @@ def run(
     entry per Arena-Hard pair (its reference: the version, or
     ``<version>/vs_<model>`` head to head; see `arena_rows`), with the
     bootstrap's rounds and seed; `arena_official` has export_arena's folder
-    of each version, in order.
+    of each version, in order. The `mt_*` lists run in parallel, one entry
+    per model with MT-Bench answers (`mt_bench_rows`), with the bootstrap's rounds and seed.
     """
     table = build_leaderboard(models, annotations, throughputs, df_gamed, reference)
     if arena_models:
@@ -179,5 +225,8 @@ def run(
         arena = arena_rows(arena_models, references, arena_annotations or [], arena_throughputs or [], official,
                            rounds=arena_rounds, seed=arena_seed)  # fmt: skip
         table = pd.concat([table, arena], ignore_index=True)
+    if mt_models:
+        mt_bench = mt_bench_rows(mt_models, mt_annotations or [], mt_throughputs or [], rounds=mt_rounds, seed=mt_seed)
+        table = pd.concat([table, mt_bench], ignore_index=True)
     write_leaderboard(table, csv, md)
     print(table.to_string(index=False))

@@ -6,7 +6,9 @@
 * ``length_preference.png``: the judge's preference against the length
   difference (model minus reference), one panel per model, with binned means;
 * ``subsets.png``: win rate per AlpacaEval source subset (``dataset``), 95%
-  error bars; the numbers are written to ``subset_win_rates.csv``.
+  error bars; the numbers are written to ``subset_win_rates.csv``;
+* ``mt_bench_categories.png`` (with MT-Bench): each model's Average per
+  category (`board.category_table`), one group of bars per category.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..board import read_leaderboard
+from ..board import category_table, read_leaderboard
+from ..config import MT_BENCH
 from ..figures import pyplot, save_figure
 from ..io import atomic_path, read_records
 from ..metrics.winrate import Z95, subset_win_rates
@@ -87,6 +90,23 @@ def plot_subsets(table: pd.DataFrame, out: Path) -> None:
     save_figure(fig, out)
 
 
+def plot_mt_bench_categories(table: pd.DataFrame, out: Path) -> None:
+    """MT-Bench's Average per category, a bar per model in each category's group."""
+    plt = pyplot()
+    models, categories = list(table.index), list(table.columns)
+    width = 0.8 / max(1, len(models))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(categories)), 3.5))
+    for k, model in enumerate(models):
+        x = np.arange(len(categories)) + (k - (len(models) - 1) / 2) * width
+        ax.bar(x, table.loc[model].to_numpy(dtype=float), width, label=model)
+    ax.set_xticks(np.arange(len(categories)), categories)
+    ax.set_ylim(0, 10)
+    ax.set_ylabel("mean rating (1-10)")
+    ax.set_title("MT-Bench: Average per category")
+    ax.legend()
+    save_figure(fig, out)
+
+
 def write_plots(
     models: list[str], annotations: list[Path], leaderboard_csv: Path, *, out_dir: Path, subsets_csv: Path
 ) -> list[Path]:
@@ -102,6 +122,10 @@ def write_plots(
     plot_lengths(frames, paths["lengths"])
     plot_length_preference(frames, paths["length_preference"])
     plot_subsets(subsets, paths["subsets"])
+    categories = category_table(read_leaderboard(leaderboard_csv, None, MT_BENCH))
+    if not categories.empty:
+        paths["mt_bench_categories"] = out_dir / "mt_bench_categories.png"
+        plot_mt_bench_categories(categories, paths["mt_bench_categories"])
     return list(paths.values())
 
 

@@ -29,6 +29,7 @@ from ..findings import (
     lc_unreliable,
     leak_warnings,
     mixed_judges,
+    mt_bench_findings,
 )
 from ..io import JSON, read_records, read_throughput, reference_generators, visible, write_text
 from ..judge_settings import judge_name
@@ -37,6 +38,7 @@ from ..markdown import (
     comparison_section,
     context_section,
     figure,
+    mt_bench_section,
     sweep_section,
     taxonomy_section,
     validation_markdown,
@@ -313,17 +315,21 @@ def run(
     report: Path,
     arena_protocols: list[Path] | None = None,
     arena_error_samples: list[Path] | None = None,
+    mt_error_samples: list[Path] | None = None,
+    mt_figure: Path | None = None,
 ) -> None:
     """The report step: assemble ``report.md`` from the outputs of every other step.
 
     `annotations` are every (model, reference) pair's annotations (for the judge audit);
     `validation` is validate_judge's agreement.json, or None when it is not enabled;
-    `sweep_*` are the sweep step's outputs, one per sweep (none without sweeps).
+    `sweep_*` are the sweep step's outputs, one per sweep (none without sweeps);
+    `mt_*` are MT-Bench's error samples and figure (none without MT-Bench).
     """
     board = read_leaderboard(leaderboard)
     if board.empty:
         raise AlpacaflowError(f"{leaderboard}: empty leaderboard")
     every = read_leaderboard(leaderboard, None)
+    every_benchmark = read_leaderboard(leaderboard, None, None)
     source = json.loads(Path(meta).read_text())
     tps = {m: read_throughput(p) for m, p in zip(models, throughputs, strict=True)}
     judge_model = judge["openai_model"] if judge["backend"] == "openai" else judge["model"]
@@ -345,6 +351,7 @@ def run(
         *judging_lines(board),
         *head_to_head_sections(every),
         *arena_sections(leaderboard, arena_protocols or [], arena_error_samples or []),
+        *mt_bench_section(mt_bench_findings(every_benchmark), mt_error_samples or [], report, mt_figure),
         "## Generation speed",
         "",
         *[speed_sentence(m, tps[m]) for m in models],

@@ -11,7 +11,9 @@ baseline model). The reference is a key, so that metrics against more
 than one reference fit the same schema. With Arena-Hard-Auto in the run,
 ``benchmarks.<arena_hard-v>`` has its judges, whether its scores are
 comparable with the published leaderboard (`findings.arena_findings`) and
-per model and category the headline and style-controlled scores.
+per model and category the headline and style-controlled scores; with
+MT-Bench, ``benchmarks.mt_bench`` has its judges, whether its scores compare
+with published ones, and per model its turn-1, turn-2 and Average scores.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ import pandas as pd
 
 from .. import __version__
 from ..board import LEADERBOARD_COLUMNS, SPEED_COLUMNS, judge_identities, read_leaderboard
-from ..config import PROMPT_REFERENCE
-from ..findings import arena_findings
+from ..config import MT_BENCH, PROMPT_REFERENCE
+from ..findings import arena_findings, mt_bench_findings
 from ..io import JSON, git_commit, jsonable, read_throughput, reference_generators, write_json
 from ..judge_settings import judge_name
 from ..metrics.paired import COMPARISON_COLUMNS
@@ -106,12 +108,35 @@ def benchmark_entries(board: pd.DataFrame, protocols: list[Path]) -> dict[str, A
     return entries
 
 
+#: MT-Bench's numbers of a model (and, under ``categories``, the Average per category).
+MT_BENCH_NUMBERS = ["turn1", "turn2", "average", "average_ci_low", "average_ci_high", "n_total", "unparsed"]
+
+
+def mt_bench_entry(board: pd.DataFrame) -> dict[str, Any] | None:
+    """MT-Bench's entry: judges, comparability, and model -> its numbers with the Average per category."""
+    found = mt_bench_findings(board)
+    if found is None:
+        return None
+    rows = found["rows"]
+    models = {}
+    for _, row in rows[rows["category"].isna()].iterrows():
+        parts = rows[(rows["model"] == row["model"]) & rows["category"].notna()]
+        models[row["model"]] = {**{k: jsonable(row[k]) for k in MT_BENCH_NUMBERS},
+                                "categories": {c: jsonable(v) for c, v in zip(parts["category"], parts["average"],
+                                                                              strict=True)}}  # fmt: skip
+    return {"official_judge": "gpt-4", "judges": found["judges"], "identities": found["identities"],
+            "comparable": found["comparable"], "models": models}  # fmt: skip
+
+
 def build_summary(*, models: list[str], board: pd.DataFrame, comparison: pd.DataFrame,
                   throughputs: dict[str, dict[str, Any]], meta: dict[str, Any], reference: str,
                   judge: dict[str, Any], protocols: list[Path] | None = None) -> dict[str, Any]:  # fmt: skip
     """The whole summary document (`board`: leaderboard.csv, every reference and benchmark)."""
     alpaca = board[board["benchmark"] == "alpaca_eval"]
     benchmarks = benchmark_entries(board, protocols or [])
+    mt_bench = mt_bench_entry(board)
+    if mt_bench is not None:
+        benchmarks[MT_BENCH] = mt_bench
     return {
         "schema_version": SCHEMA_VERSION,
         "alpacaflow": {"version": __version__, "git_commit": git_commit()},

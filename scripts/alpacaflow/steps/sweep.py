@@ -7,7 +7,9 @@ win rates per step with 95% intervals, the best step and the trend
 with the baseline model's as horizontal lines. With Arena-Hard-Auto in the
 run, each version's (and v2.0's each category's) headline score per step
 joins the table (``<benchmark>[ <category>]_score`` and its 90% interval)
-and the figure, with its interval as error bars.
+and the figure, with its interval as error bars; with MT-Bench, the Average
+per step (``mt_bench_average`` and its 95% interval) joins them, on the
+figure's right-hand axis (ratings 1-10).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..board import head_to_head_rows, read_leaderboard
+from ..config import MT_BENCH
 from ..errors import AlpacaflowError
 from ..figures import pyplot, save_figure
 from ..io import atomic_path, read_records, write_json
@@ -27,7 +30,7 @@ from ..metrics.paired import per_prompt_values
 def benchmark_scores(every: pd.DataFrame, models: list[str]) -> dict[str, pd.DataFrame]:
     """Each Arena-Hard version's (v2.0: each category's) score, interval per checkpoint, in the sweep's order."""
     found = {}
-    arena = every[(every["benchmark"] != "alpaca_eval") & ~head_to_head_rows(every)]
+    arena = every[~every["benchmark"].isin(["alpaca_eval", MT_BENCH]) & ~head_to_head_rows(every)]
     for (benchmark, category), rows in arena.groupby(["benchmark", "category"], sort=False):
         several = arena.loc[arena["benchmark"] == benchmark, "category"].nunique() > 1
         scores = rows.set_index("model").reindex(models)[["score", "score_ci_low", "score_ci_high"]]
@@ -36,12 +39,20 @@ def benchmark_scores(every: pd.DataFrame, models: list[str]) -> dict[str, pd.Dat
     return found
 
 
-def add_benchmarks(table: pd.DataFrame, scores: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The sweep table with each benchmark's ``<label>_score``, ``<label>_ci_low`` and ``<label>_ci_high`` per step."""
+def add_benchmarks(table: pd.DataFrame, scores: dict[str, pd.DataFrame], every: pd.DataFrame,
+                   models: list[str]) -> pd.DataFrame:  # fmt: skip
+    """The sweep table with each benchmark's ``<label>_score``, ``<label>_ci_low`` and ``<label>_ci_high`` per step.
+
+    And MT-Bench's ``mt_bench_average``, ``mt_bench_average_ci_low`` and ``mt_bench_average_ci_high``.
+    """
     for label, frame in scores.items():
         table = table.assign(**{f"{label}_score": frame["score"].to_numpy(),
                                 f"{label}_ci_low": frame["score_ci_low"].to_numpy(),
                                 f"{label}_ci_high": frame["score_ci_high"].to_numpy()})  # fmt: skip
+    mt_bench = every[(every["benchmark"] == MT_BENCH) & every["category"].isna()].set_index("model").reindex(models)
+    if mt_bench["average"].notna().any():
+        table = table.assign(**{f"mt_bench_{c}": mt_bench[c].to_numpy()
+                                for c in ("average", "average_ci_low", "average_ci_high")})  # fmt: skip
     return table
 
 
@@ -61,6 +72,15 @@ def plot_sweep(name: str, table: pd.DataFrame, base: pd.Series, baseline: str, b
     ax.axhline(base["win_rate"], color="tab:blue", ls="--", lw=1, label=f"{baseline} win rate")
     if pd.notna(base["length_controlled_winrate"]):
         ax.axhline(base["length_controlled_winrate"], color="tab:orange", ls=":", lw=1, label=f"{baseline} LC")
+    if "mt_bench_average" in table.columns:
+        right = ax.twinx()
+        errors = [table["mt_bench_average"] - table["mt_bench_average_ci_low"],
+                  table["mt_bench_average_ci_high"] - table["mt_bench_average"]]  # fmt: skip
+        right.errorbar(table["step"], table["mt_bench_average"], yerr=errors, marker="s", capsize=3, color="black",
+                       ls="-.", label="MT-Bench Average (right axis)")  # fmt: skip
+        right.set_ylim(0, 10)
+        right.set_ylabel("MT-Bench Average (1-10)")
+        right.legend(fontsize=7, loc="lower right")
     ax.axvline(best_step, color="grey", lw=0.8)
     ax.set_xlabel("training step")
     ax.set_ylabel("% won vs reference (or baseline)")
@@ -99,8 +119,9 @@ def run(
     values = {m: per_prompt_values(read_records(p), df_gamed, str(p)) for m, p in sources.items()}
     result = {"sweep": sweep, "steps": steps, "models": models,
               **verdict(rows, values, baseline, last_steps=last_steps, resamples=resamples, seed=seed)}  # fmt: skip
-    scores = benchmark_scores(read_leaderboard(leaderboard, None, None), models)
-    rows = add_benchmarks(rows, scores)
+    every = read_leaderboard(leaderboard, None, None)
+    scores = benchmark_scores(every, models)
+    rows = add_benchmarks(rows, scores, every, models)
     with atomic_path(table) as tmp:
         rows.to_csv(tmp, index=False)
     plot_sweep(sweep, rows, board.set_index("model").loc[baseline], baseline, result["best"]["step"], figure,

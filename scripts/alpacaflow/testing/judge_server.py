@@ -1,4 +1,4 @@
-"""A stand-in Arena-Hard judge for the offline demo and the tests: an OpenAI-compatible server on 127.0.0.1.
+"""A stand-in Arena-Hard and MT-Bench judge for the offline demo and the tests: an OpenAI-compatible server.
 
 A test double, named as such: the official judges (GPT-4-1106-preview,
 GPT-4.1) are API models that the demo and CI cannot reach, and a tiny
@@ -7,7 +7,10 @@ the real API (the code under test is alpacaflow's real OpenAI judge path)
 with a verdict that depends on the two answers, so that models' scores
 differ: it finds them with the version's user-prompt template (from the
 config file given) and draws the verdict from a hash of the pair, the same
-whichever answer is shown first (`verdict`). Every response reports the
+whichever answer is shown first (`verdict`). An MT-Bench grading (the
+stand-in prompts of test/demo/mt_bench/ mark the graded answer with
+`GRADED`) gets a rating drawn from a hash of the answer (`rating`), none
+for an empty answer (an unparsable grading). Every response reports the
 model asked for.
 
 ``python -m alpacaflow.testing.judge_server --config CONFIG.yaml [--port N]``
@@ -53,6 +56,28 @@ def verdict(answer_a: str, answer_b: str) -> str:
     return f"{label}{'>>' if len(drawn) == 2 else '>'}{'B' if label == 'A' else 'A'}"
 
 
+#: Where the stand-in MT-Bench grading prompts put the answer to grade.
+GRADED = re.compile(r"### Answer to grade\n(?P<answer>.*)\n### End of answer", re.S)
+
+
+def rating(answer: str) -> int | None:
+    """A rating 1-10 drawn from a hash of the answer; None for an empty one (no rating written)."""
+    if not answer.strip():
+        return None
+    return 1 + hashlib.sha256(answer.strip().encode()).digest()[0] % 10
+
+
+def reply(content: str, pattern: re.Pattern[str]) -> str:
+    """The stand-in's judgment of a user prompt: an Arena-Hard verdict, an MT-Bench rating, or none ("?")."""
+    found = pattern.fullmatch(content)
+    if found:
+        label = verdict(found["a"], found["b"])
+        return f"A stand-in's verdict, drawn from the two answers. My final verdict is: [[{label}]]"
+    graded = GRADED.search(content)
+    score = rating(graded["answer"]) if graded else None
+    return f"A stand-in's grade, drawn from the answer. Rating: [[{score}]]" if score is not None else "?"
+
+
 class LocalServer:
     """An HTTP server on 127.0.0.1 (any free port by default), served from a daemon thread inside its context.
 
@@ -94,13 +119,7 @@ class StandinJudgeServer(LocalServer):
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 owner.requests.append(body)
-                found = pattern.fullmatch(body["messages"][-1]["content"])
-                label = verdict(found["a"], found["b"]) if found else None
-                text = (
-                    f"A stand-in's verdict, drawn from the two answers. My final verdict is: [[{label}]]"
-                    if label
-                    else "?"
-                )
+                text = reply(body["messages"][-1]["content"], pattern)
                 payload = {"id": "standin", "object": "chat.completion", "created": 0, "model": body["model"],
                            "choices": [{"index": 0, "finish_reason": "stop",
                                         "message": {"role": "assistant", "content": text}}],

@@ -1,0 +1,163 @@
+"""Generating answers: a model's prompts through its stop rules, its store and one engine, as a per-example table.
+
+What the generate step does for any prompt set, and the MT-Bench turns
+(`two_turns`) do twice: check the prompts (one BOS, the length), build
+requests (seed = base + index; a per-request temperature where the
+benchmark sets one), take stored completions and generate the rest with one
+engine (`Decoding`, started on the first request not in the store, each
+finished group stored at once), cut each completion at its stop rules, and
+tabulate (`generations_table`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from .engines import load_generator
+from .engines.base import Completion, Request
+from .errors import AlpacaflowError, Terminated, stopped_by_signal
+from .formatting import FormattedPrompt, check_bos
+from .stopping import Finished, finish, summary_line
+from .store import GenerationStore, request_key
+
+
+def load_tokenizer(path: str, trust_remote_code: bool = False, revision: str | None = None) -> Any:
+    """Load a model's tokenizer, turning every failure into one clear line."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code, revision=revision)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AlpacaflowError(f"cannot load a tokenizer from '{path}': {first}") from exc
+
+
+def generation_eos(path: str, revision: str | None = None) -> int | list[int] | None:
+    """EOS ids from the model's generation_config.json, if it has one."""
+    from transformers import GenerationConfig
+
+    try:
+        return GenerationConfig.from_pretrained(path, revision=revision).eos_token_id
+    except OSError:
+        return None
+
+
+def check_lengths(model: str, prompts: list[FormattedPrompt], indices: list[int], generation: dict[str, Any]) -> None:
+    """Stop before any engine starts when the longest prompt plus max_new_tokens exceeds max_model_len."""
+    if not prompts:
+        return
+    longest = max(range(len(prompts)), key=lambda i: len(prompts[i].token_ids))
+    n, budget, limit = len(prompts[longest].token_ids), generation["max_new_tokens"], generation["max_model_len"]
+    if n + budget <= limit:
+        return
+    fix = f"raise generation.max_model_len to {n + budget} or more"
+    if n < limit:
+        fix += f", or lower generation.max_new_tokens to {limit - n} or less"
+    raise AlpacaflowError(
+        f"model '{model}': the longest prompt (index {indices[longest]}, {n} tokens) plus max_new_tokens {budget} "
+        f"is {n + budget} tokens, more than max_model_len {limit}: {fix}"
+    )
+
+
+def build_requests(prompts: list[FormattedPrompt], indices: list[int], generation: dict[str, Any]) -> list[Request]:
+    """One request per prompt (`check_lengths` first), seed = base + index."""
+    budget, seed = generation["max_new_tokens"], generation["seed"]
+    return [Request(p.token_ids, budget, seed + index) for p, index in zip(prompts, indices, strict=True)]
+
+
+def format_label(settings: dict[str, Any]) -> str:
+    """The prompt format as logs name it (a template format with its file)."""
+    fmt = settings["prompt_format"]
+    return f"{fmt} ({settings['template']})" if fmt == "template" else fmt
+
+
+def checkpointer(
+    store: GenerationStore, keys: list[str], pending: list[int], total: int
+) -> Callable[[list[tuple[int, Completion]]], None]:
+    """The backends' `on_done`: append each finished group to the store (flushed to disk) and say so."""
+
+    def save(done: list[tuple[int, Completion]]) -> None:
+        store.add([(keys[pending[i]], completion) for i, completion in done])
+        print(f"checkpoint: {store.count(keys)}/{total} outputs saved in {store.path}", flush=True)
+
+    return save
+
+
+def generations_table(
+    prompts: pd.DataFrame, formatted: list[FormattedPrompt], finished: list[Finished], seconds: list[float]
+) -> pd.DataFrame:
+    """The per-example table (generations.parquet)."""
+    return pd.DataFrame(
+        {
+            "index": prompts["index"],
+            "instruction": prompts["instruction"],
+            "prompt": [p.text for p in formatted],
+            "prompt_tokens": [len(p.token_ids) for p in formatted],
+            "prompt_token_ids": [p.token_ids for p in formatted],
+            "output": [f.text for f in finished],
+            "output_token_ids": [f.token_ids for f in finished],
+            "output_tokens": [f.output_tokens for f in finished],
+            "finish_reason": [f.finish_reason for f in finished],
+            "stop_rule": [f.stop_rule for f in finished],
+            "stop_match": [f.stop_match for f in finished],
+            "opens_with_think": [f.opens_with_think for f in finished],
+            "reasoning_tokens": [f.reasoning_tokens for f in finished],
+            "truncated_in_reasoning": [f.truncated_in_reasoning for f in finished],
+            "seconds": seconds,
+        }
+    )
+
+
+class Decoding:
+    """The model's store and engine: completions from the store, the rest generated (the engine started once)."""
+
+    def __init__(self, settings: dict[str, Any], weights: dict[str, str], revision: str | None, rules: Any,
+                 tokenizer: Any, store: GenerationStore) -> None:  # fmt: skip
+        self.settings, self.weights, self.revision = settings, weights, revision
+        self.rules, self.tokenizer, self.store = rules, tokenizer, store
+        self.backend: Any = None
+        self.load_s: float | None = None
+        self.generated = 0
+
+    def complete(self, requests: list[Request], what: str = "outputs") -> list[Completion]:
+        """Each request's completion: stored ones reused, the others generated and stored group by group."""
+        keys = [request_key(self.settings, self.weights, r) for r in requests]
+        pending = [i for i, key in enumerate(keys) if key not in self.store]
+        if pending:
+            print(f"{len(keys) - len(pending)} of {len(keys)} {what} already in {self.store.path}; "
+                  f"generating {len(pending)}", flush=True)  # fmt: skip
+            if self.backend is None:
+                start = time.perf_counter()
+                generation = self.settings["generation"]
+                self.backend = load_generator(self.settings["path"], self.revision, generation, self.rules,
+                                              tokenizer=self.tokenizer)  # fmt: skip
+                self.load_s = time.perf_counter() - start
+            try:
+                self.backend.generate([requests[i] for i in pending],
+                                      on_done=checkpointer(self.store, keys, pending, len(keys)))  # fmt: skip
+            except Terminated as exc:
+                raise stopped_by_signal(exc, self.store.count(keys), len(keys), what, self.store.path) from None
+            self.generated += len(pending)
+        return [self.store[key] for key in keys]
+
+    def close(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
+
+
+def answer(settings: dict[str, Any], prompts: pd.DataFrame, formatted: list[FormattedPrompt], decoding: Decoding,
+           temperatures: list[float | None], what: str = "outputs") -> pd.DataFrame:  # fmt: skip
+    """One answer per formatted prompt (BOS and length checked first): the per-example table."""
+    print(check_bos(decoding.tokenizer, formatted, format_label(settings)), flush=True)
+    indices = prompts["index"].tolist()
+    check_lengths(settings["model"], formatted, indices, settings["generation"])
+    requests = build_requests(formatted, indices, settings["generation"])
+    requests = [Request(r.token_ids, r.max_new_tokens, r.seed, t) for r, t in zip(requests, temperatures, strict=True)]
+    completions = decoding.complete(requests, what)
+    finished = [finish(decoding.tokenizer, c, decoding.rules, settings["reasoning"]) for c in completions]
+    print(summary_line(finished, settings["reasoning"]), flush=True)
+    return generations_table(prompts, formatted, finished, [c.seconds for c in completions])
