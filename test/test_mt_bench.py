@@ -271,18 +271,23 @@ def test_a_second_turn_longer_than_the_context_is_one_line_naming_the_question(t
 OFFICIAL = REPO / "test" / "mt_bench_official"
 
 
+def official_build():
+    """The fixture's build.py as a module (by path: test/arena_official has a build.py too)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mt_bench_official_build", OFFICIAL / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_fastchat_show_result_on_the_export_prints_alpacaflows_scores(tmp_path):
     """The fixture's files are alpacaflow's export; FastChat's printed scores (expected.json) equal alpacaflow's."""
-    import sys
-
     from alpacaflow.steps.leaderboard import mt_bench_rows
 
-    sys.path.insert(0, str(OFFICIAL))
-    try:
-        from build import MODELS, build
-    finally:
-        sys.path.remove(str(OFFICIAL))
-    annotations = build(tmp_path / "run", tmp_path / "export")
+    fixture = official_build()
+    MODELS = fixture.MODELS  # noqa: N806
+    annotations = fixture.build(tmp_path / "run", tmp_path / "export")
     for path in sorted((OFFICIAL / "data" / "mt_bench").rglob("*.jsonl")):  # the export is the fixture, byte for byte
         assert (
             tmp_path / "export" / path.relative_to(OFFICIAL / "data" / "mt_bench")
@@ -308,15 +313,9 @@ def test_fastchat_show_result_on_the_export_prints_alpacaflows_scores(tmp_path):
 def test_the_export_is_fastchats_layout(tmp_path):
     from alpacaflow.io import read_jsonl
 
-    sys_path = str(OFFICIAL)
-    import sys
-
-    sys.path.insert(0, sys_path)
-    try:
-        from build import JUDGE, N, build
-    finally:
-        sys.path.remove(sys_path)
-    build(tmp_path / "run", tmp_path / "export")
+    fixture = official_build()
+    JUDGE, N = fixture.JUDGE, fixture.N  # noqa: N806
+    fixture.build(tmp_path / "run", tmp_path / "export")
     answers = read_jsonl((tmp_path / "export" / "model_answer" / "fades.jsonl").read_bytes(), "a")
     assert len(answers) == N and set(answers[0]) == {"question_id", "answer_id", "model_id", "choices"}
     assert answers[0]["choices"][0]["turns"] == ["fades answers 200.", "fades again on 200."]
@@ -436,3 +435,62 @@ def test_annotate_grades_both_turns_through_the_api_judge_cached_and_counts_unpa
     (folder / "model_outputs.json").write_text(json.dumps(records[:-1]))
     with pytest.raises(AlpacaflowError, match="MT-Bench question 88 has no answer with two turns"):
         annotate.run(judge=judge, **args)
+
+
+def test_a_local_judge_gets_the_answers_cut_to_fit_its_context(tmp_path, tiny_models):
+    from alpacaflow.mt_judge import fit_answers
+    from test_judge import judge_cfg
+
+    out = download(tmp_path)
+    row = load_prompt_table(out / "prompts.parquet").iloc[3]  # math: the reference answers are shown too
+    prompts = json.loads((out / "protocol.json").read_text())["prompts"]
+    judge = judge_cfg(model=str(tiny_models["chat"]), max_model_len=1024)
+    short = ("84.", "25.")
+    assert fit_answers(row, 2, short, judge, prompts, 64) == (short, False)
+    long = ("eighty four " * 400, "twenty five " * 5)
+    (first, second), cut = fit_answers(row, 2, long, judge, prompts, 64)
+    assert cut and len(first) < len(long[0]) and second.strip() == long[1].strip()  # the longer one is cut
+    assert fit_answers(row, 1, long, judge, prompts, 64)[0][1] == long[1]  # turn 1 shows (and cuts) only the first
+    assert fit_answers(row, 2, long, {**judge, "backend": "openai"}, prompts, 64) == (long, False)  # an API judge
+
+
+def test_a_generate_job_sigkilled_during_the_turns_regenerates_nothing_finished(tmp_path, tiny_models, monkeypatch):
+    """A real kill: the generate step in a subprocess, SIGKILLed once every first turn is stored."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from alpacaflow.io import read_parquet
+    from alpacaflow.steps.generate import run_generation
+    from conftest import subprocess_env
+
+    questions = download(tmp_path) / "prompts.parquet"
+    settings = mt_settings(tiny_models, "chat", "chat", temperatures={}, default_temperature=0.0)  # greedy: exact
+    settings["generation"].update(batch_size=1, max_new_tokens=24)
+    run_generation(settings, questions, tmp_path / "whole")
+    whole = read_parquet(tmp_path / "whole" / "generations.parquet")
+    out = tmp_path / "killed"
+    store = out / "generation_store.jsonl"
+    command = [sys.executable, "-m", "alpacaflow", "generate", "--settings", json.dumps(settings), "--prompts",
+               str(questions), "--out-dir", str(out)]  # fmt: skip
+    job = subprocess.Popen(command, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and job.poll() is None:
+            if store.exists() and store.read_text().count("\n") >= 8:
+                os.kill(job.pid, signal.SIGKILL)
+                break
+            time.sleep(0.01)
+    finally:
+        if job.poll() is None:
+            job.kill()
+        job.wait()
+    assert job.returncode == -signal.SIGKILL, "the job ended before it could be killed during the second turns"
+    stored = sum(1 for line in store.read_text().splitlines() if line.endswith("}"))
+    assert 8 <= stored < 16 and not (out / "generations.parquet").exists()
+    spy = Spy(monkeypatch)
+    summary = run_generation(settings, questions, out)
+    assert summary["generated_this_run"] == len(spy.requests) == 16 - stored
+    assert read_parquet(out / "generations.parquet")[["output", "turn"]].equals(whole[["output", "turn"]])

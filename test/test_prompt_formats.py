@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import pytest
+from alpacaflow import generation
 from alpacaflow.engines.base import Completion
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.formatting import PromptFormat, check_bos, format_prompt
@@ -226,7 +227,7 @@ def test_the_length_check_stops_before_any_engine_starts(tmp_path, realistic, mo
     def no_engine(*args, **kwargs):
         raise AssertionError("an engine was started")
 
-    monkeypatch.setattr(generate, "load_generator", no_engine)
+    monkeypatch.setattr(generation, "load_generator", no_engine)
     prompts = _prompts(realistic, tmp_path, 805)
     settings = _settings(realistic, "writer", "vllm", {"prompt_format": "alpaca"}, max_new_tokens=4096,
                          max_model_len=4096)  # fmt: skip

@@ -106,6 +106,18 @@ def question_table(questions: list[dict[str, Any]], references: dict[int, list[s
     return pd.DataFrame(rows, columns=[*PROMPT_COLUMNS, *EXTRA_COLUMNS])
 
 
+def answer_table(records: list[Any], source: str, questions: pd.DataFrame) -> pd.DataFrame:
+    """The questions with the model's two answers (``output``, ``output_2``), matched by question id."""
+    by_id = {r.get("question_id"): r for r in records if isinstance(r, dict)}
+    answers = []
+    for qid in questions["question_id"]:
+        outputs = by_id.get(qid, {}).get("outputs")
+        if not isinstance(outputs, list) or len(outputs) != 2:
+            raise AlpacaflowError(f"{source}: MT-Bench question {qid} has no answer with two turns")
+        answers.append(outputs)
+    return questions.assign(output=[str(a[0]) for a in answers], output_2=[str(a[1]) for a in answers])
+
+
 def judge_prompts(records: list[dict[str, Any]], where: str) -> dict[str, dict[str, str]]:
     """The single-answer grading prompts by name (the four of `PROMPT_NAMES`), checked to ask for ``[[rating]]``."""
     by_name = {r.get("name"): r for r in records}

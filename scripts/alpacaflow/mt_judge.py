@@ -11,42 +11,51 @@ rating is `metrics.mt_bench.parse_rating`'s; a judgment without one is
 recorded with score -1, counted, and left out of the scores, as FastChat's
 ``show_result.py`` leaves it out.
 
-Gradings are cached as Arena-Hard's games are (`arena_judge.play`): in the
+A local judge whose context cannot hold a grading's prompt and its
+``max_tokens`` gets the answers it shows cut to fit (on turn 2 the longer of
+the two first; `fit_answers`), and the grading is flagged
+``truncated_for_judge`` and counted. Gradings are cached as Arena-Hard's games are (`arena_judge.play`): in the
 pair's ``judge_cache/mt_bench-<judge>-<key>.json``, keyed by the messages and
 decoding; a rerun grades only what is not cached.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from .arena_judge import arena_judge_name, play
-from .errors import AlpacaflowError
+from .judge_prompts import CONTEXT_MARGIN, judge_tokenizer, share_budget
 from .judge_settings import identity_label
 from .metrics.mt_bench import UNPARSED, parse_rating
 from .mt_bench import grading_messages, prompt_name
 
 
-def answer_table(records: list[Any], source: str, questions: pd.DataFrame) -> pd.DataFrame:
-    """The questions with the model's two answers (``output``, ``output_2``), matched by question id."""
-    by_id = {r.get("question_id"): r for r in records if isinstance(r, dict)}
-    answers = []
-    for qid in questions["question_id"]:
-        outputs = by_id.get(qid, {}).get("outputs")
-        if not isinstance(outputs, list) or len(outputs) != 2:
-            raise AlpacaflowError(f"{source}: MT-Bench question {qid} has no answer with two turns")
-        answers.append(outputs)
-    return questions.assign(output=[str(a[0]) for a in answers], output_2=[str(a[1]) for a in answers])
+def fit_answers(row: Any, turn: int, answers: tuple[str, str], judge: dict[str, Any], prompts: dict[str, Any],
+                max_tokens: int) -> tuple[tuple[str, str], bool]:  # fmt: skip
+    """The answers a grading shows, cut to fit a local judge's context (API judges: as they are); whether cut."""
+    tokenizer = judge_tokenizer(judge)
+    if tokenizer is None:
+        return answers, False
+    fixed = grading_messages(row, turn, ("", ""), prompts)
+    used = len(tokenizer(json.dumps(fixed), add_special_tokens=False)["input_ids"])
+    budget = max(judge["max_model_len"] - max_tokens - used - CONTEXT_MARGIN, turn)
+    ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in answers[:turn]]
+    if sum(len(i) for i in ids) <= budget:
+        return answers, False
+    keep = (budget,) if turn == 1 else share_budget(len(ids[0]), len(ids[1]), budget)
+    cut = [tokenizer.decode(i[:k]) for i, k in zip(ids, keep, strict=True)]
+    return (cut[0], cut[1] if turn == 2 else answers[1]), True
 
 
 def judge_mt_bench(
     table: pd.DataFrame, model: str, protocol: dict[str, Any], judge: dict[str, Any], *, cache_path: Path,
     decoder: Any, identity: dict[str, str], max_tokens: int, temperature: float,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
-    """Grade one model's answers (`answer_table`): records and counts.
+    """Grade one model's answers (`mt_bench.answer_table`): records and counts.
 
     Records are FastChat's ``model_judgment`` lines (``question_id``,
     ``model``, ``judge`` as [judge, prompt name], ``user_prompt``,
@@ -54,8 +63,10 @@ def judge_mt_bench(
     with the category, the judge's identity, and the question and answer graded.
     """
     prompts = protocol["prompts"]
-    gradings = [grading_messages(row, turn, (row.output, row.output_2), prompts)
-                for row in table.itertuples() for turn in (1, 2)]  # fmt: skip
+    fitted = [fit_answers(row, turn, (row.output, row.output_2), judge, prompts, max_tokens)
+              for row in table.itertuples() for turn in (1, 2)]  # fmt: skip
+    gradings = [grading_messages(row, turn, fitted[2 * n + turn - 1][0], prompts)
+                for n, row in enumerate(table.itertuples()) for turn in (1, 2)]  # fmt: skip
     cache, keys, judged = play(gradings, judge, decoder, cache_path, max_tokens=max_tokens, temperature=temperature)
     name = arena_judge_name(judge)
     records = []
@@ -70,8 +81,10 @@ def judge_mt_bench(
                             "score": parse_rating(entry["judgment"]), "turn": turn, "category": row.dataset,
                             "prompt_index": int(row.index), "judge_identity": label,
                             "instruction": row.instruction if turn == 1 else row.turn_2,
-                            "output": row.output if turn == 1 else row.output_2})  # fmt: skip
+                            "output": row.output if turn == 1 else row.output_2,
+                            "truncated_for_judge": fitted[2 * n + turn - 1][1]})  # fmt: skip
     unparsed = sum(r["score"] == UNPARSED for r in records)
     counts = {"n": len(table), "gradings": len(keys), "judged_this_run": judged,
-              "reused_from_cache": len(keys) - judged, "unparsed": unparsed}  # fmt: skip
+              "reused_from_cache": len(keys) - judged, "unparsed": unparsed,
+              "truncated_for_judge": sum(cut for _, cut in fitted)}  # fmt: skip
     return records, counts

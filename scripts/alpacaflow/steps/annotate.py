@@ -44,7 +44,8 @@ from ..errors import AlpacaflowError, Stopped, Terminated, saved_work
 from ..io import JSON, covering_outputs, is_blank, load_prompt_table, read_records, write_json
 from ..judge import audit_pairs, cached_count, check_judge_ready, close_decoder, judge_decoder, judge_pairs
 from ..judge_settings import cache_file, cache_key, identity_label, judge_identity, judge_name
-from ..mt_judge import answer_table, judge_mt_bench
+from ..mt_bench import answer_table
+from ..mt_judge import judge_mt_bench
 from ..official import official_pairs, validation_pairs
 
 

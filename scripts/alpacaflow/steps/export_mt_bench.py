@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..errors import AlpacaflowError
 from ..io import jsonl, load_prompt_table, read_records, write_folder
-from ..mt_judge import answer_table
+from ..mt_bench import answer_table
 
 #: The keys of FastChat's judgment line (annotations add alpacaflow's own).
 JUDGMENT_KEYS = ("question_id", "model", "judge", "user_prompt", "judgment", "score", "turn")

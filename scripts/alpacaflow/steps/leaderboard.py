@@ -157,6 +157,7 @@ def mt_bench_row(ratings: pd.DataFrame, records: list[dict], *, rounds: int, see
     return {"turn1": found["turn1"], "turn2": found["turn2"], "average": found["average"], "average_ci_low": low,
             "average_ci_high": high, "n_total": int(ratings["question_id"].nunique()), "unparsed": found["unparsed"],
             "judge": ", ".join(sorted({str(r["judge"][0]) for r in records})),
+            "truncated_for_judge": sum(bool(r.get("truncated_for_judge")) for r in records),
             "judge_identity": ", ".join(sorted({str(r["judge_identity"]) for r in records
                                                 if r.get("judge_identity")}))}  # fmt: skip
 
