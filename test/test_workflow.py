@@ -317,6 +317,7 @@ def _check_demo_run(workdir: Path) -> None:
         *(("error_taxonomy", m) for m in MODELS_3),
         ("history", ""),
         ("export_arena", ""),  # the annotate job rewrites the Arena-Hard judgments too
+        ("export_mt_bench", ""),  # and the MT-Bench gradings
         ("leaderboard", ""),
         ("compare", ""),
         ("plots", ""),
