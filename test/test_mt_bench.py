@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.io import load_prompt_table
-from alpacaflow.metrics.mt_bench import UNPARSED, average_interval, category_means, parse_rating, scores
+from alpacaflow.metrics.mt_bench import UNPARSED, average_interval, parse_rating, scores
 from alpacaflow.mt_bench import QUESTIONS, grading_messages, prompt_name, temperature
 from alpacaflow.steps import download_mt_bench
 from conftest import REPO, resolved_settings
@@ -136,7 +136,8 @@ def test_scores_pool_both_turns_for_the_average_and_leave_unparsed_out():
     found = scores(table)
     # turn 1: (8 + 6 + 10) / 3 = 8; turn 2: (3 + 5) / 2 = 4; Average: 32 / 5 = 6.4 (not (8 + 4) / 2 = 6).
     assert found == {"turn1": 8.0, "turn2": 4.0, "average": 6.4, "ratings": 5, "unparsed": 1}
-    assert category_means(table) == {"math": 8.0, "writing": 6.0}
+    # A category's Average (the leaderboard's per-category rows): its valid ratings of both turns pooled.
+    assert {c: scores(part)["average"] for c, part in table.groupby("category")} == {"math": 8.0, "writing": 6.0}
     assert scores(ratings([(1, "math", 1, UNPARSED)]))["average"] is None
 
 

@@ -31,7 +31,7 @@ import pandas as pd
 from .engines import judge_engine
 from .errors import Stopped, Terminated, saved_work, stopped_by_signal
 from .io import write_json
-from .judge_prompts import CONTEXT_MARGIN, judge_tokenizer, share_budget
+from .judge_prompts import fit_texts
 from .judge_settings import identity_label
 from .metrics.arena import parse_label
 
@@ -65,18 +65,9 @@ def _cached(path: Path) -> dict[str, dict[str, Any]]:
 
 def fit_answers(row: Any, judge: dict[str, Any], protocol: dict[str, Any], max_tokens: int) -> tuple[str, str, bool]:
     """The model's and the baseline's answers, cut to fit a local judge's context (API judges: as they are)."""
-    model, baseline = str(row.output), str(row.reference_output)
-    tokenizer = judge_tokenizer(judge)
-    if tokenizer is None:
-        return model, baseline, False
     fixed = game_messages(row.instruction, "", "", protocol["categories"][row.dataset], protocol["prompt_template"])
-    used = len(tokenizer(json.dumps(fixed), add_special_tokens=False)["input_ids"])
-    budget = judge["max_model_len"] - max_tokens - used - CONTEXT_MARGIN
-    ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in (model, baseline)]
-    if len(ids[0]) + len(ids[1]) <= budget:
-        return model, baseline, False
-    keep = share_budget(len(ids[0]), len(ids[1]), max(budget, 2))
-    return tokenizer.decode(ids[0][: keep[0]]), tokenizer.decode(ids[1][: keep[1]]), True
+    (model, baseline), cut = fit_texts(judge, fixed, [str(row.output), str(row.reference_output)], max_tokens)
+    return model, baseline, cut
 
 
 def build_games(table: pd.DataFrame, judge: dict[str, Any], protocol: dict[str, Any],

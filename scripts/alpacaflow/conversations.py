@@ -8,9 +8,10 @@ engine (`generation.Decoding`): a job killed between the turns finds every
 first answer in the store and generates only second turns; killed inside a
 turn, it loses at most one group. Each question is answered at its
 category's temperature (`mt_bench.temperature`; 0 = greedy). The second
-turn's prompts get the same BOS and stop rules as the first's; a second-turn
-prompt that leaves no room for its answer in the model's context is one line
-naming the question, before any second turn is generated.
+turn's prompts get the same BOS, stop and length checks as the first's
+(`generation.answer`): a second-turn prompt that leaves no room for its
+answer in the model's context is one line naming the question, before any
+second turn is generated.
 """
 
 from __future__ import annotations
@@ -19,25 +20,12 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import AlpacaflowError
-from .formatting import FormattedPrompt, PromptFormat, format_conversation, user_turn
+from .formatting import PromptFormat, format_conversation, user_turn
 from .generation import Decoding, answer
 from .mt_bench import temperature
 
-
-def check_second_turns(model: str, prompts: list[FormattedPrompt], questions: list[int],
-                       generation: dict[str, Any]) -> None:  # fmt: skip
-    """Stop on the first second-turn prompt whose length plus max_new_tokens exceeds max_model_len."""
-    budget, limit = generation["max_new_tokens"], generation["max_model_len"]
-    for prompt, question in zip(prompts, questions, strict=True):
-        n = len(prompt.token_ids)
-        if n + budget > limit:
-            raise AlpacaflowError(
-                f"model '{model}': MT-Bench question {question}'s second-turn prompt (the first turn, the model's "
-                f"first answer and the second question: {n} tokens) plus max_new_tokens {budget} is "
-                f"{n + budget} tokens, more than max_model_len {limit}: raise generation.max_model_len to "
-                f"{n + budget} or more, or lower mt_bench.generation.max_new_tokens"
-            )
+#: Where the MT-Bench answers' max_new_tokens is set (over the model's own), for the length check's advice.
+SETTING = "mt_bench.generation"
 
 
 def conversation(first: str, reply: str, second: str) -> list[dict[str, str]]:
@@ -55,15 +43,20 @@ def two_turns(settings: dict[str, Any], questions: pd.DataFrame, fmt: PromptForm
     heat = [temperature(c, section["temperatures"], section["default_temperature"]) for c in questions["dataset"]]
     tokenizer = decoding.tokenizer
     first_prompts = [format_conversation(tokenizer, user_turn(q), fmt) for q in questions["instruction"]]
-    first = answer(settings, questions, first_prompts, decoding, heat, "first turns")
+    first = answer(settings, questions, first_prompts, decoding, temperatures=heat, what="first turns",
+                   setting=SETTING)  # fmt: skip
     second_prompts = [
         format_conversation(tokenizer, conversation(q1, reply, q2), fmt)
         for q1, reply, q2 in zip(questions["instruction"], first["output"], questions["turn_2"], strict=True)
     ]
-    check_second_turns(settings["model"], second_prompts, questions["question_id"].tolist(), settings["generation"])
-    second = answer(settings, questions.assign(instruction=questions["turn_2"]), second_prompts, decoding, heat,
-                    "second turns")  # fmt: skip
     ids = questions["question_id"].tolist()
+
+    def name(i: int, n: int) -> str:
+        return (f"MT-Bench question {ids[i]}'s second-turn prompt (the first turn, the model's first answer and the "
+                f"second question: {n} tokens)")  # fmt: skip
+
+    second = answer(settings, questions.assign(instruction=questions["turn_2"]), second_prompts, decoding,
+                    temperatures=heat, what="second turns", name=name, setting=SETTING)  # fmt: skip
     table = pd.concat([first.assign(turn=1, question_id=ids), second.assign(turn=2, question_id=ids)])
     return table.sort_values(["index", "turn"], kind="stable").reset_index(drop=True)
 

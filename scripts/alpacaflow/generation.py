@@ -46,8 +46,17 @@ def generation_eos(path: str, revision: str | None = None) -> int | list[int] | 
         return None
 
 
-def check_lengths(model: str, prompts: list[FormattedPrompt], indices: list[int], generation: dict[str, Any]) -> None:
-    """Stop before any engine starts when the longest prompt plus max_new_tokens exceeds max_model_len."""
+#: How a too-long prompt is named in the length check's error: (its position, its tokens) -> words.
+Namer = Callable[[int, int], str]
+
+
+def check_lengths(model: str, prompts: list[FormattedPrompt], indices: list[int], generation: dict[str, Any], *,
+                  name: Namer | None = None, setting: str = "generation") -> None:  # fmt: skip
+    """Stop before any engine starts when the longest prompt plus max_new_tokens exceeds max_model_len.
+
+    `name` names that prompt in the error line (default: "the longest prompt"
+    and its index); `setting` is where its max_new_tokens is configured.
+    """
     if not prompts:
         return
     longest = max(range(len(prompts)), key=lambda i: len(prompts[i].token_ids))
@@ -56,17 +65,20 @@ def check_lengths(model: str, prompts: list[FormattedPrompt], indices: list[int]
         return
     fix = f"raise generation.max_model_len to {n + budget} or more"
     if n < limit:
-        fix += f", or lower generation.max_new_tokens to {limit - n} or less"
+        fix += f", or lower {setting}.max_new_tokens to {limit - n} or less"
+    what = name(longest, n) if name else f"the longest prompt (index {indices[longest]}, {n} tokens)"
     raise AlpacaflowError(
-        f"model '{model}': the longest prompt (index {indices[longest]}, {n} tokens) plus max_new_tokens {budget} "
-        f"is {n + budget} tokens, more than max_model_len {limit}: {fix}"
+        f"model '{model}': {what} plus max_new_tokens {budget} is {n + budget} tokens, more than max_model_len "
+        f"{limit}: {fix}"
     )
 
 
-def build_requests(prompts: list[FormattedPrompt], indices: list[int], generation: dict[str, Any]) -> list[Request]:
-    """One request per prompt (`check_lengths` first), seed = base + index."""
+def build_requests(prompts: list[FormattedPrompt], indices: list[int], generation: dict[str, Any],
+                   temperatures: list[float | None] | None = None) -> list[Request]:  # fmt: skip
+    """One request per prompt (`check_lengths` first), seed = base + index, at its own temperature if given."""
     budget, seed = generation["max_new_tokens"], generation["seed"]
-    return [Request(p.token_ids, budget, seed + index) for p, index in zip(prompts, indices, strict=True)]
+    heat = temperatures or [None] * len(prompts)
+    return [Request(p.token_ids, budget, seed + index, t) for p, index, t in zip(prompts, indices, heat, strict=True)]
 
 
 def format_label(settings: dict[str, Any]) -> str:
@@ -149,14 +161,14 @@ class Decoding:
             self.backend.close()
 
 
-def answer(settings: dict[str, Any], prompts: pd.DataFrame, formatted: list[FormattedPrompt], decoding: Decoding,
-           temperatures: list[float | None], what: str = "outputs") -> pd.DataFrame:  # fmt: skip
-    """One answer per formatted prompt (BOS and length checked first): the per-example table."""
+def answer(settings: dict[str, Any], prompts: pd.DataFrame, formatted: list[FormattedPrompt], decoding: Decoding, *,
+           temperatures: list[float | None] | None = None, what: str = "outputs", name: Namer | None = None,
+           setting: str = "generation") -> pd.DataFrame:  # fmt: skip
+    """One answer per formatted prompt (BOS and length checked first, `check_lengths`): the per-example table."""
     print(check_bos(decoding.tokenizer, formatted, format_label(settings)), flush=True)
     indices = prompts["index"].tolist()
-    check_lengths(settings["model"], formatted, indices, settings["generation"])
-    requests = build_requests(formatted, indices, settings["generation"])
-    requests = [Request(r.token_ids, r.max_new_tokens, r.seed, t) for r, t in zip(requests, temperatures, strict=True)]
+    check_lengths(settings["model"], formatted, indices, settings["generation"], name=name, setting=setting)
+    requests = build_requests(formatted, indices, settings["generation"], temperatures)
     completions = decoding.complete(requests, what)
     finished = [finish(decoding.tokenizer, c, decoding.rules, settings["reasoning"]) for c in completions]
     print(summary_line(finished, settings["reasoning"]), flush=True)

@@ -16,6 +16,7 @@ for a local judge's context and flags them.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from typing import Any
 
@@ -152,6 +153,27 @@ def fit_to_context(pairs: pd.DataFrame, judge: dict[str, Any], template: str, to
             judge["max_model_len"],
         )
     return pairs
+
+
+def fit_texts(judge: dict[str, Any], fixed: list[dict], texts: list[str], max_tokens: int) -> tuple[list[str], bool]:
+    """`texts` (one or two answers a judge's chat messages show), cut to fit a local judge's context; whether cut.
+
+    `fixed` are the messages without the texts; the judge writes up to
+    `max_tokens`. Two texts share what is left, the longer cut first
+    (`share_budget`), as `fit_to_context` shares them for alpaca_eval's
+    pairs. An API judge's texts stay as they are.
+    """
+    tokenizer = judge_tokenizer(judge)
+    if tokenizer is None:
+        return texts, False
+    used = len(tokenizer(json.dumps(fixed), add_special_tokens=False)["input_ids"])
+    budget = judge["max_model_len"] - max_tokens - used - CONTEXT_MARGIN
+    ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
+    if sum(len(i) for i in ids) <= budget:
+        return texts, False
+    budget = max(budget, len(texts))
+    keep = (budget,) if len(texts) == 1 else share_budget(len(ids[0]), len(ids[1]), budget)
+    return [tokenizer.decode(i[:k]) for i, k in zip(ids, keep, strict=True)], True
 
 
 def share_budget(n_1: int, n_2: int, budget: int) -> tuple[int, int]:

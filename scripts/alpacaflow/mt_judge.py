@@ -21,14 +21,13 @@ decoding; a rerun grades only what is not cached.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from .arena_judge import arena_judge_name, play
-from .judge_prompts import CONTEXT_MARGIN, judge_tokenizer, share_budget
+from .judge_prompts import fit_texts
 from .judge_settings import identity_label
 from .metrics.mt_bench import UNPARSED, parse_rating
 from .mt_bench import grading_messages, prompt_name
@@ -37,18 +36,8 @@ from .mt_bench import grading_messages, prompt_name
 def fit_answers(row: Any, turn: int, answers: tuple[str, str], judge: dict[str, Any], prompts: dict[str, Any],
                 max_tokens: int) -> tuple[tuple[str, str], bool]:  # fmt: skip
     """The answers a grading shows, cut to fit a local judge's context (API judges: as they are); whether cut."""
-    tokenizer = judge_tokenizer(judge)
-    if tokenizer is None:
-        return answers, False
-    fixed = grading_messages(row, turn, ("", ""), prompts)
-    used = len(tokenizer(json.dumps(fixed), add_special_tokens=False)["input_ids"])
-    budget = max(judge["max_model_len"] - max_tokens - used - CONTEXT_MARGIN, turn)
-    ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in answers[:turn]]
-    if sum(len(i) for i in ids) <= budget:
-        return answers, False
-    keep = (budget,) if turn == 1 else share_budget(len(ids[0]), len(ids[1]), budget)
-    cut = [tokenizer.decode(i[:k]) for i, k in zip(ids, keep, strict=True)]
-    return (cut[0], cut[1] if turn == 2 else answers[1]), True
+    shown, cut = fit_texts(judge, grading_messages(row, turn, ("", ""), prompts), list(answers[:turn]), max_tokens)
+    return (shown[0], shown[1] if turn == 2 else answers[1]), cut
 
 
 def judge_mt_bench(

@@ -75,9 +75,3 @@ def average_interval(ratings: pd.DataFrame, *, rounds: int, seed: int) -> tuple[
     means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
     return float(low), float(high)
-
-
-def category_means(ratings: pd.DataFrame) -> dict[str, float]:
-    """The mean valid rating per category (both turns pooled), by category name."""
-    kept = valid(ratings)
-    return {str(k): float(v) for k, v in kept.groupby("category")["score"].mean().sort_index().items()}

@@ -160,7 +160,7 @@ def run(
             f"annotate: {len(model)} model(s) but {', '.join(str(len(x)) for x in lists)} outputs, caches, "
             "annotation files and references; give one of each per pair"
         )
-    own = {"arena": (arena_hard or {}).get("judge"), "mt": (mt_bench or {}).get("judge")}
+    own = {"arena": (arena_hard or {}).get("judge"), MT_BENCH: (mt_bench or {}).get("judge")}
     own = {k: j for k, j in own.items() if j and any(judge_kind(r) == k for r in reference)}
     check_judge_ready(judge, gpu)
     for other in own.values():
@@ -171,13 +171,13 @@ def run(
     heads |= {f"{p.parent.name}/vs_{name}": found for p in benchmark_references or []
               for name, found in reference_records([p]).items()}  # fmt: skip
     pairs = pair_tables(table, model, outputs, reference, heads, folders)
-    judges = {"main": Judge(judge, judge_manifest), **{k: Judge(j, None) for k, j in own.items()}}
+    judges = {"": Judge(judge, judge_manifest), **{k: Judge(j, None) for k, j in own.items()}}
     sample = audit_sample(table, judge["audit"]["swap"], judge["audit"]["seed"])
     try:
         for name, ref, pair, folder, dest in zip(model, reference, pairs, cache, annotations, strict=True):
             label = name if ref == PROMPT_REFERENCE else f"{name} vs {ref}"
-            used = judges.get(judge_kind(ref), judges["main"])
-            kind = {"arena": "arena", "mt": MT_BENCH}.get(judge_kind(ref), "")
+            kind = judge_kind(ref)
+            used = judges.get(kind, judges[""])
             for other in judges.values():  # one judge's engine at a time (the pairs come judge by judge)
                 if other is not used:
                     other.close()
@@ -238,10 +238,10 @@ def benchmark_table(records: list[Any], source: str, ref: str, heads: dict[str, 
 
 
 def judge_kind(reference: str) -> str:
-    """Whose judge grades a pair: "arena" (an Arena-Hard pair), "mt" (MT-Bench's) or "main"."""
+    """Whose judge grades a pair, and its cache files' kind: "arena", "mt_bench", or "" (the run's judge)."""
     if reference == MT_BENCH:
-        return "mt"
-    return "arena" if reference.startswith(BENCHMARK_PREFIX) else "main"
+        return MT_BENCH
+    return "arena" if reference.startswith(BENCHMARK_PREFIX) else ""
 
 
 def _benchmark_questions(folders: dict[str, Path], benchmark: str) -> pd.DataFrame:

@@ -151,7 +151,7 @@ def run_generation(
             table = two_turns(settings, prompts, fmt, decoding)
         else:
             formatted = [format_prompt(tokenizer, text, fmt) for text in prompts["instruction"]]
-            table = answer(settings, prompts, formatted, decoding, [None] * len(prompts))
+            table = answer(settings, prompts, formatted, decoding)
     finally:
         decoding.close()
     summary = {**throughput_summary(model, settings, table, load_s=decoding.load_s, generated=decoding.generated),
