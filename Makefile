@@ -6,6 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEMO_CONFIG := test/demo/config.yaml
+DIALOGUE_CONFIG := test/demo/dialogues/config.yaml
 DEMO_MODELS := test/demo/models
 
 # Rules run `python -m alpacaflow ...`: the venv's python must come first.
@@ -34,6 +35,7 @@ models: setup
 # alpacaflow.testing.demo serves while it runs Snakemake and the --report HTML, and stops afterwards.
 demo: models
 	$(PY) -m alpacaflow.testing.demo $(DEMO_CONFIG) --cores 2
+	$(PY) -m snakemake --configfile $(DIALOGUE_CONFIG) --replace-workflow-config --cores 2
 
 # Speed benchmark (bench/bench.py): engines warmed up, 5 interleaved timed rounds, raw-engine rows,
 # real-vocabulary rows, and the demo's workflow overhead (it runs the demo if needed); writes

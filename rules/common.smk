@@ -401,9 +401,8 @@ def prompt_source_inputs(wildcards):
     prompts = config["prompts"]
     if prompts["source"] == "huggingface":
         return []
-    return [prompts["source"], prompts["df_gamed"]] + (
-        [prompts["lc_instructions"]] if prompts["lc_instructions"] else []
-    )
+    optional = [prompts["df_gamed"], prompts["lc_instructions"]]
+    return [prompts["source"], *(path for path in optional if path)]
 
 
 def per_model(name):

@@ -21,6 +21,7 @@ rule compare:
         models=MODELS,
         resamples=config["compare"]["bootstrap_resamples"],
         seed=config["compare"]["seed"],
+        ties=config["ties"],
     shell:
         step_command(
             "compare",
@@ -30,4 +31,5 @@ rule compare:
             "params.resamples",
             "params.seed",
             "output.csv",
+            "params.ties",
         )

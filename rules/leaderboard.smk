@@ -11,6 +11,7 @@ rule leaderboard:
         annotations=PAIR_ANNOTATIONS,
         throughputs=per_model("throughput.json"),
         df_gamed=f"{RESULTS}/df_gamed.csv",
+        prompts=f"{RESULTS}/prompts.parquet",
         arena_annotations=[
             f"{annotation_folder(RESULTS, m, r)}/annotations.json"
             for m, r in ARENA_PAIRS + ARENA_HEADS
@@ -31,6 +32,7 @@ rule leaderboard:
     output:
         csv=f"{RESULTS}/leaderboard.csv",
         md=f"{RESULTS}/leaderboard.md",
+        turns_csv=f"{RESULTS}/turn_win_rates.csv",
     log:
         f"{RESULTS}/logs/leaderboard.log",
     benchmark:
@@ -47,6 +49,7 @@ rule leaderboard:
         mt_models=[m for m, _ in MT_PAIRS],
         mt_rounds=config["mt_bench"]["bootstrap_rounds"],
         mt_seed=config["mt_bench"]["seed"],
+        ties=config["ties"],
     shell:
         step_command(
             "leaderboard",
@@ -69,4 +72,7 @@ rule leaderboard:
             "input.mt_throughputs",
             "params.mt_rounds",
             "params.mt_seed",
+            "params.ties",
+            "input.prompts",
+            "output.turns_csv",
         )

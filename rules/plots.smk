@@ -51,6 +51,7 @@ rule plots:
     params:
         models=MODELS,
         out_dir=lambda wildcards, output: str(Path(output.win_rates).parent),
+        ties=config["ties"],
     shell:
         step_command(
             "plots",
@@ -59,4 +60,5 @@ rule plots:
             "input.leaderboard",
             "params.out_dir",
             "output.subsets_csv",
+            "params.ties",
         )

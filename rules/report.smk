@@ -17,6 +17,7 @@ rule report:
         taxonomies=per_model("error_taxonomy.json"),
         context=f"{RESULTS}/context_leaderboard.csv",
         subsets=f"{RESULTS}/subset_win_rates.csv",
+        turns=f"{RESULTS}/turn_win_rates.csv",
         figures=expand(
             "{results}/figures/{name}.png",
             results=RESULTS,
@@ -82,4 +83,5 @@ rule report:
             "input.arena_error_samples",
             "input.mt_error_samples",
             "params.mt_figure",
+            "input.turns",
         )

@@ -34,6 +34,7 @@ rule sweep:
         last_steps=lambda wildcards: SWEEPS[wildcards.sweep]["last_steps"],
         resamples=config["compare"]["bootstrap_resamples"],
         seed=config["compare"]["seed"],
+        ties=config["ties"],
     shell:
         step_command(
             "sweep",
@@ -51,4 +52,5 @@ rule sweep:
             "output.table",
             "output.verdict_json",
             "output.figure",
+            "params.ties",
         )

@@ -66,9 +66,9 @@ def _dump(records) -> bytes:
 OUTPUT_FILE_CASES: list[tuple[str, Callable[[list[dict]], bytes], str]] = [
     ("malformed_json", lambda r: b'[{"instruction": "x", ', "malformed JSON at line 1 column"),
     ("not_a_list", lambda r: b'{"instruction": "x", "output": "y"}', "expected a JSON list of records, got dict"),
-    ("missing_instruction", lambda r: _dump([{"output": "y"}, *r[1:]]), "row 0: needs 'instruction' and 'output'"),
+    ("missing_instruction", lambda r: _dump([{"output": "y"}, *r[1:]]), "row 0: needs 'instruction'"),
     ("missing_output", lambda r: _dump([*r[:2], {"instruction": r[2]["instruction"]}, *r[3:]]),
-     "row 2: needs 'instruction' and 'output'"),
+     "row 2: needs 'instruction'"),
     ("non_string_instruction", lambda r: _dump([{**r[0], "instruction": 7}, *r[1:]]),
      "row 0: 'instruction' must be a string"),
     ("non_string_output", lambda r: _dump([*r[:1], {**r[1], "output": 42}, *r[2:]]),

@@ -151,9 +151,8 @@ def test_cli_bad_input_is_one_line_and_leaves_nothing(tmp_path):
     assert not table_path.exists() and not gamed_path.exists() and not meta_path.exists()
 
 
-def test_local_source_needs_df_gamed(tmp_path):
-    with pytest.raises(AlpacaflowError, match="prompts.df_gamed"):
-        prepare_prompts(local_cfg(DEMO_PROMPTS, df_gamed=None), *outputs(tmp_path))
+def test_a_named_df_gamed_must_exist(tmp_path):
+    """(None is a prompt set without one: LC n/a; see test_dialogues.)"""
     with pytest.raises(AlpacaflowError, match="file not found"):
         prepare_prompts(local_cfg(DEMO_PROMPTS, df_gamed=str(tmp_path / "x.csv")), *outputs(tmp_path))
 

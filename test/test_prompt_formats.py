@@ -331,3 +331,54 @@ def test_the_report_says_where_stop_strings_and_think_blocks_applied():
                              "`<think>` (123456 reasoning tokens; 3 still inside it at max_new_tokens)).")  # fmt: skip
     plain = {**tp, "stopped_by": {"eos": 802}, "open_with_think": 0}
     assert speed_sentence("sft", plain).endswith("3 of 805 responses hit max_new_tokens).")
+
+
+def _dialogue_rows(records: list[dict]) -> list[dict]:
+    """The realistic set's 805 rows, two of every three a conversation over the rows before it (2 or 3 user turns)."""
+    rows = []
+    for k, record in enumerate(records):
+        earlier = records[max(0, k - k % 3) : k]
+        turns = [m for e in earlier for m in ({"role": "user", "content": e["instruction"]},
+                                              {"role": "assistant", "content": e["output"]})]  # fmt: skip
+        last = {"role": "user", "content": record["instruction"]}
+        rows.append({"messages": [*turns, last], "output": record["output"]} if turns else record)
+    return rows
+
+
+def test_conversations_at_real_shape_one_bos_the_pinned_date_and_the_longest_row_named(tmp_path, realistic,
+                                                                                      monkeypatch):  # fmt: skip
+    """805 rows on the real Llama-3.2-Instruct template: each conversation rendered whole, one BOS, no engine."""
+    from alpacaflow.generation import format_rows
+
+    source = tmp_path / "dialogues.json"
+    rows = _dialogue_rows(json.loads((realistic / "prompts.json").read_text()))
+    source.write_text(json.dumps(rows))
+    cfg = {"source": str(source), "df_gamed": None, "revision": "main", "max_instances": None}
+    prepare_prompts(cfg, tmp_path / "prompts.parquet", tmp_path / "df_gamed.csv", tmp_path / "meta.json")
+    table = read_parquet(tmp_path / "prompts.parquet")
+    assert len(table) == 805 and table["turns"].value_counts().to_dict() == {1: 269, 2: 268, 3: 268}
+    meta = {"prompt_format": "template", "template": str(META_TEMPLATE)}  # Meta's Llama-3.2-Instruct template
+    settings = _settings(realistic, "chat", "vllm", meta, max_new_tokens=512, max_model_len=4096)
+    tokenizer = llama()
+    formatted = format_rows(tokenizer, table, PromptFormat.from_settings(settings))
+    assert "one BOS (128000) per prompt" in check_bos(tokenizer, formatted, "template")
+    for row, prompt in zip(rows, formatted, strict=True):
+        assert prompt.text.count("Today Date: 26 Jul 2024") == 1
+        contents = [m["content"] for m in row.get("messages", [{"content": row.get("instruction")}])]
+        positions = [prompt.text.index(c) for c in contents]
+        assert positions == sorted(positions)
+        assert prompt.text.endswith("<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
+    lengths = [len(p.token_ids) for p in formatted]
+    longest = max(range(805), key=lengths.__getitem__)
+    assert table["turns"][longest] == 3 and lengths[longest] > 1000  # real lengths: three turns of real answers
+
+    def no_engine(*args, **kwargs):
+        raise AssertionError("an engine was started")
+
+    monkeypatch.setattr(generation, "load_generator", no_engine)
+    settings["generation"]["max_model_len"] = lengths[longest] + 100
+    message = (f"^model 'chat': prompt-set row {table['index'][longest]} \\(a conversation of 3 user turns, "
+               f"{lengths[longest]} tokens\\) plus max_new_tokens 512 is {lengths[longest] + 512} tokens")  # fmt: skip
+    with pytest.raises(AlpacaflowError, match=message):
+        generate.run_generation(settings, tmp_path / "prompts.parquet", tmp_path / "out")
+    assert not (tmp_path / "out" / "model_outputs.json").exists()

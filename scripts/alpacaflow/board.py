@@ -34,6 +34,8 @@ LEADERBOARD_COLUMNS = [
     "n_wins_base",
     "n_draws",
     "n_total",
+    "ties",
+    "ties_excluded",
     "avg_length",
     "judge",
     "judge_identity",
@@ -55,8 +57,9 @@ BENCHMARK_COLUMNS = ["benchmark", "category", "score", "score_ci_low", "score_ci
                      "average_ci_high"]  # fmt: skip
 ALL_COLUMNS = [*LEADERBOARD_COLUMNS, *BENCHMARK_COLUMNS]
 #: Counts: whole numbers, blank where a benchmark has none (one benchmark's rows never turn another's into floats).
-COUNT_COLUMNS = ["n_wins", "n_wins_base", "n_draws", "n_total", "avg_length", "unparsed", "empty_outputs",
-                 "truncated_for_judge", "leaked_template", "think_opening", "battles", "null_games"]  # fmt: skip
+COUNT_COLUMNS = ["n_wins", "n_wins_base", "n_draws", "n_total", "ties_excluded", "avg_length", "unparsed",
+                 "empty_outputs", "truncated_for_judge", "leaked_template", "think_opening", "battles",
+                 "null_games"]  # fmt: skip
 
 
 def whole_counts(table: pd.DataFrame) -> pd.DataFrame:
@@ -139,8 +142,18 @@ def leaderboard_markdown(table: pd.DataFrame) -> str:
             f"{_fmt(r.n_wins_base, 1)} | {r.n_total} | {r.avg_length} | {r.judge} | {r.unparsed} | {r.leaked_template} "
             f"|{flips} {_fmt(r.examples_per_second)} | {_fmt(r.output_tokens_per_second, 1)} |"
         )
-    notes = lc_notes(table)
+    notes = [*lc_notes(table), *ties_note(table)]
     return header + "\n".join(lines) + "\n" + "".join(f"\n{note}\n" for note in notes)
+
+
+def ties_note(table: pd.DataFrame) -> list[str]:
+    """The sentence that says how ties counted in these rows' win rates (none for a leaderboard without ``ties``)."""
+    if "ties" not in table.columns or table["ties"].isna().all():
+        return []
+    if (table["ties"] == "exclude").any():
+        left = ", ".join(f"{r.model} {_fmt(r.ties_excluded, 0)}" for r in table.itertuples())
+        return [f"Ties are left out of these win rates (ties: exclude); judgments left out as ties: {left}."]
+    return ["Ties count as half a win (ties: half, alpaca_eval's rule)."]
 
 
 def head_to_head_rows(table: pd.DataFrame) -> pd.Series:

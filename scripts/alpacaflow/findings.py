@@ -47,14 +47,19 @@ def leak_warnings(models: list[str], outputs: list[Path], prompts: Path) -> list
     ]
     table = load_prompt_table(prompts)
     reference = reference_generators(prompts)
-    warnings.append(leak_warning(f"The references ({reference})", leak_summary(table["reference_output"].tolist())))
+    warnings.append(
+        leak_warning(f"The references ({reference})", leak_summary(table["reference_output"].dropna().tolist()))
+    )
     return [w for w in warnings if w]
 
 
 def lc_unreliable(board: pd.DataFrame) -> int | None:
-    """The number of judged prompts when it is below `LC_MIN_PROMPTS` (LC numbers are then unreliable), else None."""
+    """The number of judged prompts when it is below `LC_MIN_PROMPTS` (LC numbers are then unreliable), else None.
+
+    None too where no LC number was computed (n/a for every row).
+    """
     n = int(board["n_total"].max())
-    return n if n < LC_MIN_PROMPTS else None
+    return n if n < LC_MIN_PROMPTS and board["length_controlled_winrate"].notna().any() else None
 
 
 def judging_issues(board: pd.DataFrame) -> list[dict[str, Any]]:

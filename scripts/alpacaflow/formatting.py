@@ -25,7 +25,10 @@ A conversation (MT-Bench's second turn: the first question, the model's
 own first answer, the second question) is rendered by the same formats: the
 chat formats get the messages; ``alpaca`` continues its template after the
 first answer with a blank line, ``### Instruction:``, the question, a blank
-line and ``### Response:`` per further question (`ALPACA_NEXT_TURN`).
+line and ``### Response:`` per further question (`ALPACA_NEXT_TURN`). A
+prompt-set conversation (`dialogues`) is rendered the same way; its own
+system message replaces the model's ``system_prompt`` (``alpaca`` writes it
+as a paragraph before the template).
 
 Every format gives exactly one BOS on a tokenizer that has one: text that
 starts with BOS is tokenized as it is; other text gets the tokenizer's special
@@ -127,6 +130,9 @@ def user_turn(instruction: str) -> list[dict[str, str]]:
 
 
 def _with_system(fmt: PromptFormat, conversation: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The model's system prompt before the conversation, unless the conversation has its own."""
+    if conversation[0]["role"] == "system":
+        return conversation
     system = [{"role": "system", "content": fmt.system_prompt}] if fmt.system_prompt else []
     return [*system, *conversation]
 
@@ -159,7 +165,10 @@ def _render_chat(tokenizer: Any, fmt: PromptFormat, conversation: list[dict[str,
 
 
 def _render_alpaca(conversation: list[dict[str, str]]) -> str:
-    text = ALPACA_TEMPLATE.format(instruction=conversation[0]["content"])
+    system = ""
+    if conversation[0]["role"] == "system":  # a prompt-set conversation's own: a paragraph before the template
+        system, conversation = conversation[0]["content"] + "\n\n", conversation[1:]
+    text = system + ALPACA_TEMPLATE.format(instruction=conversation[0]["content"])
     for message in conversation[1:]:
         if message["role"] == "assistant":
             text += message["content"]

@@ -17,10 +17,11 @@ from typing import Any
 
 import pandas as pd
 
+from .dialogues import from_json
 from .engines import load_generator
 from .engines.base import Completion, Request
 from .errors import AlpacaflowError, Terminated, stopped_by_signal
-from .formatting import FormattedPrompt, check_bos
+from .formatting import FormattedPrompt, PromptFormat, check_bos, format_conversation, format_prompt
 from .stopping import Finished, finish, summary_line
 from .store import GenerationStore, request_key
 
@@ -159,6 +160,34 @@ class Decoding:
     def close(self) -> None:
         if self.backend is not None:
             self.backend.close()
+
+
+def conversations(prompts: pd.DataFrame) -> list[list[dict[str, str]] | None]:
+    """Each prompt-set row's conversation (`dialogues`), None for an instruction row."""
+    if "messages" not in prompts.columns:
+        return [None] * len(prompts)
+    return [from_json(m) for m in prompts["messages"]]
+
+
+def format_rows(tokenizer: Any, prompts: pd.DataFrame, fmt: PromptFormat) -> list[FormattedPrompt]:
+    """Each row in the model's prompt format: an instruction, or a conversation rendered whole."""
+    return [
+        format_conversation(tokenizer, messages, fmt) if messages else format_prompt(tokenizer, text, fmt)
+        for text, messages in zip(prompts["instruction"], conversations(prompts), strict=True)
+    ]
+
+
+def row_namer(prompts: pd.DataFrame) -> Namer | None:
+    """How the length check names a too-long row of a set with conversations (its row and user turns)."""
+    if "messages" not in prompts.columns:
+        return None
+    indices, turns = prompts["index"].tolist(), prompts["turns"].tolist()
+
+    def name(i: int, n: int) -> str:
+        kind = f"a conversation of {turns[i]} user turns" if turns[i] > 1 else "one instruction"
+        return f"prompt-set row {indices[i]} ({kind}, {n} tokens)"
+
+    return name
 
 
 def answer(settings: dict[str, Any], prompts: pd.DataFrame, formatted: list[FormattedPrompt], decoding: Decoding, *,

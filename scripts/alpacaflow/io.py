@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
+from .dialogues import record_instruction
 from .errors import AlpacaflowError
 
 #: Marks a step argument given on the command line as one JSON string: ``Annotated[dict[str, Any], JSON]`` (see `cli`).
@@ -156,16 +157,18 @@ def _parse_json(path: Path, text: str, line: int | None) -> Any:
 def outputs_by_instruction(records: list[Any], source: str, keep_first: bool = False) -> dict[str, str]:
     """Map instruction -> output of AlpacaEval model-output records (blank outputs become "").
 
-    Each record needs a string `instruction` and a string (or blank)
-    `output`; instructions must be unique, unless `keep_first` (the config's
+    Each record needs a string `instruction` (or a conversation's
+    `messages`, keyed by its judge view: `dialogues.record_instruction`) and
+    a string (or blank) `output`; instructions must be unique, unless `keep_first` (the config's
     ``prompts.duplicates: first``): then a repeated instruction keeps its
     first output. Errors name `source` and the row.
     """
     found: dict[str, str] = {}
     for i, record in enumerate(records):
-        if not isinstance(record, dict) or "instruction" not in record or "output" not in record:
-            raise AlpacaflowError(f"{source}: row {i}: needs 'instruction' and 'output'")
-        instruction, output = record["instruction"], record["output"]
+        has_prompt = isinstance(record, dict) and ("instruction" in record or "messages" in record)
+        if not has_prompt or "output" not in record:
+            raise AlpacaflowError(f"{source}: row {i}: needs 'instruction' (or 'messages') and 'output'")
+        instruction, output = record_instruction(record, f"{source}: row {i}"), record["output"]
         if not isinstance(instruction, str):
             raise AlpacaflowError(f"{source}: row {i}: 'instruction' must be a string")
         if not isinstance(output, str) and not is_blank(output):
@@ -216,7 +219,7 @@ def load_prompt_table(path: str | Path) -> pd.DataFrame:
 
 def reference_generators(path: str | Path) -> str:
     """Who wrote the prompt table's reference outputs: its ``reference_generator`` names, sorted, comma-joined."""
-    return ", ".join(sorted(load_prompt_table(path)["reference_generator"].astype(str).unique()))
+    return ", ".join(sorted(load_prompt_table(path)["reference_generator"].dropna().astype(str).unique()))
 
 
 def jsonable(value: Any) -> Any:

@@ -3,7 +3,7 @@
 The report step assembles ``report.md`` from these sections (and the
 leaderboard's own, `board.leaderboard_markdown`): the paired comparison,
 the error taxonomy, the published context, judge validation, the judge
-audit and the checkpoint sweeps. Each renders data that a step or the
+audit, the checkpoint sweeps and the win rate by number of turns. Each renders data that a step or the
 library computed and decided (`metrics`, `findings`); none decides anything.
 """
 
@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .board import mt_bench_markdown
+from .dialogues import TURN_GROUPS
 from .io import visible
 from .metrics.audit import AGREEMENT_LIMIT, FLIP_LIMIT, LONGER_LIMIT
 from .metrics.paired import significance
@@ -330,3 +331,31 @@ def mt_bench_section(
         lines += ["The lowest-rated answers, for error analysis:", ""]
         lines += [Path(p).read_text(encoding="utf-8") for p in samples]
     return lines
+
+
+def turns_section(table: pd.DataFrame) -> list[str]:
+    """Win rate by number of user turns per pair (leaderboard's turn_win_rates.csv); none on a set of instructions."""
+    if table.empty or set(table["turns"]) <= {"1"}:
+        return []
+    lines = ["## Win rate by number of turns", "",
+             "The prompt set holds conversations: each model answered the last user turn of each, and the judge "
+             "read the earlier turns with the two answers. Win rate (%) ± one standard error, with the prompts "
+             "judged, by the number of user turns (one: a single instruction).", ""]  # fmt: skip
+    for reference, rows in table.groupby("reference", sort=False):
+        groups = [g for g in TURN_GROUPS if g in set(rows["turns"])]
+        lines += [f"Against {'the reference answers' if reference == 'prompts' else reference}:", "",
+                  "| model | " + " | ".join(f"{g} turn{'' if g == '1' else 's'}" for g in groups) + " |",
+                  "|---|" + "---|" * len(groups)]  # fmt: skip
+        for model, part in rows.groupby("model", sort=False):
+            cells = part.set_index("turns").reindex(groups)
+            lines.append(f"| {model} | " + " | ".join(_turn_cell(r) for r in cells.itertuples()) + " |")
+        lines.append("")
+    return lines
+
+
+def _turn_cell(row: Any) -> str:
+    """A win rate ± its standard error (none for one prompt) and the prompts judged; blank where none were."""
+    if pd.isna(row.n):
+        return ""
+    error = "" if pd.isna(row.standard_error) else f" ± {row.standard_error:.1f}"
+    return f"{row.win_rate:.1f}{error} ({int(row.n)})"

@@ -13,6 +13,10 @@ through this module:
 * `winner`: 1 the reference, 2 the model, 0 a draw;
 * `metrics_frame`: annotations as alpaca_eval's metrics want them (leaderboard, compare);
 * `win_frame`: parsed judgments with their win values and output lengths (plots).
+
+Both take the config's ``ties``: ``half`` keeps draws (worth half a win),
+``exclude`` leaves them out (`without_ties`), so that every win rate,
+alpaca_eval's own included, is computed on the judgments that are not ties.
 """
 
 from __future__ import annotations
@@ -44,23 +48,42 @@ def winner(preference: float) -> int:
     return 0 if win == 0.5 else 2 if win > 0.5 else 1
 
 
-def metrics_frame(records: list[dict[str, Any]], source: str) -> pd.DataFrame:
-    """Annotations as alpaca_eval's metrics want them: in prompt order, indexed by prompt index, unparsed dropped."""
+#: How ties count in a win rate (the config's ``ties``): half a win (alpaca_eval's rule), or left out.
+TIES = ("half", "exclude")
+
+
+def is_draw(preferences: pd.Series) -> pd.Series:
+    """Which judgments are draws (alpaca_eval's 0 or 1.5)."""
+    return preferences.astype(float).isin([0.0, 1.5])
+
+
+def without_ties(frame: pd.DataFrame, ties: str) -> pd.DataFrame:
+    """Parsed judgments as `ties` counts them: all (``half``), or the draws left out (``exclude``)."""
+    if ties not in TIES:
+        raise AlpacaflowError(f"ties: {ties!r} is not one of {', '.join(TIES)}")
+    return frame[~is_draw(frame["preference"])] if ties == "exclude" else frame
+
+
+def metrics_frame(records: list[dict[str, Any]], source: str, ties: str = "half") -> pd.DataFrame:
+    """Annotations as alpaca_eval's metrics want them: in prompt order, indexed by prompt index, unparsed dropped.
+
+    With `ties` ``exclude`` the draws are dropped too.
+    """
     frame = pd.DataFrame(records)
     needed = {"prompt_index", "preference", "output_1", "output_2", "generator_1", "generator_2", "annotator"}
     missing = needed - set(frame.columns)
     if missing:
         raise AlpacaflowError(f"{source}: annotations lack {sorted(missing)}")
     # Sorted: the GLM's cross-validation folds follow row order, so LC depends on it.
-    frame = frame[frame["preference"].notna()].sort_values("prompt_index", kind="stable")
+    frame = without_ties(frame[frame["preference"].notna()], ties).sort_values("prompt_index", kind="stable")
     frame.index = pd.Index(frame.pop("prompt_index").astype(int).to_numpy())
     return frame
 
 
-def win_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Parsed judgments with win values and the two outputs' lengths in characters."""
+def win_frame(records: list[dict[str, Any]], ties: str = "half") -> pd.DataFrame:
+    """Parsed judgments (draws out with `ties` ``exclude``), their win values and both outputs' lengths (characters)."""
     frame = pd.DataFrame(records)
-    frame = frame[frame["preference"].notna()].copy()
+    frame = without_ties(frame[frame["preference"].notna()], ties).copy()
     frame["win"] = win_values(frame["preference"])
     frame["model_chars"] = frame["output_2"].fillna("").astype(str).str.len()
     frame["reference_chars"] = frame["output_1"].fillna("").astype(str).str.len()

@@ -60,11 +60,11 @@ COMPARISON_COLUMNS = [
 ]
 
 
-def per_prompt_values(records: list[dict[str, Any]], df_gamed: Path, source: str) -> pd.DataFrame:
-    """Win and LC values per parsed prompt, indexed by prompt index."""
+def per_prompt_values(records: list[dict[str, Any]], df_gamed: Path, source: str, ties: str = "half") -> pd.DataFrame:
+    """Win and LC values per parsed prompt (draws left out with `ties` ``exclude``), indexed by prompt index."""
     from alpaca_eval.metrics import get_length_controlled_winrate
 
-    frame = metrics_frame(records, source)
+    frame = metrics_frame(records, source, ties)
     if frame.empty:
         raise AlpacaflowError(f"{source}: no parsed judgment to compare")
     if lc_check(frame, df_gamed) is not None:
@@ -139,10 +139,11 @@ def compare_pair(
 
 
 def compare_models(
-    models: list[str], annotations: list[Path], df_gamed: Path, *, n_resamples: int, seed: int
+    models: list[str], annotations: list[Path], df_gamed: Path, *, n_resamples: int, seed: int, ties: str = "half"
 ) -> pd.DataFrame:
-    """Every model after the first against the first, on the prompts both were judged on."""
-    values = {m: per_prompt_values(read_records(p), df_gamed, str(p)) for m, p in zip(models, annotations, strict=True)}
+    """Every model after the first against the first, on the prompts both were judged on (and neither tied, `ties`)."""
+    values = {m: per_prompt_values(read_records(p), df_gamed, str(p), ties)
+              for m, p in zip(models, annotations, strict=True)}  # fmt: skip
     base = models[0]
     rows = [compare_pair(m, values[m], base, values[base], n_resamples=n_resamples, seed=seed) for m in models[1:]]
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)

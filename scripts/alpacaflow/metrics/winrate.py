@@ -22,7 +22,8 @@ Gaps closed around them:
 
 `model_metrics` adds the counts the leaderboard shows beside them (unparsed,
 empty, cut, leaked templates, the judge and its identity, the audit's
-position flips); `subset_win_rates` the win rate per source subset.
+position flips, how ties counted); `subset_win_rates` the win rate per source
+subset, `turn_win_rates` per number of user turns of a conversation set.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ from typing import Any
 
 import pandas as pd
 
+from ..dialogues import TURN_GROUPS, turn_group
 from ..errors import AlpacaflowError
 from ..io import is_blank
-from ..preferences import metrics_frame
+from ..preferences import metrics_frame, win_values
 from ..template_leaks import leak_summary
 from .audit import flip_percent
 
@@ -74,6 +76,8 @@ def lc_check(frame: pd.DataFrame, df_gamed: Path) -> str | None:
         raise AlpacaflowError(f"{df_gamed}: df_gamed file not found; the LC win rate needs it (rerun download_prompts)")
     # Instructions as written: pandas would read an instruction such as "NA" or "None" as missing.
     gamed = pd.read_csv(df_gamed, converters={"instruction": str}).drop_duplicates("index").set_index("index")
+    if gamed.empty:
+        return "no df_gamed was given for this prompt set (prompts.df_gamed: null): no instruction difficulties"
     outside = frame.index.difference(gamed.index)
     if len(outside):
         return (
@@ -107,13 +111,15 @@ def avg_length(outputs: list[Any]) -> int:
     return int(pd.Series([o if isinstance(o, str) else "" for o in outputs]).str.len().mean())
 
 
-def model_metrics(records: list[dict[str, Any]], df_gamed: Path, source: str) -> dict[str, Any]:
-    """Win rate, LC win rate (or why it is n/a) and counts for one model's annotations."""
+def model_metrics(records: list[dict[str, Any]], df_gamed: Path, source: str, ties: str = "half") -> dict[str, Any]:
+    """Win rate, LC win rate (or why it is n/a) and counts for one model's annotations, ties counted as `ties` says."""
     from alpaca_eval.metrics import get_length_controlled_winrate
 
-    frame = metrics_frame(records, source)
+    parsed = metrics_frame(records, source)
+    frame = metrics_frame(records, source, ties)
     if frame.empty:
-        raise AlpacaflowError(f"{source}: no parsed judgment to compute a win rate from")
+        kind = "parsed judgment" if parsed.empty else "judgment that is not a tie (ties: exclude)"
+        raise AlpacaflowError(f"{source}: no {kind} to compute a win rate from")
     reason = lc_check(frame, df_gamed)
     if reason is None:
         with local_df_gamed(df_gamed):
@@ -122,7 +128,8 @@ def model_metrics(records: list[dict[str, Any]], df_gamed: Path, source: str) ->
     else:
         metrics = _lc_not_applicable(frame, reason)
     metrics = {k: (v.item() if hasattr(v, "item") else v) for k, v in metrics.items()}
-    metrics["unparsed"] = len(records) - len(frame)
+    metrics["ties"], metrics["ties_excluded"] = ties, len(parsed) - len(frame)
+    metrics["unparsed"] = len(records) - len(parsed)
     metrics["empty_outputs"] = sum(is_blank(r["output_2"]) for r in records)
     metrics["truncated_for_judge"] = sum(bool(r.get("truncated_for_judge")) for r in records)
     metrics["avg_length"] = avg_length([r["output_2"] for r in records])
@@ -149,3 +156,28 @@ def subset_win_rates(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
             rows.append({"model": model, "dataset": dataset, "n": len(group),
                          "win_rate": 100 * group["win"].mean(), "standard_error": 100 * se})  # fmt: skip
     return pd.DataFrame(rows, columns=["model", "dataset", "n", "win_rate", "standard_error"])
+
+
+TURN_COLUMNS = ["model", "reference", "turns", "n", "win_rate", "standard_error"]
+
+
+def turn_win_rates(pairs: list[tuple[str, str, list[dict[str, Any]]]], turns: pd.Series, ties: str) -> pd.DataFrame:
+    """Win rate (%) and its standard error per (model, reference) and number of user turns (1, 2, 3+).
+
+    `pairs` holds each pair's (model, reference, annotations); `turns` maps
+    a prompt index to its user turns (`dialogues.user_turns`; 1 for an
+    instruction). Ties count as `ties` says (`preferences.without_ties`).
+    """
+    rows = []
+    for model, reference, records in pairs:
+        frame = metrics_frame(records, f"{model} vs {reference}", ties)
+        groups = frame.index.map(lambda i: turn_group(int(turns.loc[i])))
+        wins = win_values(frame["preference"])
+        for group in TURN_GROUPS:
+            chosen = wins[groups == group]
+            if chosen.empty:
+                continue
+            se = chosen.sem() if len(chosen) > 1 else float("nan")
+            rows.append({"model": model, "reference": reference, "turns": group, "n": len(chosen),
+                         "win_rate": 100 * chosen.mean(), "standard_error": 100 * se})  # fmt: skip
+    return pd.DataFrame(rows, columns=TURN_COLUMNS)

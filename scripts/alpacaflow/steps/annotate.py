@@ -58,10 +58,13 @@ def pair_table(
 ) -> pd.DataFrame:
     """Reference vs model output per prompt, in prompt order; outputs must cover the prompt set exactly.
 
-    The reference is the prompt set's own (default) or `reference`: (its name,
-    its output records, their file), a model's outputs judged head to head.
+    The reference is the prompt set's own (default; rows without one, which
+    conversation rows may be, are left out) or `reference`: (its name, its
+    output records, their file), a model's outputs judged head to head.
     """
     by_instruction = covering_outputs(records, source, prompts)
+    if reference is None:  # a conversation row without a reference output is judged head to head only
+        prompts = prompts[prompts["reference_output"].notna()].reset_index(drop=True)
     wanted = prompts["instruction"].tolist()
     if reference is None:
         output_1, generator_1 = prompts["reference_output"], prompts["reference_generator"]

@@ -22,8 +22,9 @@ def write_comparison(table: pd.DataFrame, out: Path) -> None:
         table.to_csv(tmp, index=False)
 
 
-def run(*, models: list[str], annotations: list[Path], df_gamed: Path, resamples: int, seed: int, csv: Path) -> None:
-    """The compare step: every model after the first against the first."""
-    table = compare_models(models, annotations, df_gamed, n_resamples=resamples, seed=seed)
+def run(*, models: list[str], annotations: list[Path], df_gamed: Path, resamples: int, seed: int, csv: Path,
+        ties: str = "half") -> None:  # fmt: skip
+    """The compare step: every model after the first against the first (`ties`: the config's)."""
+    table = compare_models(models, annotations, df_gamed, n_resamples=resamples, seed=seed, ties=ties)
     write_comparison(table, csv)
     print(table.to_string(index=False))

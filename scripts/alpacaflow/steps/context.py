@@ -67,7 +67,7 @@ def write_context(table: pd.DataFrame, out: Path) -> None:
 
 def run(*, names: Annotated[list[str], JSON], judge_name: str, prompts: Path, csv: Path) -> None:
     """The context step: published rows for `names`, compared with our judge and reference."""
-    reference = str(load_prompt_table(prompts)["reference_generator"].iloc[0])
+    reference = str(load_prompt_table(prompts)["reference_generator"].dropna().iloc[0])
     table = context_rows(names, judge_name, reference)
     write_context(table, csv)
     print(table.to_string(index=False))

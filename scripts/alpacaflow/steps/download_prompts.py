@@ -8,14 +8,16 @@ rate, fetched now so that no later step needs the network).
 
 The table written here, ``prompts.parquet``, has one row per prompt:
 ``index`` (position in the full source set, kept through ``max_instances``),
-``instruction``, ``dataset``, ``reference_output``, ``reference_generator``.
+``instruction``, ``dataset``, ``reference_output``, ``reference_generator``;
+a set with conversation rows (`dialogues`) also ``messages`` and ``turns``.
 
 df_gamed holds each prompt's difficulty by index only. The copy written here
 also says which instruction each index is (an ``instruction`` column), so
 that the LC win rate can check that it is applied to the prompts it was made
 for (`metrics.winrate.lc_check`): from df_gamed's own ``instruction`` column if it
 has one, else from the prompt file fetched beside it (hub source), else from
-``prompts.lc_instructions``; with none of them, LC is reported as n/a.
+``prompts.lc_instructions``; with none of them, LC is reported as n/a. A local
+prompt set with ``df_gamed: null`` gets an empty df_gamed: LC n/a, said so.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Annotated, Any
 
 import pandas as pd
 
+from ..dialogues import check_messages, is_single, judge_view, to_json, user_turns
 from ..errors import AlpacaflowError
 from ..hub import hf_download, resolved_commit
 from ..io import (
@@ -38,6 +41,7 @@ from ..io import (
     sha256_of,
     write_json,
     write_parquet,
+    write_text,
 )
 
 HF_SOURCE = "huggingface"
@@ -54,14 +58,34 @@ def _text_field(source: str, row: int, record: dict[str, Any], key: str) -> str:
     return value
 
 
+def _reference(source: str, row: int, record: dict[str, Any], conversation: bool) -> str | None:
+    """The row's reference output; a conversation row may have none (it is then judged head to head only)."""
+    if conversation and record.get("output") is None:
+        return None
+    return _text_field(source, row, record, "output")
+
+
+def _prompt(source: str, row: int, record: dict[str, Any]) -> tuple[str, list[dict[str, str]] | None]:
+    """(the row's instruction as the judge reads it, its conversation or None for an instruction row)."""
+    if "messages" not in record:
+        return _text_field(source, row, record, "instruction"), None
+    if "instruction" in record:
+        raise AlpacaflowError(f"{source}: row {row}: give either 'instruction' or 'messages', not both")
+    messages = check_messages(record["messages"], f"{source}: row {row}")
+    return judge_view(messages), None if is_single(messages) else messages
+
+
 def records_to_table(records: list[Any], source: str, duplicates: str = "error") -> pd.DataFrame:
     """Validate prompt records and turn them into the prompt table.
 
-    Every record needs a non-empty `instruction` and `output` (the reference
-    answer); instructions must be unique, unless `duplicates` is ``first``:
-    then a row repeating an earlier row's instruction is dropped (the kept
-    rows keep their row number as `index`). Row numbers in errors count from
-    0, as the `index` column does.
+    Every record needs a non-empty `instruction`, or `messages` (a
+    conversation, `dialogues.check_messages`), and `output` (the reference
+    answer; a conversation may leave it out); instructions (a conversation's:
+    its judge view) must be unique, unless `duplicates` is ``first``: then a
+    row repeating an earlier row's instruction is dropped (the kept rows keep
+    their row number as `index`). Row numbers in errors count from 0, as the
+    `index` column does. A set with conversations gets the columns
+    ``messages`` (JSON; null on instruction rows) and ``turns`` (user turns).
     """
     if not records:
         raise AlpacaflowError(f"{source}: the prompt set is empty")
@@ -70,8 +94,8 @@ def records_to_table(records: list[Any], source: str, duplicates: str = "error")
     for i, record in enumerate(records):
         if not isinstance(record, dict):
             raise AlpacaflowError(f"{source}: row {i}: expected an object, got {type(record).__name__}")
-        instruction = _text_field(source, i, record, "instruction")
-        reference = _text_field(source, i, record, "output")
+        instruction, messages = _prompt(source, i, record)
+        reference = _reference(source, i, record, messages is not None)
         if instruction in first_seen and duplicates == "first":
             continue
         if instruction in first_seen:
@@ -86,10 +110,15 @@ def records_to_table(records: list[Any], source: str, duplicates: str = "error")
                 "instruction": instruction,
                 "dataset": str(record.get("dataset") or "custom"),
                 "reference_output": reference,
-                "reference_generator": str(record.get("generator") or "reference"),
+                "reference_generator": None if reference is None else str(record.get("generator") or "reference"),
+                "messages": to_json(messages),
+                "turns": user_turns(messages) if messages else 1,
             }
         )
-    return pd.DataFrame(rows, columns=PROMPT_COLUMNS)
+    table = pd.DataFrame(rows)
+    if table["reference_output"].isna().all():
+        raise AlpacaflowError(f"{source}: no row has a reference output ('output'); at least one needs one")
+    return table if table["messages"].notna().any() else table[PROMPT_COLUMNS]
 
 
 #: alpaca_eval's `evaluate(max_instances=N)` shuffles outputs and references with this seed, then keeps the first N.
@@ -108,12 +137,16 @@ def alpaca_eval_subset(table: pd.DataFrame, n: int) -> pd.DataFrame:
     return shuffled.head(n).sort_values("index").reset_index(drop=True)
 
 
+#: df_gamed's columns alpacaflow reads (an empty df_gamed, for a set without one, has just these).
+DF_GAMED_COLUMNS = ["index", "instruction_difficulty", "preference", "instruction"]
+
+
 def _read_df_gamed(path: Path) -> pd.DataFrame:
     try:
         gamed = pd.read_csv(path)
     except Exception as exc:  # pandas raises several parser errors
         raise AlpacaflowError(f"{path}: not a readable df_gamed CSV ({exc})") from exc
-    missing = {"index", "instruction_difficulty", "preference"} - set(gamed.columns)
+    missing = set(DF_GAMED_COLUMNS[:3]) - set(gamed.columns)
     if missing:
         raise AlpacaflowError(f"{path}: df_gamed file lacks columns {sorted(missing)}")
     return gamed
@@ -160,12 +193,8 @@ def prepare_prompts(cfg: dict[str, Any], out_table: Path, out_gamed: Path, out_m
         source_name = f"{cfg['repo_id']}/{cfg['filename']}"
     else:
         source_path = Path(cfg["source"])
-        if not cfg.get("df_gamed"):
-            raise AlpacaflowError(
-                "config error at 'prompts.df_gamed': a local df_gamed CSV is required with a local prompts.source"
-            )
-        gamed_path = Path(cfg["df_gamed"])
-        if not gamed_path.is_file():
+        gamed_path = Path(cfg["df_gamed"]) if cfg.get("df_gamed") else None
+        if gamed_path is not None and not gamed_path.is_file():
             raise AlpacaflowError(f"config error at 'prompts.df_gamed': file not found: {gamed_path}")
         source_name = str(source_path)
     records = read_records(source_path)
@@ -186,14 +215,19 @@ def prepare_prompts(cfg: dict[str, Any], out_table: Path, out_gamed: Path, out_m
         "revision_requested": cfg["revision"] if cfg["source"] == HF_SOURCE else None,
         "revision_resolved": resolved_commit(source_path) if cfg["source"] == HF_SOURCE else None,
         "sha256": sha256_of(source_path),
-        "df_gamed_sha256": sha256_of(gamed_path),
+        "df_gamed_sha256": sha256_of(gamed_path) if gamed_path else None,
         "rows_in_source": total,
         "rows_kept": len(table),
         "max_instances": cfg.get("max_instances"),
         "duplicates": duplicates,
         "duplicates_dropped": dropped,
+        "rows_without_reference": int(table["reference_output"].isna().sum()),
     }
-    meta["df_gamed_instructions"] = _write_df_gamed(gamed_path, out_gamed, instructions, instructions_source)
+    if gamed_path is None:  # a prompt set of one's own without df_gamed: LC is n/a (`metrics.winrate.lc_check`)
+        write_text(out_gamed, ",".join(DF_GAMED_COLUMNS) + "\n")
+        meta["df_gamed_instructions"] = None
+    else:
+        meta["df_gamed_instructions"] = _write_df_gamed(gamed_path, out_gamed, instructions, instructions_source)
     write_parquet(out_table, table)
     write_json(out_meta, meta)
     return table

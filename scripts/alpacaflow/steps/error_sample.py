@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dialogues import is_conversation
 from ..io import jsonl, read_records, visible, write_text
 from ..metrics.arena import record_battles
 from ..metrics.mt_bench import UNPARSED
@@ -102,7 +103,9 @@ def error_sample_markdown(model: str, sample: list[dict[str, Any]], n_losses: in
         lines += [
             f"#### {k}. prompt {ex['prompt_index']} ({ex['dataset']}), preference {ex['preference']:.3f}",
             "",
-            "**Instruction**",
+            "**Conversation** (the models answer its last user turn)"
+            if is_conversation(ex["instruction"])
+            else "**Instruction**",
             "",
             _quote(ex["instruction"]),
             "",

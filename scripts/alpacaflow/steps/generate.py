@@ -29,8 +29,8 @@ from .. import __version__
 from ..arena_hard import official_answers
 from ..conversations import conversation_records, two_turns
 from ..errors import AlpacaflowError
-from ..formatting import PromptFormat, format_prompt, template_sha256
-from ..generation import Decoding, answer, generation_eos, load_tokenizer
+from ..formatting import PromptFormat, template_sha256
+from ..generation import Decoding, answer, conversations, format_rows, generation_eos, load_tokenizer, row_namer
 from ..gpus import claim_gpus
 from ..io import (
     JSON,
@@ -104,6 +104,9 @@ def _write_outputs(model: str, prompts: pd.DataFrame, outputs: list[str], out_di
         {"instruction": instr, "output": out, "generator": model, "dataset": ds}
         for instr, out, ds in zip(prompts["instruction"], outputs, prompts["dataset"], strict=True)
     ]
+    for record, messages in zip(records, conversations(prompts), strict=True):
+        if messages:  # a conversation row: its turns beside the judge's view of them (`instruction`)
+            record["messages"] = messages
     write_json(out_dir / "model_outputs.json", records)
 
 
@@ -150,8 +153,7 @@ def run_generation(
         if "turn_2" in prompts.columns:
             table = two_turns(settings, prompts, fmt, decoding)
         else:
-            formatted = [format_prompt(tokenizer, text, fmt) for text in prompts["instruction"]]
-            table = answer(settings, prompts, formatted, decoding)
+            table = answer(settings, prompts, format_rows(tokenizer, prompts, fmt), decoding, name=row_namer(prompts))
     finally:
         decoding.close()
     summary = {**throughput_summary(model, settings, table, load_s=decoding.load_s, generated=decoding.generated),
@@ -202,7 +204,7 @@ def import_outputs(settings: dict[str, Any], prompts_path: Path, meta: dict[str,
         outputs = official_answers(records, source, prompts)
     else:
         outputs = _match_outputs(records, source, prompts, subset, keep_first)
-    dropped = len(records) - len({r["instruction"] for r in records}) if keep_first else 0
+    dropped = len(records) - len(outputs_by_instruction(records, source, keep_first)) if keep_first else 0
     if dropped:
         print(duplicates_dropped_line(source, dropped))
     table = pd.DataFrame(

@@ -28,11 +28,11 @@ from ..board import (
     whole_counts,
 )
 from ..config import MT_BENCH, PROMPT_REFERENCE
-from ..io import atomic_path, read_records, read_throughput, write_text
+from ..io import atomic_path, load_prompt_table, read_records, read_throughput, write_text
 from ..metrics.arena import arena_score
 from ..metrics.mt_bench import average_interval, scores
 from ..metrics.style import battle_table, folder_metadata, style_scores
-from ..metrics.winrate import model_metrics
+from ..metrics.winrate import model_metrics, turn_win_rates
 
 
 def build_leaderboard(
@@ -41,18 +41,19 @@ def build_leaderboard(
     throughputs: list[Path],
     df_gamed: Path,
     references: list[str] | None = None,
+    ties: str = "half",
 ) -> pd.DataFrame:
     """One row per (model, reference): the references in the order given, each sorted by LC win rate.
 
     `models`, `annotations` and `references` run in parallel (one entry per
     pair; references default to the prompt set's); `throughputs` has one
-    file per model, in the order of the models' first appearance.
+    file per model, in the order of the models' first appearance; ties count as `ties` says.
     """
     references = references or [PROMPT_REFERENCE] * len(models)
     speeds = dict(zip(dict.fromkeys(models), map(read_throughput, throughputs), strict=True))
     rows = []
     for model, reference, ann_path in zip(models, references, annotations, strict=True):
-        metrics = model_metrics(read_records(ann_path), df_gamed, str(ann_path))
+        metrics = model_metrics(read_records(ann_path), df_gamed, str(ann_path), ties)
         speed = speeds[model]
         rows.append({"model": model, "reference": reference, **metrics, **{k: speed.get(k) for k in SPEED_COLUMNS}})
     table = pd.DataFrame(rows)
@@ -162,6 +163,17 @@ def mt_bench_row(ratings: pd.DataFrame, records: list[dict], *, rounds: int, see
                                                 if r.get("judge_identity")}))}  # fmt: skip
 
 
+def write_turn_win_rates(models: list[str], reference: list[str] | None, annotations: list[Path], prompts: Path,
+                         ties: str, out: Path) -> None:  # fmt: skip
+    """Each AlpacaEval pair's win rate by number of user turns (`metrics.winrate.turn_win_rates`) as CSV."""
+    table = load_prompt_table(prompts)
+    turns = table.set_index("index")["turns"] if "turns" in table.columns else pd.Series(1, index=table["index"])
+    references = reference or [PROMPT_REFERENCE] * len(models)
+    pairs = [(m, r, read_records(p)) for m, r, p in zip(models, references, annotations, strict=True)]
+    with atomic_path(out) as tmp:
+        turn_win_rates(pairs, turns, ties).to_csv(tmp, index=False)
+
+
 def write_leaderboard(table: pd.DataFrame, csv_path: Path, md_path: Path) -> None:
     """Write the CSV and the Markdown form: the prompt set's references, one section per model, then the benchmarks."""
     table = whole_counts(table)
@@ -206,6 +218,9 @@ def run(
     mt_throughputs: list[Path] | None = None,
     mt_rounds: int = 1000,
     mt_seed: int = 0,
+    ties: str = "half",
+    prompts: Path | None = None,
+    turns_csv: Path | None = None,
 ) -> None:
     """The leaderboard step: one row per (model, reference) and per (model, Arena-Hard version), as CSV and Markdown.
 
@@ -216,9 +231,12 @@ def run(
     ``<version>/vs_<model>`` head to head; see `arena_rows`), with the
     bootstrap's rounds and seed; `arena_official` has export_arena's folder
     of each version, in order. The `mt_*` lists run in parallel, one entry
-    per model with MT-Bench answers (`mt_bench_rows`), with the bootstrap's rounds and seed.
+    per model with MT-Bench answers (`mt_bench_rows`), with the bootstrap's rounds and seed. Ties count as
+    `ties` says; `turns_csv` gets each pair's win rate by number of user turns (`prompts`: the prompt table).
     """
-    table = build_leaderboard(models, annotations, throughputs, df_gamed, reference)
+    table = build_leaderboard(models, annotations, throughputs, df_gamed, reference, ties)
+    if turns_csv is not None and prompts is not None:
+        write_turn_win_rates(models, reference, annotations, prompts, ties, turns_csv)
     if arena_models:
         references = arena_references or []
         versions = dict.fromkeys(split_reference(r)[0] for r in references)

@@ -108,10 +108,16 @@ def plot_mt_bench_categories(table: pd.DataFrame, out: Path) -> None:
 
 
 def write_plots(
-    models: list[str], annotations: list[Path], leaderboard_csv: Path, *, out_dir: Path, subsets_csv: Path
+    models: list[str],
+    annotations: list[Path],
+    leaderboard_csv: Path,
+    *,
+    out_dir: Path,
+    subsets_csv: Path,
+    ties: str = "half",
 ) -> list[Path]:
-    """Draw every figure into `out_dir` and write the per-subset table."""
-    frames = {m: win_frame(read_records(p)) for m, p in zip(models, annotations, strict=True)}
+    """Draw every figure into `out_dir` and write the per-subset table (ties counted as `ties` says)."""
+    frames = {m: win_frame(read_records(p), ties) for m, p in zip(models, annotations, strict=True)}
     board = read_leaderboard(leaderboard_csv).set_index("model").loc[models].reset_index()
     subsets = subset_win_rates(frames)
     with atomic_path(subsets_csv) as tmp:
@@ -129,7 +135,8 @@ def write_plots(
     return list(paths.values())
 
 
-def run(*, models: list[str], annotations: list[Path], leaderboard: Path, out_dir: Path, subsets_csv: Path) -> None:
+def run(*, models: list[str], annotations: list[Path], leaderboard: Path, out_dir: Path, subsets_csv: Path,
+        ties: str = "half") -> None:  # fmt: skip
     """The plots step: every figure into `out_dir`, the per-subset win rates into `subsets_csv`."""
-    for path in write_plots(models, annotations, leaderboard, out_dir=out_dir, subsets_csv=subsets_csv):
+    for path in write_plots(models, annotations, leaderboard, out_dir=out_dir, subsets_csv=subsets_csv, ties=ties):
         print(f"wrote {path}")

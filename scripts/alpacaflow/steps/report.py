@@ -41,6 +41,7 @@ from ..markdown import (
     mt_bench_section,
     sweep_section,
     taxonomy_section,
+    turns_section,
     validation_markdown,
 )
 from ..metrics.audit import audit_summary
@@ -125,6 +126,9 @@ def notes_lines(meta: dict[str, Any], tps: dict[str, dict[str, Any]]) -> list[st
         lines.append(f"{dropped['prompt_set']} row(s) of the prompt set repeated an earlier row's instruction and "
                      "were dropped (`prompts.duplicates: first` keeps the first); each instruction is judged "
                      "once.")  # fmt: skip
+    if meta.get("rows_without_reference"):
+        lines.append(f"{meta['rows_without_reference']} conversation(s) of the prompt set have no reference answer: "
+                     "they are judged head to head only, not against the reference answers.")  # fmt: skip
     lines += [f"{model}'s imported outputs ({d['source']}) repeated {d['dropped']} instruction(s); the first output "
               "of each was kept." for model, d in dropped["imported"].items()]  # fmt: skip
     return [*lines, ""] if lines else []
@@ -317,13 +321,15 @@ def run(
     arena_error_samples: list[Path] | None = None,
     mt_error_samples: list[Path] | None = None,
     mt_figure: Path | None = None,
+    turns: Path | None = None,
 ) -> None:
     """The report step: assemble ``report.md`` from the outputs of every other step.
 
     `annotations` are every (model, reference) pair's annotations (for the judge audit);
     `validation` is validate_judge's agreement.json, or None when it is not enabled;
     `sweep_*` are the sweep step's outputs, one per sweep (none without sweeps);
-    `mt_*` are MT-Bench's error samples and figure (none without MT-Bench).
+    `mt_*` are MT-Bench's error samples and figure (none without MT-Bench);
+    `turns` is the leaderboard's win rate by number of turns.
     """
     board = read_leaderboard(leaderboard)
     if board.empty:
@@ -362,6 +368,7 @@ def run(
         parts += [f"## Against {models[0]}", "", *comparisons, ""]
     for table, verdict, figure_path in zip(sweep_tables, sweep_verdicts, sweep_figures, strict=True):
         parts += sweep_section(report, pd.read_csv(table), json.loads(Path(verdict).read_text()), figure_path)
+    parts += turns_section(pd.read_csv(turns, dtype={"turns": str})) if turns else []
     parts += plots_section(report, figures, pd.read_csv(subsets))
     parts += comparison_section(pd.read_csv(comparison))
     parts += taxonomy_section([json.loads(Path(p).read_text(encoding="utf-8")) for p in taxonomies])

@@ -105,18 +105,19 @@ def run(
     table: Path,
     verdict_json: Path,
     figure: Path,
+    ties: str = "half",
 ) -> None:
     """The sweep step: the sweep's table (CSV), its verdict (JSON) and its figure (PNG).
 
     `annotations` are the checkpoints' in step order; `resamples` and `seed`
-    are the compare step's (the config's `compare` section).
+    are the compare step's (the config's `compare` section); `ties` the config's.
     """
     if not (len(steps) == len(models) == len(annotations)) or steps != sorted(steps):
         raise AlpacaflowError(f"sweep {sweep}: steps, models and annotations must match, in step order")
     board = read_leaderboard(leaderboard)
     rows = sweep_table(steps, models, board)
     sources = {**dict(zip(models, annotations, strict=True)), baseline: baseline_annotations}
-    values = {m: per_prompt_values(read_records(p), df_gamed, str(p)) for m, p in sources.items()}
+    values = {m: per_prompt_values(read_records(p), df_gamed, str(p), ties) for m, p in sources.items()}
     result = {"sweep": sweep, "steps": steps, "models": models,
               **verdict(rows, values, baseline, last_steps=last_steps, resamples=resamples, seed=seed)}  # fmt: skip
     every = read_leaderboard(leaderboard, None, None)
