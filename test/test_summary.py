@@ -26,7 +26,7 @@ def board_row(model: str, win_rate: float, lc: float) -> dict:
     row = dict.fromkeys(ALL_COLUMNS, 0)  # a leaderboard.csv row: AlpacaEval's, against the prompt set's reference
     row.update(model=model, reference="prompts", benchmark="alpaca_eval", category=math.nan, win_rate=win_rate,
                standard_error=1.2, length_controlled_winrate=lc,
-               lc_standard_error=0.8, lc_note=math.nan, n_total=805, avg_length=1500, judge="j",
+               lc_standard_error=0.8, lc_note=math.nan, n_total=805, ties="half", avg_length=1500, judge="j",
                judge_identity=HUB_JUDGE, position_flips=5.0, examples_per_second=3.0,
                output_tokens_per_second=900.0)  # fmt: skip
     return row
