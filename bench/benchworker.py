@@ -16,6 +16,11 @@ variant writes exactly the requested tokens; per-request seeds):
   `model.generate`), ``transformers`` (alpacaflow's batched backend) and
   ``transformers_raw`` (batched `model.generate` on left-padded batches in
   the given order, nothing of ours around it), all on one loaded model;
+  ``transformers[SIZE]`` and ``transformers_raw[SIZE]`` run at batch size
+  SIZE (``auto``: alpacaflow's choice, `engines.batching`). This kind needs
+  torch, transformers and alpacaflow's light modules only: no vLLM, pandas
+  or jsonschema (a GPU machine without a package index has those three
+  alone);
 * ``vllm``: ``vllm`` (alpacaflow's backend: `LLM.enqueue` and the step loop,
   checkpoint groups, the prompt check) and ``vllm_raw`` (`LLM.generate`),
   on one engine;
@@ -71,6 +76,10 @@ def instructions(source: str, n: int) -> list[str]:
 
 
 def generation_settings(spec: dict[str, Any]) -> dict[str, Any]:
+    """The generation settings of a worker: for ``torch`` what the transformers backend reads, for ``vllm`` all."""
+    if spec["kind"] == "torch":  # no schema defaults: validating a config needs jsonschema
+        return {"backend": "transformers", "device": spec["device"], "dtype": "auto", "trust_remote_code": False,
+                "temperature": TEMPERATURE, "top_p": TOP_P, "batch_size": spec["batch_size"]}  # fmt: skip
     from alpacaflow.config import defaults
 
     cuda = spec["device"] == "cuda"
@@ -93,8 +102,6 @@ class Generation:
     """A loaded model (transformers or vLLM) and the chat-formatted prompts of each case."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
-        from alpacaflow.engines.transformers_generate import TransformersBackend
-        from alpacaflow.engines.vllm_generate import VLLMBackend
         from alpacaflow.stopping import StopRules
         from transformers import AutoTokenizer
 
@@ -103,8 +110,12 @@ class Generation:
         self.tokenizer = AutoTokenizer.from_pretrained(spec["model"])
         no_stop = StopRules([], [], [])  # EOS ignored: every request writes its token budget
         if spec["kind"] == "vllm":
+            from alpacaflow.engines.vllm_generate import VLLMBackend
+
             self.backend: Any = VLLMBackend(spec["model"], None, self.generation, no_stop, ignore_eos=True)
         else:
+            from alpacaflow.engines.transformers_generate import TransformersBackend
+
             self.backend = TransformersBackend(
                 spec["model"], None, self.generation, no_stop, tokenizer=self.tokenizer, ignore_eos=True
             )
@@ -124,20 +135,29 @@ class Generation:
 
         ids = self._token_ids(prompts)[:limit]
         requests = [Request(p, tokens, 42 + i) for i, p in enumerate(ids)]
+        name, _, size = variant.rstrip("]").partition("[")
+        self.size = None if size in ("", "auto") else int(size)  # None: the worker's batch_size setting
         run = {
             "seed_loop": self._seed_loop,
             "transformers": self._ours,
             "transformers_raw": self._transformers_raw,
             "vllm": self._ours,
             "vllm_raw": self._vllm_raw,
-        }[variant]
+        }[name]
         start = time.perf_counter()
         output_tokens = run(requests)
         wall = time.perf_counter() - start
-        return {"wall_s": wall, "output_tokens": output_tokens, "timed_prompts": len(requests)}
+        answer = {"wall_s": wall, "output_tokens": output_tokens, "timed_prompts": len(requests)}
+        if name == "transformers":  # the size the backend ended at (auto: its choice) and its retries
+            answer.update(batch_size_used=self.backend.batch_size,
+                          out_of_memory_retries=self.backend.out_of_memory_retries)  # fmt: skip
+        return answer
 
     def _ours(self, requests: list[Any]) -> int:
-        return sum(c.generated_tokens for c in self.backend.generate(requests))
+        if self.spec["kind"] == "vllm":
+            return sum(c.generated_tokens for c in self.backend.generate(requests))
+        self.backend.out_of_memory_retries, self.backend.chosen = 0, False  # counted per call
+        return sum(c.generated_tokens for c in self.backend.generate(requests, batch_size=self.size))
 
     def _sample_config(self, tokens: int) -> Any:
         from transformers import GenerationConfig
@@ -172,7 +192,9 @@ class Generation:
         """Batched `model.generate`, left padding, batches in the given order: transformers alone."""
         import torch
 
-        model, total, size = self.backend.model, 0, self.generation["batch_size"]
+        model, total, size = self.backend.model, 0, self.size or self.generation["batch_size"]
+        if not isinstance(size, int):
+            raise ValueError("the raw engine needs a batch size: transformers_raw[SIZE]")
         config = self._sample_config(requests[0].max_new_tokens)
         pad = config.pad_token_id
         for b in range(0, len(requests), size):
@@ -214,7 +236,7 @@ class Generation:
 
     def wake(self) -> dict[str, Any]:
         """One prompt, one token through the engine, untimed."""
-        return self.time("vllm_raw" if self.spec["kind"] == "vllm" else "transformers_raw", 1, 1)
+        return self.time("vllm_raw" if self.spec["kind"] == "vllm" else "transformers_raw[1]", 1, 1)
 
     def close(self) -> None:
         if self.spec["kind"] == "vllm":

@@ -29,8 +29,9 @@ def test_schedule_warms_up_first_then_rotates_the_variants_each_round():
     for r, steps_r in enumerate(rounds):
         assert {(s.case, s.variant) for s in steps_r} == {(c, v) for c in "ab" for v in "xyz"}
         assert [s.variant for s in steps_r if s.case == "a"] == ["xyz"[(r + i) % 3] for i in range(3)]
+    assert [s.warm_up for s in schedule(["a"], ["x"], repeats=0)] == [True]  # GPU, --repeats 1: first calls only
     with pytest.raises(ValueError):
-        schedule(["a"], ["x"], repeats=0)
+        schedule(["a"], ["x"], repeats=-1)
 
 
 def test_summaries_leave_the_warm_up_out():
@@ -124,6 +125,7 @@ def test_gpu_mode_without_a_gpu_stops_with_one_line(capsys):
 
 def test_gpu_plan_times_real_shapes_on_local_models(monkeypatch, tiny_models):
     monkeypatch.setattr(bench, "real_vocab_model", lambda: tiny_models["chat"])
+    monkeypatch.setattr(bench, "vllm_present", lambda: True)
     args = bench.parse_args(["--device", "cuda", "--model", str(tiny_models["base"]), "--repeats", "7"])
     plan = bench.make_plan(args)
     assert (plan.device, plan.repeats, plan.workflow) == ("cuda", 7, False)
@@ -154,7 +156,7 @@ def test_gpu_section_is_written_beside_the_other_sections(tmp_path, monkeypatch)
     gpu = sections(text)["gpu"]
     assert gpu.startswith("<!-- section gpu: written by bench/bench.py --device cuda -->\n## GPU")
     assert "GPU: NVIDIA H200" in gpu and "| toy | 1,024 | 64 | 32 | vllm_raw |" in gpu
-    assert "5 timed rounds" in gpu
+    assert "Each variant ran 5 time(s)" in gpu and "vLLM was absent" not in gpu
     bench.write_doc(plan, gen[:5], JUDGE, None, 300.0, doc)  # a second GPU run replaces its section only
     again = doc.read_text()
     assert again.count("## GPU") == 1 and realistic in again and "CPU tables" in again
@@ -186,3 +188,112 @@ def test_a_worker_times_the_seed_loop_ours_and_raw_on_the_same_token_ids(tmp_pat
         )  # still serving
         assert worker.close()["peak_rss_mb"] > 0
     assert worker.proc.returncode == 0
+
+
+BLOCKED = ("vllm", "pandas", "pyarrow", "jsonschema", "alpaca_eval", "snakemake")
+
+
+@pytest.fixture
+def without_vllm(tmp_path, monkeypatch):
+    """Worker processes in which vLLM, pandas, pyarrow, jsonschema, alpaca_eval and snakemake cannot be imported.
+
+    A `sitecustomize` on the workers' PYTHONPATH refuses them (what a GPU machine with torch and
+    transformers alone would do) and leaves a marker, so the test knows it was in force.
+    """
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import pathlib, sys\n"
+        f"BLOCKED = {BLOCKED!r}\n"
+        "def hide(find):\n"  # every finder answers as if the package were not installed (find_spec: None)
+        "    return lambda name, *a, **k: None if name.split('.')[0] in BLOCKED else find(name, *a, **k)\n"
+        "for finder in sys.meta_path:\n"  # PathFinder is a class (its find_spec a classmethod), others instances
+        "    if hasattr(finder, 'find_spec'):\n"
+        "        hidden = hide(finder.find_spec)\n"
+        "        finder.find_spec = staticmethod(hidden) if isinstance(finder, type) else hidden\n"
+        f"pathlib.Path({str(site / 'in_force')!r}).touch()\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    return site / "in_force"
+
+
+def test_a_torch_worker_needs_no_vllm_pandas_or_jsonschema(tmp_path, tiny_models, without_vllm):
+    spec = {"kind": "torch", "model": str(tiny_models["chat"]), "device": "cpu", "prompts": "synthetic",
+            "batch_size": "auto", "max_num_seqs": 8, "max_model_len": 512, "gpu_memory_utilization": 0.2}  # fmt: skip
+    with Worker(spec, tmp_path / "torch.log") as worker:
+        assert without_vllm.exists()
+        auto = worker.call(op="time", variant="transformers[auto]", tokens=3, prompts=20)
+        assert (auto["output_tokens"], auto["batch_size_used"], auto["out_of_memory_retries"]) == (60, 16, 0)
+        fixed = worker.call(op="time", variant="transformers[4]", tokens=3, prompts=6)
+        assert (fixed["output_tokens"], fixed["batch_size_used"]) == (18, 4)
+        assert worker.call(op="time", variant="transformers_raw[4]", tokens=3, prompts=6)["output_tokens"] == 18
+        assert worker.call(op="time", variant="seed_loop", tokens=3, prompts=6, limit=2)["timed_prompts"] == 2
+        assert worker.close()["peak_rss_mb"] > 0
+    assert worker.proc.returncode == 0
+
+
+def test_gpu_mode_without_vllm_plans_the_transformers_rows_at_real_shapes(monkeypatch, tiny_models):
+    monkeypatch.setattr(bench, "vllm_present", lambda: False)
+    monkeypatch.setattr(bench, "llama_1b_shape_model", lambda: tiny_models["chat"])
+    plan = bench.make_plan(bench.parse_args(["--device", "cuda", "--repeats", "1"]))
+    assert (plan.vllm, plan.judges, plan.batch_size) == (False, [], "auto")
+    [model] = plan.models
+    assert model.label == "Llama-3.2-1B shape" and model.prompts == "synthetic"
+    assert model.only == {(512, 805): ["transformers[auto]", "transformers[128]"],
+                          (512, 128): ["seed_loop", "transformers[16]"],
+                          (128, 256): ["transformers[128]", "transformers_raw[128]"]}  # fmt: skip
+    steps = bench.generation_steps(plan, model)
+    calls = {}
+    for step in steps:
+        calls[(step.case, step.variant)] = calls.get((step.case, step.variant), 0) + 1
+    assert calls == {((512, 805), "transformers[auto]"): 1, ((512, 805), "transformers[128]"): 1,
+                     ((512, 128), "seed_loop"): 1, ((512, 128), "transformers[16]"): 1,
+                     ((128, 256), "transformers[128]"): 4, ((128, 256), "transformers_raw[128]"): 4}  # fmt: skip
+    assert [s.warm_up for s in steps if s.case == (128, 256)][:2] == [True, True]  # the first call of each: cold
+
+
+def test_gpu_mode_without_vllm_runs_through_and_writes_its_section(tmp_path, monkeypatch, tiny_models, without_vllm):
+    """The whole `--device cuda` driver on the CPU: the device check and the workers' device stubbed, vLLM refused."""
+    monkeypatch.setattr(bench, "check_device", lambda device: None)
+    monkeypatch.setattr(bench, "vllm_present", lambda: False)
+    monkeypatch.setattr(bench, "llama_1b_shape_model", lambda: tiny_models["chat"])
+    spec = bench.worker_spec
+    monkeypatch.setattr(bench, "worker_spec", lambda *a: {**spec(*a), "device": "cpu"})  # no GPU here
+    doc = tmp_path / "benchmarks.md"
+    bench.main(["--device", "cuda", "--repeats", "2", "--prompts", "24", "--tokens", "4", "--out", str(doc)])
+    assert without_vllm.exists()
+    gpu = sections(doc.read_text())["gpu"]
+    assert "vLLM was absent on this machine" in gpu and "### Judge" not in gpu
+    assert "| first call s |" in gpu and "transformers[auto: 16]" in gpu  # auto on the workers' CPU: 16
+    assert "| Llama-3.2-1B shape | 1,024 | 4 | 24 | transformers[128] |" in gpu
+    assert "| Llama-3.2-1B shape | 1,024 | 4 | 2 of 24 | seed_loop |" in gpu
+    assert "| Llama-3.2-1B shape | 128 | 24 | transformers[128] |" in gpu  # the overhead table: ours vs raw, warm
+    assert "- transformers >= 5x the seed loop" in gpu
+
+
+def test_first_calls_are_kept_apart_on_a_gpu():
+    records = [{"v": "x", "warm_up": True, "wall_s": 9.0}, {"v": "x", "warm_up": False, "wall_s": 3.0},
+               {"v": "y", "warm_up": True, "wall_s": 5.0}]  # fmt: skip
+    x, y = summarize(records, ("v",), first_call=True)
+    assert (x["first_call_s"], x["warm_calls"], x["wall_s"]["median"]) == (9.0, 1, 3.0)
+    assert (y["first_call_s"], y["warm_calls"], y["wall_s"]["median"]) == (5.0, 0, 5.0)
+    row = {**_gen_row("m", "transformers[auto]", 80.0, tokens=512, prompts=805, timed=805), "first_call_s": 95.0,
+           "warm_calls": 0, "batch_size_used": 805}  # fmt: skip
+    table = "\n".join(tables.generation_table([row]))
+    assert "| transformers[auto: 805] | 1.0 | 95.00 | – (first call only) |" in table
+    assert tables.gpu_verdicts([row]) == [
+        "- m: 805 prompts x 512 new tokens at batch_size auto (transformers[auto: 805]) in 95.0 s as a job's first "
+        "call (target < 100 s on an H100-class GPU: met)."
+    ]
+
+
+def test_the_gpu_model_has_llama_3_2_1b_shape():
+    """Built on the meta device (no weights here): Llama-3.2-1B's 1,235,814,400 parameters, head_dim 64."""
+    import torch
+    from alpacaflow.testing.checkpoints import LLAMA32_1B_ARCH
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(vocab_size=128256, num_hidden_layers=16, **LLAMA32_1B_ARCH)
+    with torch.device("meta"):
+        model = LlamaForCausalLM(config)
+    assert sum(p.numel() for p in model.parameters()) == 1_235_814_400 and config.head_dim == 64

@@ -173,6 +173,14 @@ def test_strings_from_snakemake_cli_are_coerced():
         validate_config({"generation": {"temperature": "5"}, "models": {"m": {"path": "org/m"}}})
     with pytest.raises(AlpacaflowError, match="'generation.max_new_tokens'.*'many' is not of type 'integer'"):
         validate_config({"generation": {"max_new_tokens": "many"}, "models": {"m": {"path": "org/m"}}})
+    # batch_size is an integer or auto (a oneOf): '128' becomes 128, 'auto' stays, anything else is refused
+    for given, kept in (("128", 128), ("auto", "auto")):
+        config = validate_config({"generation": {"batch_size": given}, "models": {"m": {"path": "org/m"}}})
+        assert config["generation"]["batch_size"] == kept
+    with pytest.raises(AlpacaflowError, match="'generation.batch_size'"):
+        validate_config({"generation": {"batch_size": "big"}, "models": {"m": {"path": "org/m"}}})
+    with pytest.raises(AlpacaflowError, match="'generation.batch_size'"):
+        validate_config({"generation": {"batch_size": "0"}, "models": {"m": {"path": "org/m"}}})
 
 
 def test_trust_remote_code_is_off_unless_a_model_entry_turns_it_on():

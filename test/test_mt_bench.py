@@ -180,9 +180,9 @@ class Spy:
             engine = real(*args, **kwargs)
             inner = engine.generate
 
-            def generate(requests, on_done=None):
+            def generate(requests, on_done=None, **kwargs):
                 self.requests += requests
-                return inner(requests, on_done)
+                return inner(requests, on_done, **kwargs)
 
             engine.generate = generate
             return engine

@@ -19,12 +19,14 @@ import glob
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 
 from .errors import AlpacaflowError
+
+if TYPE_CHECKING:  # jsonschema is imported where a config is validated (the GPU benchmark runs without it)
+    import jsonschema
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
@@ -50,6 +52,8 @@ def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
 
 def _set_defaults(validator_class: type) -> type:
     """Extend a jsonschema validator so that it fills `default` values in."""
+    import jsonschema
+
     validate_properties = validator_class.VALIDATORS["properties"]
 
     def set_defaults(validator, properties, instance, schema) -> Iterator[Any]:  # noqa: ANN001
@@ -67,6 +71,11 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(parts) if parts else "(top level)"
 
 
+#: Errors on a string that a number or boolean may mend: a wrong type, or no alternative of a oneOf
+#: (``batch_size``: an integer or ``auto``).
+COERCED = ("type", "oneOf")
+
+
 def _coerce_cli_strings(config: dict[str, Any], validator: Any) -> None:
     """Turn strings into the numbers/booleans the schema wants, where they parse as such.
 
@@ -75,10 +84,11 @@ def _coerce_cli_strings(config: dict[str, Any], validator: Any) -> None:
     """
     for _ in range(1000):  # bounded: each pass fixes one value
         for error in validator.iter_errors(config):
-            if error.validator != "type" or not isinstance(error.instance, str) or not error.absolute_path:
+            if error.validator not in COERCED or not isinstance(error.instance, str) or not error.absolute_path:
                 continue
             value = yaml.safe_load(error.instance)
-            if isinstance(value, str) or not validator.evolve(schema={"type": error.validator_value}).is_valid(value):
+            wanted = {"type": error.validator_value} if error.validator == "type" else error.schema
+            if isinstance(value, str) or not validator.evolve(schema=wanted).is_valid(value):
                 continue
             *parents, last = error.absolute_path
             target = config
@@ -105,6 +115,8 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any] | None = None
     for key, where in MOVED_KEYS.items():
         if key in config:
             raise AlpacaflowError(f"config error at '{key}': {where}")
+    import jsonschema
+
     schema = schema if schema is not None else load_schema()
     validator_class = jsonschema.validators.validator_for(schema)
     validator = _set_defaults(validator_class)(schema)
@@ -123,7 +135,7 @@ def defaults(section: str) -> Any:
 @functools.lru_cache(maxsize=1)
 def default_prompt_date() -> str:
     """The schema's ``prompt_date``: the date chat prompts are rendered with unless a config says otherwise."""
-    return str(defaults("prompt_date"))
+    return str(load_schema()["properties"]["prompt_date"]["default"])  # read, not validated: no jsonschema needed
 
 
 def prompt_date(config: dict[str, Any], entry: dict[str, Any]) -> str | None:

@@ -23,7 +23,7 @@ from .engines.base import Completion, Request
 from .errors import AlpacaflowError, Terminated, stopped_by_signal
 from .formatting import FormattedPrompt, PromptFormat, check_bos, format_conversation, format_prompt
 from .stopping import Finished, finish, summary_line
-from .store import GenerationStore, request_key
+from .store import GenerationStore, JobKeys
 
 
 def load_tokenizer(path: str, trust_remote_code: bool = False, revision: str | None = None) -> Any:
@@ -89,13 +89,17 @@ def format_label(settings: dict[str, Any]) -> str:
 
 
 def checkpointer(
-    store: GenerationStore, keys: list[str], pending: list[int], total: int
+    store: GenerationStore, keys: JobKeys, pending: list[int]
 ) -> Callable[[list[tuple[int, Completion]]], None]:
-    """The backends' `on_done`: append each finished group to the store (flushed to disk) and say so."""
+    """The backends' `on_done`: append each finished group to the store (flushed to disk) and say so.
+
+    A completion is keyed at the batch size it was made at (transformers; `store.JobKeys`).
+    """
 
     def save(done: list[tuple[int, Completion]]) -> None:
-        store.add([(keys[pending[i]], completion) for i, completion in done])
-        print(f"checkpoint: {store.count(keys)}/{total} outputs saved in {store.path}", flush=True)
+        store.add([(keys.at(c.batch_size)[pending[i]], c) for i, c in done])
+        print(f"checkpoint: {len(keys.stored(store))}/{len(keys.requests)} outputs saved in {store.path}",
+              flush=True)  # fmt: skip
 
     return save
 
@@ -135,13 +139,19 @@ class Decoding:
         self.backend: Any = None
         self.load_s: float | None = None
         self.generated = 0
+        self.batch_size: int | None = None  # transformers: the batch size the outputs were made at (last job)
+        self.out_of_memory_retries = 0
 
     def complete(self, requests: list[Request], what: str = "outputs") -> list[Completion]:
         """Each request's completion: stored ones reused, the others generated and stored group by group."""
-        keys = [request_key(self.settings, self.weights, r) for r in requests]
-        pending = [i for i, key in enumerate(keys) if key not in self.store]
+        keys = JobKeys(self.settings, self.weights, requests)
+        found = keys.stored(self.store)
+        pending = [i for i in range(len(requests)) if i not in found]
+        self.batch_size = keys.resume_size(found)
+        if not found and self.backend is not None:  # a later part of the job (MT-Bench's turn 2): the size kept
+            self.batch_size = getattr(self.backend, "batch_size", self.batch_size)
         if pending:
-            print(f"{len(keys) - len(pending)} of {len(keys)} {what} already in {self.store.path}; "
+            print(f"{len(found)} of {len(requests)} {what} already in {self.store.path}; "
                   f"generating {len(pending)}", flush=True)  # fmt: skip
             if self.backend is None:
                 start = time.perf_counter()
@@ -150,12 +160,23 @@ class Decoding:
                                               tokenizer=self.tokenizer)  # fmt: skip
                 self.load_s = time.perf_counter() - start
             try:
-                self.backend.generate([requests[i] for i in pending],
-                                      on_done=checkpointer(self.store, keys, pending, len(keys)))  # fmt: skip
+                self.backend.generate([requests[i] for i in pending], on_done=checkpointer(self.store, keys, pending),
+                                      batch_size=self.batch_size)  # fmt: skip
             except Terminated as exc:
-                raise stopped_by_signal(exc, self.store.count(keys), len(keys), what, self.store.path) from None
+                done = len(keys.stored(self.store))
+                raise stopped_by_signal(exc, done, len(requests), what, self.store.path) from None
             self.generated += len(pending)
-        return [self.store[key] for key in keys]
+            self.batch_size = getattr(self.backend, "batch_size", None)
+            self.out_of_memory_retries = getattr(self.backend, "out_of_memory_retries", 0)
+        found = keys.stored(self.store)
+        return [self.store[found[i]] for i in range(len(requests))]
+
+    def batching(self) -> dict[str, Any]:
+        """throughput.json's batch fields (transformers): the size used, the setting, out-of-memory retries."""
+        if self.batch_size is None:
+            return {}
+        return {"batch_size": self.batch_size, "batch_size_setting": self.settings["generation"]["batch_size"],
+                "out_of_memory_retries": self.out_of_memory_retries}  # fmt: skip
 
     def close(self) -> None:
         if self.backend is not None:

@@ -6,7 +6,9 @@ everything that determines that prompt's output: the weights' identity
 (`weights.weights_identity`: a local folder's fingerprint or the hub commit,
 not the path or configured revision, which stay the same when a checkpoint is
 rewritten), the prompt format, the stop rules, the decoding settings, the prompt's token ids,
-its seed and its token budget (and its own temperature, when it has one). Raising
+its seed and its token budget (and its own temperature, when it has one), and on the
+transformers backend the batch size it was made at (`JobKeys`: a ``batch_size: auto``
+job finds its outputs at whichever size it used, and a resumed job goes on at it). Raising
 ``max_instances`` or adding prompts therefore
 generates only the new prompts, an unchanged prompt keeps its exact
 output, and new weights regenerate every prompt. The store is not a Snakemake output, so reruns do not delete it;
@@ -22,14 +24,24 @@ from pathlib import Path
 from typing import Any
 
 from .engines.base import Completion, Request
+from .engines.batching import batch_sizes
 
 #: Settings that do not change what is generated.
 NOT_IN_KEY = {"gpu_memory_utilization", "device", "max_num_seqs", "checkpoint_every", "tensor_parallel_size"}
 
 
-def request_key(settings: dict[str, Any], weights: dict[str, str], request: Request) -> str:
-    """Hash of everything that determines one prompt's output (`weights`: `weights.weights_identity`)."""
-    generation = {k: v for k, v in settings["generation"].items() if k not in NOT_IN_KEY}
+def request_key(
+    settings: dict[str, Any], weights: dict[str, str], request: Request, batch_size: int | None = None
+) -> str:
+    """Hash of everything that determines one prompt's output (`weights`: `weights.weights_identity`).
+
+    `batch_size`: the transformers batch size it is generated at (batches are
+    seeded from their first request and padded together, so the size shapes
+    the output); None for vLLM, where it does not.
+    """
+    generation = {k: v for k, v in settings["generation"].items() if k not in NOT_IN_KEY | {"batch_size"}}
+    if batch_size is not None:
+        generation["batch_size"] = batch_size
     payload = {
         "weights": weights,
         "prompt_format": settings["prompt_format"],
@@ -42,6 +54,43 @@ def request_key(settings: dict[str, Any], weights: dict[str, str], request: Requ
     if request.temperature is not None:  # a request's own temperature (MT-Bench's per category)
         payload["temperature"] = request.temperature
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+class JobKeys:
+    """The store keys of one job's requests at each batch size the job may use (`batching.batch_sizes`)."""
+
+    def __init__(self, settings: dict[str, Any], weights: dict[str, str], requests: list[Request]) -> None:
+        self.settings, self.weights, self.requests = settings, weights, requests
+        self.sizes = batch_sizes(settings["generation"])
+        self._keys: dict[int | None, list[str]] = {}
+        self._size: dict[str, int | None] = {}
+
+    def at(self, size: int | None) -> list[str]:
+        """Every request's key at batch size `size`."""
+        if size not in self._keys:
+            self._keys[size] = [request_key(self.settings, self.weights, r, size) for r in self.requests]
+            self._size.update(dict.fromkeys(self._keys[size], size))
+        return self._keys[size]
+
+    def stored(self, store: GenerationStore) -> dict[int, str]:
+        """Request position -> its key in `store`, for the requests stored at any of the sizes (the first found)."""
+        found: dict[int, str] = {}
+        for size in self.sizes:
+            for i, key in enumerate(self.at(size)):
+                if i not in found and key in store:
+                    found[i] = key
+            if len(found) == len(self.requests):
+                break
+        return found
+
+    def size_of(self, key: str) -> int | None:
+        """The batch size `key` was made at."""
+        return self._size[key]
+
+    def resume_size(self, found: dict[int, str]) -> int | None:
+        """The size to go on at: the smallest the stored outputs were made at (`auto` only halves), else the first."""
+        made = [size for size in {self.size_of(key) for key in found.values()} if size is not None]
+        return min(made) if made else self.sizes[0]
 
 
 class GenerationStore:

@@ -45,6 +45,7 @@ class Completion:
     finish_reason: str
     seconds: float
     stop_token_id: int | None = None  # the stop token that ended it (finish_reason stop)
+    batch_size: int | None = None  # transformers: the batch size it was generated at (part of its store key)
 
 
 #: Receives (request position, completion) pairs as soon as they are finished.
@@ -54,8 +55,14 @@ OnDone = Callable[[list[tuple[int, Completion]]], None]
 class Generator(Protocol):
     """A loaded model that completes requests (an engine of the generate step), and closes itself."""
 
-    def generate(self, requests: list[Request], on_done: OnDone | None = None) -> list[Completion]:
-        """Complete `requests`, returning one `Completion` each, in order; finished groups go to `on_done`."""
+    def generate(
+        self, requests: list[Request], on_done: OnDone | None = None, *, batch_size: int | None = None
+    ) -> list[Completion]:
+        """Complete `requests`, returning one `Completion` each, in order; finished groups go to `on_done`.
+
+        `batch_size`: the size to start at (transformers; a resumed job's, see
+        `batching`); vLLM schedules itself and has none.
+        """
         ...
 
     def close(self) -> None:

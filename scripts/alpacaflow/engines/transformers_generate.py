@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from ..stopping import StopRules
 from .base import Completion, OnDone, Request, split_at_stop, temperature_of
+from .batching import batch_sizes, chosen_line, halves_on_out_of_memory, is_out_of_memory
 from .vllm_engine import dtype_name
 
 
@@ -41,6 +43,9 @@ class TransformersBackend:
             trust_remote_code=generation["trust_remote_code"],
         )
         self.model = model.to(self.device).eval()
+        self.batch_size = batch_sizes(generation)[0]  # the size in use (`generate` may halve it)
+        self.out_of_memory_retries = 0
+        self.chosen = False  # whether `auto` has logged the size it settled on
 
     def _generation_config(self, max_new_tokens: int, temperature: float) -> Any:
         from transformers import GenerationConfig
@@ -88,26 +93,60 @@ class TransformersBackend:
         if self.device == "cuda":
             self.torch.cuda.empty_cache()
 
-    def generate(self, requests: list[Request], on_done: OnDone | None = None) -> list[Completion]:
+    def generate(
+        self, requests: list[Request], on_done: OnDone | None = None, *, batch_size: int | None = None
+    ) -> list[Completion]:
         """Batches in a fixed order (by temperature, then longest prompt first); each finished batch goes to `on_done`.
 
         The order depends only on the requests, so a resumed run that skips
-        finished batches forms the same remaining batches (and seeds). A
-        batch holds requests of one temperature.
+        finished batches forms the same remaining batches (and seeds), given
+        the size the finished ones were made at (`batch_size`; by default the
+        first of `batching.batch_sizes`). A batch holds requests of one
+        temperature. With ``batch_size: auto`` on CUDA a batch that runs out of
+        memory runs again at half the size, which is kept from then on; each
+        completion carries the size its batch was made at.
         """
         from tqdm import tqdm
 
         heat = [temperature_of(r, self.generation) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: (heat[i], -len(requests[i].token_ids)))
-        size = self.generation["batch_size"]
+        self.batch_size = batch_size or batch_sizes(self.generation)[0]
         results: dict[int, Completion] = {}
-        batches = [group[i : i + size] for group in _runs(order, heat) for i in range(0, len(group), size)]
-        for batch in tqdm(batches, desc="Generating (batches)", unit="batch"):
-            done = list(zip(batch, self._run_batch([requests[i] for i in batch]), strict=True))
-            results.update(done)
-            if on_done is not None:
-                on_done(done)
+        with tqdm(total=len(requests), desc="Generating", unit="prompt") as bar:
+            for run in _runs(order, heat):
+                start = 0
+                while start < len(run):
+                    batch = run[start : start + self.batch_size]
+                    done = self._try_batch(batch, requests)
+                    if done is None:  # out of memory: the same prompts again at half the size
+                        continue
+                    results.update(done)
+                    if on_done is not None:
+                        on_done(done)
+                    start += len(batch)
+                    bar.update(len(batch))
         return [results[i] for i in range(len(requests))]
+
+    def _try_batch(self, batch: list[int], requests: list[Request]) -> list[tuple[int, Completion]] | None:
+        """`batch` generated, or None after an out-of-memory error that halved the batch size."""
+        size = self.batch_size
+        try:
+            completions = self._run_batch([requests[i] for i in batch])
+        except Exception as exc:
+            if not (halves_on_out_of_memory(self.generation) and size > 1 and is_out_of_memory(exc)):
+                raise
+            self.batch_size, self.out_of_memory_retries = size // 2, self.out_of_memory_retries + 1
+            if self.chosen:
+                print(f"out of memory at batch size {size}: this batch again at {size // 2}, "
+                      "the size kept for the rest of the job", flush=True)  # fmt: skip
+        else:
+            if halves_on_out_of_memory(self.generation) and not self.chosen:
+                self.chosen = True
+                print(chosen_line(size, self.out_of_memory_retries), flush=True)
+            return [(i, replace(c, batch_size=size)) for i, c in zip(batch, completions, strict=True)]
+        if self.device == "cuda":
+            self.torch.cuda.empty_cache()  # the failed batch's memory back before the smaller one
+        return None
 
 
 def _runs(order: list[int], heat: list[float]) -> list[list[int]]:

@@ -67,8 +67,12 @@ class VLLMBackend:
         """Stop the engine's processes."""
         shutdown_llm(self.llm)
 
-    def generate(self, requests: list[Request], on_done: OnDone | None = None) -> list[Completion]:
+    def generate(
+        self, requests: list[Request], on_done: OnDone | None = None, *, batch_size: int | None = None
+    ) -> list[Completion]:
         """Enqueue every request, then step the engine, handing finished groups to `on_done`.
+
+        `batch_size` is the transformers backend's; vLLM schedules itself (`batching.batch_sizes`).
 
         Uses `LLM.enqueue` and the engine's `step()` loop (what `LLM.generate`
         runs inside) so that finished outputs can be saved while the rest

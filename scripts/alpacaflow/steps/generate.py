@@ -9,7 +9,8 @@ Writes three files into the model's folder:
   and the stop rule that ended it (`stopping`), whether the output opens with
   ``<think>`` and its reasoning tokens, seconds, the formatted prompt and output;
 * ``throughput.json``: model load seconds apart from generation wall
-  seconds, examples/s and output tokens/s.
+  seconds, examples/s and output tokens/s (transformers: the batch size the
+  outputs were made at, its setting and the out-of-memory retries, `batching`).
 
 A model entry with ``outputs:`` skips generation: its existing
 AlpacaEval file is checked against the prompt set and written in the same
@@ -157,7 +158,7 @@ def run_generation(
     finally:
         decoding.close()
     summary = {**throughput_summary(model, settings, table, load_s=decoding.load_s, generated=decoding.generated),
-               "weights": weights, "prompt_date": settings["prompt_date"]}  # fmt: skip
+               **decoding.batching(), "weights": weights, "prompt_date": settings["prompt_date"]}  # fmt: skip
     if settings["template"]:
         summary["template_sha256"] = template_sha256(settings["template"])
     write_parquet(out_dir / "generations.parquet", table)

@@ -37,6 +37,17 @@ LLAMA3_ARCH = {
 }
 
 
+#: Llama-3.2-1B's shape (1.24 B parameters: 16 layers, hidden 2048, 32 query and 8 key-value heads of 64,
+#: MLP 8192, tied embeddings) on the real tokenizer: what the GPU benchmark times, with random weights.
+LLAMA32_1B_ARCH = {
+    **LLAMA3_ARCH,
+    "hidden_size": 2048,
+    "intermediate_size": 8192,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+}
+
+
 def _is_built(out_dir: Path) -> bool:
     return (out_dir / "config.json").exists() and (out_dir / "tokenizer.json").exists()
 
@@ -58,9 +69,16 @@ def _save(out_dir: Path, model: Any, tokenizer: Any, eos_ids: list[int]) -> Path
 
 
 def _save_random_llama(
-    out_dir: Path, tokenizer: Any, eos_ids: list[int], arch: dict[str, Any], *, num_layers: int, seed: int
+    out_dir: Path,
+    tokenizer: Any,
+    eos_ids: list[int],
+    arch: dict[str, Any],
+    *,
+    num_layers: int,
+    seed: int,
+    dtype: str = "float32",
 ) -> Path:
-    """A random-weight `LlamaForCausalLM` for `tokenizer`, saved with it to `out_dir` (renamed into place)."""
+    """A random-weight `LlamaForCausalLM` for `tokenizer`, saved with it in `dtype` to `out_dir` (renamed in)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -73,8 +91,8 @@ def _save_random_llama(
         # Wide initialisation: peaked next-token distributions, so greedy
         # decoding has no near-ties and the backends can be compared exactly.
         initializer_range=0.2,
-        torch_dtype="float32",
+        torch_dtype=dtype,
         **arch,
     )
     torch.manual_seed(seed)
-    return _save(out_dir, LlamaForCausalLM(config), tokenizer, eos_ids)
+    return _save(out_dir, LlamaForCausalLM(config).to(getattr(torch, dtype)), tokenizer, eos_ids)

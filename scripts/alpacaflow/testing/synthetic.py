@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from ..io import write_json, write_text
+if TYPE_CHECKING:  # pandas is imported where a table is built (the GPU benchmark runs without it)
+    import pandas as pd
+
 
 #: AlpacaEval's subsets, in its order, with their prompt counts (805 in all).
 SUBSETS = [("helpful_base", 129), ("koala", 156), ("oasst", 188), ("selfinstruct", 252), ("vicuna", 80)]
@@ -141,6 +142,8 @@ def synthetic_prompts(n: int = 805, seed: int = 0) -> list[dict[str, Any]]:
 
 def synthetic_df_gamed(records: list[dict[str, Any]], seed: int = 0) -> pd.DataFrame:
     """A df_gamed.csv table for `records`: alpaca_eval's columns plus each index's instruction."""
+    import pandas as pd
+
     rng = np.random.default_rng(seed + 1)
     n = len(records)
     difficulty = rng.normal(0, 1, n)
@@ -185,6 +188,8 @@ def synthetic_official_annotations(records: list[dict[str, Any]], n: int = 50, s
 
 def write_synthetic_set(out_dir: Path, n: int = 805, seed: int = 0) -> dict[str, Path]:
     """Write ``prompts.json``, ``df_gamed.csv`` and ``official_annotations.json`` into `out_dir`."""
+    from ..io import write_json, write_text  # io needs pandas; the prompts alone do not
+
     out_dir = Path(out_dir)
     records = synthetic_prompts(n, seed)
     paths = {name: out_dir / name for name in ("prompts.json", "df_gamed.csv", "official_annotations.json")}

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from ..errors import AlpacaflowError
 from .checkpoints import LLAMA3_ARCH, TINY_ARCH, _is_built, _save_random_llama
@@ -52,12 +53,20 @@ def build_tiny_model(
 
 
 def build_llama3_model(
-    out_dir: Path, variant: str, chat_template: Path | None = None, *, num_layers: int = 2, seed: int = 0
+    out_dir: Path,
+    variant: str,
+    chat_template: Path | None = None,
+    *,
+    num_layers: int = 2,
+    seed: int = 0,
+    arch: dict[str, Any] | None = None,
+    dtype: str = "float32",
 ) -> Path:
-    """Write a tiny random Llama on the real Llama-3.2 tokenizer to `out_dir`.
+    """Write a random Llama on the real Llama-3.2 tokenizer to `out_dir` (tiny unless `arch` says otherwise).
 
     `variant` is ``base`` (no chat template) or ``chat`` (with `chat_template`,
-    a Jinja file; the judge is a chat model with another seed).
+    a Jinja file; the judge is a chat model with another seed). `arch`: the
+    shape (default `LLAMA3_ARCH`; `LLAMA32_1B_ARCH` for the GPU benchmark).
     """
     out_dir = Path(out_dir)
     if _is_built(out_dir):
@@ -67,7 +76,8 @@ def build_llama3_model(
     template = Path(chat_template).read_text(encoding="utf-8") if variant == "chat" else None
     tokenizer = llama3_tokenizer(variant, template)
     eos_ids = [tokenizer.convert_tokens_to_ids(t) for t in LLAMA3_EOS[variant]]
-    return _save_random_llama(out_dir, tokenizer, eos_ids, LLAMA3_ARCH, num_layers=num_layers, seed=seed)
+    return _save_random_llama(out_dir, tokenizer, eos_ids, arch or LLAMA3_ARCH, num_layers=num_layers, seed=seed,
+                              dtype=dtype)  # fmt: skip
 
 
 #: Real-tokenizer models: name -> (variant, seed).
