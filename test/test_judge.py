@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -233,3 +234,31 @@ def test_ranking_on_a_real_vllm_judge_counts_unparsed(tmp_path, prompts, tiny_mo
     assert all(isinstance(r["preference_raw_completion"], str) for r in rows)  # kept even when unparsed
     assert all(r["generator_1"] == "alpacaflow_demo_reference" and r["generator_2"] == "m" for r in rows)
     assert {r["annotator"] for r in rows} == {f"alpaca_eval_vllm_{tiny_models['chat'].name}"}
+
+
+class ScriptedWeightedJudge:
+    """A weighted judge's answers in the form our vLLM decoder gives them: P(m) = 1/3 for every pair."""
+
+    def __call__(self, prompts, **kwargs):
+        top = [{"token": "m", "logprob": math.log(1 / 3)}, {"token": "M", "logprob": math.log(2 / 3)}]
+        completion = {"text": "m", "logprobs": {"content": [{"token": "m", "top_logprobs": top}]}}
+        n = len(prompts)
+        return {"completions": ["m"] * n, "completions_all": [completion] * n, "price_per_example": [0.0] * n,
+                "time_per_example": [0.0] * n}  # fmt: skip
+
+
+def test_a_pair_judged_now_and_read_from_the_cache_is_the_same_bytes(tmp_path, prompts, tiny_models):
+    """alpaca_eval's cache keeps 10 decimals; a fresh judgment is written as the cache will give it back."""
+    from alpacaflow.io import read_records
+    from alpacaflow.judge import judge_pairs
+
+    judge = judge_cfg(model=str(tiny_models["chat"]), device="cpu", method="weighted")
+    outputs = model_outputs(prompts, tmp_path)
+    pairs = pair_table(read_parquet(prompts), read_records(outputs), str(outputs), "m")
+    fresh, counts = judge_pairs(pairs, judge, tmp_path / "cache.json", decoder=ScriptedWeightedJudge())
+    assert counts["judged_this_run"] == N
+    assert {round(r["preference"], 9) for r in fresh} == {round(1 + 2 / 3, 9), round(1 + 1 / 3, 9)}  # both orders
+    assert all(len(repr(r["preference"])) <= 12 for r in fresh)  # 10 decimals, as the cache keeps them
+    cached, counts = judge_pairs(pairs, judge, tmp_path / "cache.json", decoder=ScriptedWeightedJudge())
+    assert counts["reused_from_cache"] == N
+    assert json.dumps(cached) == json.dumps(fresh)

@@ -306,7 +306,7 @@ def judge_pairs(
     change = reported_model_change(before, reported_models(annotated), cache_path)
     if change:
         print(change, flush=True)
-    records = [jsonable(r) for r in annotated]
+    records = as_cached(annotated)
     by_instruction = {r["instruction"]: r for r in records}
     ordered = [by_instruction[s] for s in pairs["instruction"]]
     for row, pair, cut in zip(ordered, pairs.itertuples(), judged["truncated_for_judge"], strict=True):
@@ -332,6 +332,22 @@ def judge_pairs(
         "empty_outputs": int(pairs["output_2"].map(is_blank).sum()),
     }
     return ordered, counts
+
+
+def as_cached(annotated: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Annotations as alpaca_eval's cache holds them, whether judged now or read from it.
+
+    The cache is written with pandas' ``to_json`` (10 decimals), so a
+    preference judged now (1.0903992968692406) comes back from the cache
+    rounded (1.0903992969); every annotation goes through the same
+    serialization, so that a pair's annotation, and the metrics over it, are
+    the same bytes in every run. Keys a record lacks stay absent.
+    """
+    if not annotated:
+        return []
+    frame = pd.DataFrame([jsonable(r) for r in annotated])
+    rows = json.loads(frame.to_json(orient="records"))
+    return [{k: row[k] for k in original} for row, original in zip(rows, annotated, strict=True)]
 
 
 def _preference_back(value: Any) -> float | None:
