@@ -463,8 +463,31 @@ def step_command(step, *args, offline=False):
     )
 
 
+def deliverables():
+    """Each model's outputs and each pair's annotations (AlpacaEval's format), head to head and benchmarks included.
+
+    Targets of the default run, so that a plain run restores any that a killed
+    job's cleanup removed (from the generation store and the judge cache).
+    """
+    outputs = {model_outputs(m) for m in MODELS} | {
+        pair_outputs(m, r) for m, r in ANNOTATE_PAIRS
+    }
+    annotations = {
+        f"{annotation_folder(RESULTS, m, r)}/annotations.json"
+        for m, r in ANNOTATE_PAIRS
+    }
+    return sorted(outputs | annotations)
+
+
 def all_targets():
-    """The report and summary.json, the W&B record when tracking.wandb.project is set, MT-Bench's FastChat layout."""
+    """The report and summary.json, the W&B record when tracking.wandb.project is set, MT-Bench's FastChat layout,
+    and the deliverables every model's report rests on (`deliverables`)."""
     tracked = [f"{RESULTS}/tracking/wandb.json"] if WANDB["project"] else []
     exported = [f"{RESULTS}/official/data/{MT_BENCH}"] if MT_PAIRS else []
-    return [f"{RESULTS}/report.md", f"{RESULTS}/summary.json", *tracked, *exported]
+    return [
+        f"{RESULTS}/report.md",
+        f"{RESULTS}/summary.json",
+        *tracked,
+        *exported,
+        *deliverables(),
+    ]

@@ -1,5 +1,7 @@
 # download_model: a hub model's snapshot into the Hugging Face cache (network), for generate and annotate
-# to read offline. A local rule: on a cluster it runs where snakemake runs.
+# to read offline. A local rule: on a cluster it runs where snakemake runs. Scheduled first (priority), so
+# that a path that is neither a hub model nor a folder (a mistyped checkpoints/step-2000) stops the run
+# before any model is generated.
 
 
 localrules:
@@ -13,6 +15,7 @@ rule download_model:
         f"{RESULTS}/logs/download_model/{{download}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/download_model/{{download}}.tsv"
+    priority: 100
     conda:
         "../envs/data.yaml"
     params:

@@ -369,10 +369,16 @@ def test_unknown_model_target_names_it(tmp_path, tiny_models):
     [
         (lambda c: c["generation"].update(temperature=5), "config error at 'generation.temperature'"),
         (lambda c: c["models"]["sft"].update(path="/no/such/model"), "model folder not found: /no/such/model"),
+        # a relative path whose first folder is here (checkpoints/): surely a local folder, and it is missing
+        (
+            lambda c: c["models"]["sft"].update(path="checkpoints/step-2000"),
+            "model folder not found: no folder checkpoints/step-2000 under ",
+        ),  # fmt: skip
         (lambda c: c.update(unknown_key=1), "'unknown_key' was unexpected"),
     ],
 )
 def test_bad_config_stops_before_any_job(tmp_path, tiny_models, edit, message):
+    (tmp_path / "checkpoints" / "step-1000").mkdir(parents=True)
     path = write_config(tmp_path, tiny_models)
     config = yaml.safe_load(path.read_text())
     edit(config)
@@ -385,6 +391,22 @@ def test_bad_config_stops_before_any_job(tmp_path, tiny_models, edit, message):
     assert lines[at].startswith("config error at '"), lines[at - 1 : at + 2]
     assert lines[at - 1].startswith("WorkflowError in file") and lines[at + 1].strip().startswith("File "), lines
     assert not (tmp_path / "results").exists()
+
+
+def test_a_path_neither_a_folder_nor_a_hub_model_stops_before_any_generation(tmp_path, tiny_models):
+    """No checkpoints/ here: it reads as a hub id; the download job runs first and names both readings."""
+    path = write_config(tmp_path, tiny_models)
+    config = yaml.safe_load(path.read_text())
+    config["models"]["sft"]["path"] = "checkpoints/step-2000"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = run_snakemake("--configfile", "config.yaml", "--cores", "1", cwd=tmp_path)
+    assert result.returncode != 0
+    log = (tmp_path / "results" / "logs" / "download_model" / "sft.log").read_text()
+    assert log.strip().splitlines()[-1] == (
+        "error: cannot download checkpoints/step-2000: the hub is unreachable and it is not cached; "
+        f"and there is no folder checkpoints/step-2000 under {tmp_path}: is it a local path?"
+    )
+    assert not (tmp_path / "results" / "logs" / "generate").exists()  # the other model was not generated
 
 
 def test_bad_prompt_file_fails_the_rule_with_one_line(tmp_path, tiny_models):

@@ -174,6 +174,30 @@ def looks_local(path: str) -> bool:
     return path.count("/") > 1
 
 
+def missing_local_folder(path: str) -> str | None:
+    """Why `path`, which reads as a hub id (``checkpoints/step-2000``), is surely a missing local folder; or None.
+
+    Sure when its first part is a folder here and no hub model of that id is
+    in the hub cache (looked up on disk: no network at load time). Otherwise
+    the download job, which runs first, names both readings (`download_model`).
+    """
+    first = path.split("/")[0]
+    if looks_local(path) or "/" not in path or not Path(first).is_dir() or _in_hub_cache(path):
+        return None
+    return (f"no folder {path} under {Path.cwd()} ({first}/ is a folder there, and no hub model {path} "
+            "is cached): is the path right?")  # fmt: skip
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    """Whether the hub cache holds a snapshot of model `repo_id` (its config.json)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except ValueError:  # not a valid repo id: not a hub model
+        return False
+
+
 #: The annotate step's pair of judge validation: its "model" (results/validation/ holds its annotations) and
 #: its reference (the pair's outputs file holds the published official annotations).
 VALIDATION, OFFICIAL_REFERENCE = "validation", "official"
@@ -207,6 +231,8 @@ def check_models(config: dict[str, Any]) -> None:
                                       f"{path}")  # fmt: skip
         if has_path and looks_local(entry["path"]) and not Path(entry["path"]).expanduser().is_dir():
             raise AlpacaflowError(f"config error at 'models.{key}.path': model folder not found: {entry['path']}")
+        if has_path and (why := missing_local_folder(entry["path"])):
+            raise AlpacaflowError(f"config error at 'models.{key}.path': model folder not found: {why}")
         if has_path:
             check_prompt_settings(key, entry)
             check_parallel(key, model_settings(config, key)["generation"])

@@ -19,7 +19,12 @@ from ..io import write_json
 def download_model(repo_id: str, revision: str | None, manifest: Path) -> dict[str, Any]:
     """Snapshot `repo_id` at `revision` and write a manifest (repo, revisions, local path)."""
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
 
     try:
         path = Path(snapshot_download(repo_id=repo_id, revision=revision))
@@ -28,7 +33,10 @@ def download_model(repo_id: str, revision: str | None, manifest: Path) -> dict[s
             f"{repo_id} is gated: accept its licence on the hub and set HF_TOKEN in the environment"
         ) from exc
     except LocalEntryNotFoundError as exc:
-        raise AlpacaflowError(f"cannot download {repo_id}: the hub is unreachable and it is not cached") from exc
+        why = "the hub is unreachable and it is not cached"
+        raise AlpacaflowError(f"cannot download {repo_id}: {why}{or_local_path(repo_id)}") from exc
+    except RepositoryNotFoundError as exc:
+        raise AlpacaflowError(f"cannot download {repo_id}: no such model on the hub{or_local_path(repo_id)}") from exc
     except HfHubHTTPError as exc:
         raise AlpacaflowError(f"cannot download {repo_id}: {str(exc).splitlines()[0]}") from exc
     data = {
@@ -39,6 +47,11 @@ def download_model(repo_id: str, revision: str | None, manifest: Path) -> dict[s
     }
     write_json(manifest, data)
     return data
+
+
+def or_local_path(repo_id: str) -> str:
+    """The other reading of a model path that failed as a hub id: a relative folder, which is not here either."""
+    return f"; and there is no folder {repo_id} under {Path.cwd()}: is it a local path?"
 
 
 def run(*, repo_id: str, manifest: Path, revision: str = "") -> None:
