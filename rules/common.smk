@@ -28,16 +28,18 @@ from alpacaflow.config import (
     judged_pairs,
     looks_local,
     model_settings,
-    sweeps,
 )
+from alpacaflow.checkpoint_sweeps import sweeps
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.formatting import template_sha256
 from alpacaflow.judge_settings import check_judge, judge_gpus, judge_name, settings_hash
 from alpacaflow.judge_settings import template_sha256 as judge_template_sha256
+from alpacaflow.model_paths import check_model_paths
 from alpacaflow.weights import folder_fingerprint
 
 try:
     check_config(config)
+    check_model_paths(config)
     check_benchmarks(config)
     check_judge(config["judge"])
     if config["arena_hard"]["judge"]:

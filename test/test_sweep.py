@@ -13,7 +13,8 @@ import re
 import pandas as pd
 import pytest
 import yaml
-from alpacaflow.config import check_config, sweeps
+from alpacaflow.checkpoint_sweeps import sweeps
+from alpacaflow.config import check_config
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.testing.tiny import build_sweep
 from conftest import DEMO_PROMPTS, REPO, run_snakemake, write_config

@@ -15,14 +15,13 @@ from __future__ import annotations
 import copy
 import datetime
 import functools
-import glob
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from .checkpoint_sweeps import expand_sweeps
 from .errors import AlpacaflowError
 
 if TYPE_CHECKING:  # jsonschema is imported where a config is validated (the GPU benchmark runs without it)
@@ -174,30 +173,6 @@ def looks_local(path: str) -> bool:
     return path.count("/") > 1
 
 
-def missing_local_folder(path: str) -> str | None:
-    """Why `path`, which reads as a hub id (``checkpoints/step-2000``), is surely a missing local folder; or None.
-
-    Sure when its first part is a folder here and no hub model of that id is
-    in the hub cache (looked up on disk: no network at load time). Otherwise
-    the download job, which runs first, names both readings (`download_model`).
-    """
-    first = path.split("/")[0]
-    if looks_local(path) or "/" not in path or not Path(first).is_dir() or _in_hub_cache(path):
-        return None
-    return (f"no folder {path} under {Path.cwd()} ({first}/ is a folder there, and no hub model {path} "
-            "is cached): is the path right?")  # fmt: skip
-
-
-def _in_hub_cache(repo_id: str) -> bool:
-    """Whether the hub cache holds a snapshot of model `repo_id` (its config.json)."""
-    from huggingface_hub import try_to_load_from_cache
-
-    try:
-        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
-    except ValueError:  # not a valid repo id: not a hub model
-        return False
-
-
 #: The annotate step's pair of judge validation: its "model" (results/validation/ holds its annotations) and
 #: its reference (the pair's outputs file holds the published official annotations).
 VALIDATION, OFFICIAL_REFERENCE = "validation", "official"
@@ -231,8 +206,6 @@ def check_models(config: dict[str, Any]) -> None:
                                       f"{path}")  # fmt: skip
         if has_path and looks_local(entry["path"]) and not Path(entry["path"]).expanduser().is_dir():
             raise AlpacaflowError(f"config error at 'models.{key}.path': model folder not found: {entry['path']}")
-        if has_path and (why := missing_local_folder(entry["path"])):
-            raise AlpacaflowError(f"config error at 'models.{key}.path': model folder not found: {why}")
         if has_path:
             check_prompt_settings(key, entry)
             check_parallel(key, model_settings(config, key)["generation"])
@@ -268,68 +241,6 @@ def check_parallel(key: str, generation: dict[str, Any]) -> None:
             f"config error at 'models.{key}.generation.tensor_parallel_size': {size} GPUs need backend vllm and "
             f"device cuda (this model has {generation['backend']} on {generation['device']})"
         )
-
-
-def _step_of(name: str) -> int | None:
-    """The training step in a checkpoint's folder or revision name: its last number."""
-    numbers = re.findall(r"\d+", name)
-    return int(numbers[-1]) if numbers else None
-
-
-def sweep_checkpoints(key: str, sweep: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
-    """(step, model entry) of every checkpoint of one sweep, in step order."""
-    where = f"config error at 'sweeps.{key}"
-    shared = {k: v for k, v in sweep["model"].items() if k not in ("path", "outputs", "revision")}
-    if ("checkpoints" in sweep) == ("repo" in sweep) or ("repo" in sweep) != ("revisions" in sweep):
-        raise AlpacaflowError(f"{where}': give either 'checkpoints' (a glob of folders) or 'repo' and 'revisions'")
-    if set(sweep["model"]) & {"path", "outputs"} or sweep["model"].get("revision"):  # revision: null by default
-        raise AlpacaflowError(f"{where}.model': the checkpoints give path and revision; leave them out here")
-    found: dict[int, dict[str, Any]] = {}
-    if "checkpoints" in sweep:
-        folders = sorted(p for p in glob.glob(str(Path(sweep["checkpoints"]).expanduser())) if Path(p).is_dir())
-        if not folders:
-            raise AlpacaflowError(f"{where}.checkpoints': no folder matches {sweep['checkpoints']}")
-        named = [(_step_of(Path(f).name), {"path": f, "revision": None}, f) for f in folders]
-    elif isinstance(sweep["revisions"], dict):
-        named = [(int(step), {"path": sweep["repo"], "revision": rev}, rev) for step, rev in sweep["revisions"].items()]
-    else:
-        named = [(_step_of(rev), {"path": sweep["repo"], "revision": rev}, rev) for rev in sweep["revisions"]]
-    for step, entry, name in named:
-        if step is None:
-            raise AlpacaflowError(f"{where}': checkpoint {name} has no step number in its name")
-        if step in found:
-            raise AlpacaflowError(f"{where}': two checkpoints have step {step} ({name})")
-        found[step] = {**copy.deepcopy(shared), **entry}
-    return sorted(found.items())
-
-
-def sweep_model(key: str, step: int) -> str:
-    """The model name of a sweep's checkpoint: ``<sweep>_step<N>``."""
-    return f"{key}_step{step}"
-
-
-def sweeps(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every sweep's checkpoints: sweep -> {steps, models, baseline, last_steps} (the config expanded first)."""
-    first = next(iter(config["models"]))
-    found = {}
-    for key, sweep in config.get("sweeps", {}).items():
-        steps = [step for step, _ in sweep_checkpoints(key, sweep)]
-        found[key] = {"steps": steps, "models": [sweep_model(key, step) for step in steps],
-                      "baseline": sweep["baseline"] or first, "last_steps": sweep["last_steps"]}  # fmt: skip
-    return found
-
-
-def expand_sweeps(config: dict[str, Any]) -> None:
-    """Add every sweep's checkpoints to ``models`` (after the configured ones, in step order)."""
-    for key, sweep in config.get("sweeps", {}).items():
-        baseline = sweep["baseline"]
-        if baseline is not None and baseline not in config["models"]:
-            raise AlpacaflowError(f"config error at 'sweeps.{key}.baseline': no model named {baseline}")
-        for step, entry in sweep_checkpoints(key, sweep):
-            name = sweep_model(key, step)
-            if name in config["models"] and config["models"][name] != entry:
-                raise AlpacaflowError(f"config error at 'sweeps.{key}': model {name} is also configured under models")
-            config["models"][name] = entry
 
 
 #: The `references` entry for the prompt set's own reference outputs.

@@ -293,3 +293,29 @@ def covering_outputs(records: list[Any], source: str, prompts: pd.DataFrame) -> 
             "regenerate the outputs"
         )
     return by_instruction
+
+
+def as_cached(annotated: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Annotations as alpaca_eval's cache holds them, whether judged now or read from it.
+
+    The cache is written with pandas' ``to_json`` (10 decimals), so a
+    preference judged now (1.0903992968692406) comes back from the cache
+    rounded (1.0903992969); every annotation goes through the same
+    serialization, so that a pair's annotation, and the metrics over it, are
+    the same bytes in every run. Keys a record lacks stay absent; keys come
+    in one order (`LEADING_KEYS`, then the rest by name), since alpaca_eval
+    orders a cached row's columns otherwise than a fresh one's.
+    """
+    if not annotated:
+        return []
+    frame = pd.DataFrame([jsonable(r) for r in annotated])
+    rows = json.loads(frame.to_json(orient="records"))
+    return [{k: row[k] for k in _key_order(original)} for row, original in zip(rows, annotated, strict=True)]
+
+
+#: The first keys of every annotation, as alpaca_eval's annotations start.
+LEADING_KEYS = ("instruction", "output_1", "generator_1", "output_2", "generator_2", "annotator", "preference")
+
+
+def _key_order(record: dict[str, Any]) -> list[str]:
+    return [k for k in LEADING_KEYS if k in record] + sorted(k for k in record if k not in LEADING_KEYS)

@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import AlpacaflowError
 from ..hub import resolved_commit
 from ..io import write_json
+from ..model_paths import or_local_path
 
 
 def download_model(repo_id: str, revision: str | None, manifest: Path) -> dict[str, Any]:
@@ -47,11 +48,6 @@ def download_model(repo_id: str, revision: str | None, manifest: Path) -> dict[s
     }
     write_json(manifest, data)
     return data
-
-
-def or_local_path(repo_id: str) -> str:
-    """The other reading of a model path that failed as a hub id: a relative folder, which is not here either."""
-    return f"; and there is no folder {repo_id} under {Path.cwd()}: is it a local path?"
 
 
 def run(*, repo_id: str, manifest: Path, revision: str = "") -> None:

@@ -173,8 +173,11 @@ def run_generation(
 
 def _match_outputs(
     records: list[Any], source: str, prompts: pd.DataFrame, subset: bool, keep_first: bool = False
-) -> list[str]:
-    """Outputs of `records` in prompt-table order; any order is accepted (`keep_first`: see outputs_by_instruction)."""
+) -> tuple[list[str], int]:
+    """Outputs of `records` in prompt-table order, and how many records a repeated instruction dropped.
+
+    Any order is accepted (`keep_first`: see outputs_by_instruction).
+    """
     by_instruction = outputs_by_instruction(records, source, keep_first)
     wanted = set(prompts["instruction"])
     missing = [s for s in prompts["instruction"] if s not in by_instruction]
@@ -187,7 +190,7 @@ def _match_outputs(
         raise AlpacaflowError(
             f"{source}: {len(extra)} output(s) for instructions not in the prompt set, e.g. {extra[0][:60]!r}"
         )
-    return [by_instruction[s] for s in prompts["instruction"]]
+    return [by_instruction[s] for s in prompts["instruction"]], len(records) - len(by_instruction)
 
 
 def import_outputs(settings: dict[str, Any], prompts_path: Path, meta: dict[str, Any], out_dir: Path) -> None:
@@ -202,10 +205,9 @@ def import_outputs(settings: dict[str, Any], prompts_path: Path, meta: dict[str,
     records = read_records(source)
     keep_first = meta.get("duplicates") == "first"
     if "uid" in prompts.columns and records and "messages" in records[0]:  # Arena-Hard's official model_answer
-        outputs = official_answers(records, source, prompts)
+        outputs, dropped = official_answers(records, source, prompts), 0
     else:
-        outputs = _match_outputs(records, source, prompts, subset, keep_first)
-    dropped = len(records) - len(outputs_by_instruction(records, source, keep_first)) if keep_first else 0
+        outputs, dropped = _match_outputs(records, source, prompts, subset, keep_first)
     if dropped:
         print(duplicates_dropped_line(source, dropped))
     table = pd.DataFrame(

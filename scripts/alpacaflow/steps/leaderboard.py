@@ -13,6 +13,7 @@ LC win rate (by win rate after the others where LC is n/a).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -42,18 +43,22 @@ def build_leaderboard(
     df_gamed: Path,
     references: list[str] | None = None,
     ties: str = "half",
+    *,
+    records: list[list[dict[str, Any]]] | None = None,
 ) -> pd.DataFrame:
     """One row per (model, reference): the references in the order given, each sorted by LC win rate.
 
     `models`, `annotations` and `references` run in parallel (one entry per
     pair; references default to the prompt set's); `throughputs` has one
     file per model, in the order of the models' first appearance; ties count as `ties` says.
+    `records`: the annotations already read (one list per file), else they are read here.
     """
     references = references or [PROMPT_REFERENCE] * len(models)
     speeds = dict(zip(dict.fromkeys(models), map(read_throughput, throughputs), strict=True))
+    records = records if records is not None else [read_records(p) for p in annotations]
     rows = []
-    for model, reference, ann_path in zip(models, references, annotations, strict=True):
-        metrics = model_metrics(read_records(ann_path), df_gamed, str(ann_path), ties)
+    for model, reference, ann_path, judged in zip(models, references, annotations, records, strict=True):
+        metrics = model_metrics(judged, df_gamed, str(ann_path), ties)
         speed = speeds[model]
         rows.append({"model": model, "reference": reference, **metrics, **{k: speed.get(k) for k in SPEED_COLUMNS}})
     table = pd.DataFrame(rows)
@@ -163,13 +168,16 @@ def mt_bench_row(ratings: pd.DataFrame, records: list[dict], *, rounds: int, see
                                                 if r.get("judge_identity")}))}  # fmt: skip
 
 
-def write_turn_win_rates(models: list[str], reference: list[str] | None, annotations: list[Path], prompts: Path,
-                         ties: str, out: Path) -> None:  # fmt: skip
-    """Each AlpacaEval pair's win rate by number of user turns (`metrics.winrate.turn_win_rates`) as CSV."""
+def write_turn_win_rates(models: list[str], reference: list[str] | None, records: list[list[dict[str, Any]]],
+                         prompts: Path, ties: str, out: Path) -> None:  # fmt: skip
+    """Each AlpacaEval pair's win rate by number of user turns (`metrics.winrate.turn_win_rates`) as CSV.
+
+    `records`: each pair's annotations, in the order of `models`.
+    """
     table = load_prompt_table(prompts)
     turns = table.set_index("index")["turns"] if "turns" in table.columns else pd.Series(1, index=table["index"])
     references = reference or [PROMPT_REFERENCE] * len(models)
-    pairs = [(m, r, read_records(p)) for m, r, p in zip(models, references, annotations, strict=True)]
+    pairs = list(zip(models, references, records, strict=True))
     with atomic_path(out) as tmp:
         turn_win_rates(pairs, turns, ties).to_csv(tmp, index=False)
 
@@ -234,9 +242,10 @@ def run(
     per model with MT-Bench answers (`mt_bench_rows`), with the bootstrap's rounds and seed. Ties count as
     `ties` says; `turns_csv` gets each pair's win rate by number of user turns (`prompts`: the prompt table).
     """
-    table = build_leaderboard(models, annotations, throughputs, df_gamed, reference, ties)
+    records = [read_records(p) for p in annotations]  # read once, for the win rates and the turns
+    table = build_leaderboard(models, annotations, throughputs, df_gamed, reference, ties, records=records)
     if turns_csv is not None and prompts is not None:
-        write_turn_win_rates(models, reference, annotations, prompts, ties, turns_csv)
+        write_turn_win_rates(models, reference, records, prompts, ties, turns_csv)
     if arena_models:
         references = arena_references or []
         versions = dict.fromkeys(split_reference(r)[0] for r in references)
