@@ -101,6 +101,31 @@ def test_lc_is_na_with_its_reason_where_df_gamed_does_not_apply(tmp_path, case, 
     assert ours["n_total"] == n
 
 
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("identical_outputs", "both outputs have the same length in every pair"),
+        ("one_pair", "one judged pair"),
+        ("output_not_text", "an output is not text"),
+    ],
+)
+def test_lc_is_na_where_length_differences_have_no_spread(case, reason):
+    """A model judged against its twin (every pair identical, all ties): alpaca_eval's GLM fails; LC is n/a."""
+    records = synthetic_annotations(8, True)
+    for r in records:
+        r["output_2"] = r["output_1"]
+        r["preference"] = 1.5 if case == "identical_outputs" else r["preference"]
+    records = records[:1] if case == "one_pair" else records
+    if case == "output_not_text":
+        records[3]["output_2"] = None
+    frame = pd.DataFrame(records).drop(columns=["prompt_index"])
+    with local_df_gamed(DEMO_GAMED), pytest.raises(ValueError):  # alpaca_eval itself gives no number
+        get_length_controlled_winrate(frame.copy(), save_weights_dir=None)
+    ours = model_metrics(records, DEMO_GAMED, "x")
+    assert np.isnan(ours["length_controlled_winrate"]) and ours["lc_note"].startswith(f"n/a: {reason}")
+    assert ours["win_rate"] == pytest.approx(float(get_winrate(frame)["win_rate"]), abs=1e-9)
+
+
 def test_lc_of_a_subset_of_the_official_set_is_kept():
     records = synthetic_annotations(7, False)[5:17]
     assert model_metrics(records, DEMO_GAMED, "x")["lc_note"] == ""

@@ -1,8 +1,9 @@
 """Incremental reruns of the workflow tell the truth: what a run adds, what it redoes, what a kill leaves behind.
 
-One small workflow (two models on 4 prompts, transformers on CPU, the weighted vLLM judge on CPU), run in
-its own folder: a first run; a model added (unchanged models' annotations are the same bytes, the history
-gains the new model's rows only, and the jobs that run are the ones the README names); the annotate job
+One small workflow (two models on 4 prompts, also judged against sft, transformers on CPU, the weighted vLLM
+judge on CPU), run in its own folder: a first run; two models added, one of them sft's twin with identical
+outputs (unchanged models' annotations are the same bytes, the history gains the new models' rows only, and
+the jobs that run are the ones the README names); the annotate job
 killed mid-run and a plain rerun (every deliverable back, the same bytes, no judge engine started).
 """
 
@@ -73,30 +74,41 @@ def test_added_model_and_killed_annotate_leave_the_truth(tmp_path, tiny_models):
     write_config(tmp_path, tiny_models, backend="transformers")
     config = yaml.safe_load((tmp_path / "config.yaml").read_text())
     config["prompts"]["max_instances"] = 4
+    config["references"] = ["prompts", "sft"]  # head to head too: the twin below is judged against its own outputs
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     results = tmp_path / "results"
     smk(tmp_path)
     before = deliverables(results)
     history = pd.read_parquet(results / "history.parquet")
-    assert sorted(history["model"]) == ["sft", "zero_shot"]
+    assert sorted(history["model"]) == ["sft", "zero_shot", "zero_shot"]
 
-    # A model added: the others' annotations are rewritten by the one annotate job, to the same bytes.
+    # Two models added, one of them sft's twin (same weights, format and seed: the same outputs); the others'
+    # annotations are rewritten by the one annotate job, to the same bytes.
     config["models"]["ckpt"] = {"path": str(tiny_models["chat"]), "prompt_format": "chat",
                                 "generation": {"temperature": 0.3}}  # fmt: skip
+    config["models"]["twin"] = dict(config["models"]["sft"])
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     added = smk(tmp_path)
     after = deliverables(results)
     assert {k: after[k] for k in before} == before
+    assert after["twin/model_outputs.json"].replace(b'"twin"', b'"sft"') == before["sft/model_outputs.json"]
     grown = pd.read_parquet(results / "history.parquet")
-    assert grown.iloc[: len(history)].equals(history) and grown.iloc[len(history) :]["model"].tolist() == ["ckpt"]
+    new = grown.iloc[len(history) :]
+    assert grown.iloc[: len(history)].equals(history)
+    assert sorted(zip(new["model"], new["reference"], strict=True)) == [
+        ("ckpt", "prompts"), ("ckpt", "sft"), ("twin", "prompts"), ("twin", "sft")]  # fmt: skip
+    # Against its twin's outputs every pair is a tie (alpaca_eval does not ask the judge): 50%, LC n/a.
+    twin = new[(new["model"] == "twin") & (new["reference"] == "sft")].iloc[0]
+    assert twin["win_rate"] == 50.0 and pd.isna(twin["length_controlled_winrate"])
     # What ran: the new model's generation, the one annotate job, and the cheap steps after it, for every model
     # (README, "Reruns": annotate rewrites every model's annotations, so their per-model steps run again).
     ran = set(scheduled(added.stdout + added.stderr))
     assert ran == {
         ("generate", "ckpt"),
+        ("generate", "twin"),
         ("annotate", ""),
-        *(("error_sample", m) for m in ("zero_shot", "sft", "ckpt")),
-        *(("error_taxonomy", m) for m in ("zero_shot", "sft", "ckpt")),
+        *(("error_sample", m) for m in ("zero_shot", "sft", "ckpt", "twin")),
+        *(("error_taxonomy", m) for m in ("zero_shot", "sft", "ckpt", "twin")),
         ("leaderboard", ""),
         ("compare", ""),
         ("plots", ""),
@@ -109,9 +121,10 @@ def test_added_model_and_killed_annotate_leave_the_truth(tmp_path, tiny_models):
     # The annotate job killed: Snakemake removes its outputs (every model's annotations.json) ...
     killed = kill_annotate(tmp_path)
     assert killed.returncode != 0
-    assert not any((results / m / "annotations.json").exists() for m in ("zero_shot", "sft", "ckpt"))
+    assert not any((results / m / "annotations.json").exists() for m in ("zero_shot", "sft", "ckpt", "twin"))
     # ... and a plain run puts them back from the judge cache, the same bytes, with no judge engine started.
     smk(tmp_path)
     assert deliverables(results) == after
     assert ENGINE_START not in (results / "logs" / "annotate.log").read_text()
     assert pd.read_parquet(results / "history.parquet").equals(grown)
+

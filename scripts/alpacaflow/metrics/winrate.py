@@ -96,6 +96,28 @@ def lc_check(frame: pd.DataFrame, df_gamed: Path) -> str | None:
             f"prompt set df_gamed was made for (e.g. prompt {frame.index[differ.argmax()]}): its instruction "
             "difficulties do not apply to a custom prompt set"
         )
+    return length_spread_check(frame)
+
+
+def length_spread_check(frame: pd.DataFrame) -> str | None:
+    """Why alpaca_eval's GLM gives no number for these pairs' length differences, or None when it does.
+
+    The GLM divides each pair's length difference by their standard deviation:
+    where every difference is 0 (e.g. a model judged against a twin's identical
+    outputs), there is one pair, or an output is not text, its feature is NaN
+    and alpaca_eval fails inside patsy ("cannot reindex on an axis with
+    duplicate labels") instead of giving a number.
+    """
+    delta = frame["output_1"].str.len() - frame["output_2"].str.len()
+    if delta.isna().any():
+        return "an output is not text, so its length difference is undefined"
+    if len(delta) < 2:
+        return "one judged pair: its length difference has no spread for the GLM to standardize"
+    if (delta == 0).all():
+        return (
+            "both outputs have the same length in every pair (e.g. a model judged against a twin's identical "
+            "outputs): no length difference for the GLM to standardize"
+        )
     return None
 
 
