@@ -127,4 +127,3 @@ def test_added_model_and_killed_annotate_leave_the_truth(tmp_path, tiny_models):
     assert deliverables(results) == after
     assert ENGINE_START not in (results / "logs" / "annotate.log").read_text()
     assert pd.read_parquet(results / "history.parquet").equals(grown)
-
