@@ -250,7 +250,7 @@ class ScriptedWeightedJudge:
 def test_a_pair_judged_now_and_read_from_the_cache_is_the_same_bytes(tmp_path, prompts, tiny_models):
     """alpaca_eval's cache keeps 10 decimals; a fresh judgment is written as the cache will give it back."""
     from alpacaflow.io import read_records
-    from alpacaflow.judge import judge_pairs
+    from alpacaflow.judge import audit_pairs, judge_pairs
 
     judge = judge_cfg(model=str(tiny_models["chat"]), device="cpu", method="weighted")
     outputs = model_outputs(prompts, tmp_path)
@@ -262,3 +262,7 @@ def test_a_pair_judged_now_and_read_from_the_cache_is_the_same_bytes(tmp_path, p
     cached, counts = judge_pairs(pairs, judge, tmp_path / "cache.json", decoder=ScriptedWeightedJudge())
     assert counts["reused_from_cache"] == N
     assert json.dumps(cached) == json.dumps(fresh)
+    # The judge audit (each pair judged in both orders) too.
+    audit = [audit_pairs(pairs, judge, tmp_path / "audit.json", ScriptedWeightedJudge()) for _ in range(2)]
+    assert json.dumps(audit[1]) == json.dumps(audit[0])
+    assert {a["reference_first"] for a in audit[0].values()} == {round(1 + 2 / 3, 10)}

@@ -75,6 +75,7 @@ def test_added_model_and_killed_annotate_leave_the_truth(tmp_path, tiny_models):
     config = yaml.safe_load((tmp_path / "config.yaml").read_text())
     config["prompts"]["max_instances"] = 4
     config["references"] = ["prompts", "sft"]  # head to head too: the twin below is judged against its own outputs
+    config["judge"]["audit"] = {"swap": 2}  # and 2 pairs of each in both orders, as the demo does
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     results = tmp_path / "results"
     smk(tmp_path)

@@ -363,7 +363,7 @@ def audit_pairs(
         with tempfile.TemporaryDirectory(prefix="alpacaflow-audit-") as tmp:
             annotator, _ = make_annotator(judge, cache_path, Path(tmp), fn_completions=decoder, randomize=False)
             annotated, _ = annotate_with_retries(annotator, table, judge, cache_path)
-        for row in annotated:
+        for row in as_cached(annotated):  # as the cache gives them back: the same numbers in every run
             found.setdefault(row["instruction"], []).append(row.get("preference"))
     audited = {}
     for pair in pairs.itertuples():
