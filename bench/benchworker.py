@@ -156,7 +156,6 @@ class Generation:
     def _ours(self, requests: list[Any]) -> int:
         if self.spec["kind"] == "vllm":
             return sum(c.generated_tokens for c in self.backend.generate(requests))
-        self.backend.out_of_memory_retries, self.backend.chosen = 0, False  # counted per call
         return sum(c.generated_tokens for c in self.backend.generate(requests, batch_size=self.size))
 
     def _sample_config(self, tokens: int) -> Any:

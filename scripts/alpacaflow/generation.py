@@ -94,12 +94,15 @@ def checkpointer(
     """The backends' `on_done`: append each finished group to the store (flushed to disk) and say so.
 
     A completion is keyed at the batch size it was made at (transformers; `store.JobKeys`).
+    The count starts at the job's stored outputs (all but `pending`) and grows by each group.
     """
+    saved = len(keys.requests) - len(pending)
 
     def save(done: list[tuple[int, Completion]]) -> None:
+        nonlocal saved
         store.add([(keys.at(c.batch_size)[pending[i]], c) for i, c in done])
-        print(f"checkpoint: {len(keys.stored(store))}/{len(keys.requests)} outputs saved in {store.path}",
-              flush=True)  # fmt: skip
+        saved += len(done)
+        print(f"checkpoint: {saved}/{len(keys.requests)} outputs saved in {store.path}", flush=True)
 
     return save
 
@@ -167,7 +170,7 @@ class Decoding:
                 raise stopped_by_signal(exc, done, len(requests), what, self.store.path) from None
             self.generated += len(pending)
             self.batch_size = getattr(self.backend, "batch_size", None)
-            self.out_of_memory_retries = getattr(self.backend, "out_of_memory_retries", 0)
+            self.out_of_memory_retries += getattr(self.backend, "out_of_memory_retries", 0)  # this call's
         found = keys.stored(self.store)
         return [self.store[found[i]] for i in range(len(requests))]
 

@@ -44,8 +44,8 @@ class TransformersBackend:
         )
         self.model = model.to(self.device).eval()
         self.batch_size = batch_sizes(generation)[0]  # the size in use (`generate` may halve it)
-        self.out_of_memory_retries = 0
-        self.chosen = False  # whether `auto` has logged the size it settled on
+        self.out_of_memory_retries = 0  # in the last `generate` call (a job with several calls adds them up)
+        self.chosen = False  # whether `auto` has logged the size it settled on (once per job)
 
     def _generation_config(self, max_new_tokens: int, temperature: float) -> Any:
         from transformers import GenerationConfig
@@ -111,6 +111,7 @@ class TransformersBackend:
         heat = [temperature_of(r, self.generation) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: (heat[i], -len(requests[i].token_ids)))
         self.batch_size = batch_size or batch_sizes(self.generation)[0]
+        self.out_of_memory_retries = 0  # this call's
         results: dict[int, Completion] = {}
         with tqdm(total=len(requests), desc="Generating", unit="prompt") as bar:
             for run in _runs(order, heat):
