@@ -151,14 +151,18 @@ def test_the_average_interval_is_seeded_and_resamples_questions():
     assert average_interval(ratings([(1, "math", 1, UNPARSED)]), rounds=100, seed=0) == (None, None)
 
 
-def mt_settings(tiny_models: dict[str, Path], variant: str, prompt_format: str, **section) -> dict:
-    """A tiny model's MT-Bench settings as the workflow resolves them (transformers on CPU)."""
+def mt_settings(tiny_models: dict[str, Path], variant: str, prompt_format: str, temperature: float = 0.7,
+                **section) -> dict:  # fmt: skip
+    """A tiny model's MT-Bench settings as the workflow resolves them (transformers on CPU).
+
+    `temperature`: the model's own ``generation.temperature`` (its AlpacaEval one).
+    """
     from alpacaflow.benchmarks import mt_bench_settings
     from alpacaflow.config import validate_config
 
     config = validate_config({"models": {"m": {"path": str(tiny_models[variant])}}, "mt_bench": section})
     generation = {"backend": "transformers", "device": "cpu", "dtype": "float32", "max_new_tokens": 12,
-                  "max_model_len": 512, "batch_size": 3}  # fmt: skip
+                  "max_model_len": 512, "batch_size": 3, "temperature": temperature}  # fmt: skip
     base = resolved_settings("m", {"path": str(tiny_models[variant]), "prompt_format": prompt_format}, generation)
     settings = mt_bench_settings(config, base)
     settings["generation"]["max_new_tokens"] = 12  # small answers for the test
@@ -252,6 +256,30 @@ def test_killed_between_or_inside_the_turns_regenerates_nothing_finished(tmp_pat
     spy.requests.clear()
     assert run_generation(settings, questions, out)["generated_this_run"] == 5 and len(spy.requests) == 5
     assert read_parquet(out / "generations.parquet")[["output", "turn"]].equals(whole[["output", "turn"]])
+
+
+def test_a_models_own_temperature_changes_neither_its_mt_bench_answers_nor_their_settings(tmp_path, tiny_models,
+                                                                                          monkeypatch):  # fmt: skip
+    """Every MT-Bench request has its category's temperature: ``generation.temperature`` shapes nothing there."""
+    from alpacaflow.benchmarks import MT_BENCH, benchmark_settings
+    from alpacaflow.config import validate_config
+    from alpacaflow.steps.generate import run_generation
+
+    def settings_at(temperature: float, benchmark: str) -> dict:
+        model = {"path": str(tiny_models["chat"]), "generation": {"temperature": temperature}}
+        return benchmark_settings(validate_config({"models": {"m": model}}), "m", benchmark)
+
+    # The generate job's rerun trigger and the history row's settings hash are made of these.
+    assert settings_at(0.7, MT_BENCH) == settings_at(0.3, MT_BENCH)
+    assert settings_at(0.7, "alpaca_eval") != settings_at(0.3, "alpaca_eval")
+    questions = download(tmp_path) / "prompts.parquet"
+    out = tmp_path / "m"
+    first = run_generation(mt_settings(tiny_models, "chat", "chat", temperature=0.7), questions, out)
+    whole = (out / "model_outputs.json").read_bytes()
+    spy = Spy(monkeypatch)
+    again = run_generation(mt_settings(tiny_models, "chat", "chat", temperature=0.3), questions, out)
+    assert first["generated_this_run"] == 16 and again["generated_this_run"] == 0 and spy.requests == []
+    assert (out / "model_outputs.json").read_bytes() == whole
 
 
 def test_a_second_turn_longer_than_the_context_is_one_line_naming_the_question(tmp_path, tiny_models):

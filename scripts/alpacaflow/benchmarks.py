@@ -116,6 +116,9 @@ def benchmark_settings(config: dict[str, Any], model: str, benchmark: str) -> di
 def mt_bench_settings(config: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     """A model's settings on MT-Bench: ``mt_bench.generation`` over its own, and the category temperatures.
 
+    Every MT-Bench request is decoded at its category's temperature, so the model's own
+    ``generation.temperature`` is left out: changing it neither regenerates the MT-Bench
+    answers (the store key) nor reruns their job or adds a history row (the settings hash).
     (A model with only AlpacaEval ``outputs`` keeps them and has no MT-Bench answers.)
     """
     if "outputs" in settings:
@@ -123,6 +126,7 @@ def mt_bench_settings(config: dict[str, Any], settings: dict[str, Any]) -> dict[
     section = config["mt_bench"]
     resolved = copy.deepcopy(settings)
     resolved["generation"] = {**settings["generation"], **section["generation"]}
+    resolved["generation"].pop("temperature", None)
     resolved["mt_bench"] = {k: section[k] for k in ("temperatures", "default_temperature")}
     return resolved
 
