@@ -139,9 +139,14 @@ def model_metrics(records: list[dict[str, Any]], df_gamed: Path, source: str, ti
 
     parsed = metrics_frame(records, source)
     frame = metrics_frame(records, source, ties)
+    if parsed.empty:
+        raise AlpacaflowError(f"{source}: no parsed judgment to compute a win rate from")
     if frame.empty:
-        kind = "parsed judgment" if parsed.empty else "judgment that is not a tie (ties: exclude)"
-        raise AlpacaflowError(f"{source}: no {kind} to compute a win rate from")
+        raise AlpacaflowError(
+            f"{source}: no judgment that is not a tie (ties: exclude) to compute a win rate from: all "
+            f"{len(parsed)} are ties (identical outputs, e.g. a model against its twin, are always ties); "
+            "ties: half counts them as half a win"
+        )
     reason = lc_check(frame, df_gamed)
     if reason is None:
         with local_df_gamed(df_gamed):
