@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from alpacaflow.io import read_parquet
 from conftest import REPO, run_snakemake, subprocess_env, write_config
 from test_workflow import scheduled
 
@@ -80,7 +81,7 @@ def test_added_model_and_killed_annotate_leave_the_truth(tmp_path, tiny_models):
     results = tmp_path / "results"
     smk(tmp_path)
     before = deliverables(results)
-    history = pd.read_parquet(results / "history.parquet")
+    history = read_parquet(results / "history.parquet")
     assert sorted(history["model"]) == ["sft", "zero_shot", "zero_shot"]
 
     # Two models added, one of them sft's twin (same weights, format and seed: the same outputs); the others'
@@ -93,7 +94,7 @@ def test_added_model_and_killed_annotate_leave_the_truth(tmp_path, tiny_models):
     after = deliverables(results)
     assert {k: after[k] for k in before} == before
     assert after["twin/model_outputs.json"].replace(b'"twin"', b'"sft"') == before["sft/model_outputs.json"]
-    grown = pd.read_parquet(results / "history.parquet")
+    grown = read_parquet(results / "history.parquet")
     new = grown.iloc[len(history) :]
     assert grown.iloc[: len(history)].equals(history)
     assert sorted(zip(new["model"], new["reference"], strict=True)) == [
@@ -127,4 +128,4 @@ def test_added_model_and_killed_annotate_leave_the_truth(tmp_path, tiny_models):
     smk(tmp_path)
     assert deliverables(results) == after
     assert ENGINE_START not in (results / "logs" / "annotate.log").read_text()
-    assert pd.read_parquet(results / "history.parquet").equals(grown)
+    assert read_parquet(results / "history.parquet").equals(grown)

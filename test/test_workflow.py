@@ -185,7 +185,7 @@ def _check_demo_run(workdir: Path) -> None:
     assert sorted(pairs) == sorted([*([m, "prompts"] for m in MODELS_3), ["zero_shot", "sft"], ["imported", "sft"]])
     # The history: one row per leaderboard row, Arena-Hard's beside AlpacaEval's (the version's questions' hash);
     # the report says there is no earlier one yet.
-    history = pd.read_parquet(results / "history.parquet")
+    history = read_parquet(results / "history.parquet")
     keys = ["benchmark", "model", "reference"]
     every = read_leaderboard(results / "leaderboard.csv", None, None)
     # (MT-Bench's rows have no reference: blank in the history)
@@ -299,7 +299,7 @@ def _check_demo_run(workdir: Path) -> None:
     # Forced again, the history step adds no row: nothing changed.
     forced = smk(workdir, "--forcerun", "history", "--until", "history")
     assert forced.returncode == 0, forced.stderr[-2000:]
-    assert len(pd.read_parquet(results / "history.parquet")) == len(history)
+    assert len(read_parquet(results / "history.parquet")) == len(history)
 
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     config["models"]["sft"]["generation"] = {"temperature": 0.3}

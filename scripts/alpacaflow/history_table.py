@@ -18,7 +18,7 @@ import pandas as pd
 
 from .board import ALL_COLUMNS
 from .errors import AlpacaflowError
-from .io import atomic_path
+from .io import read_parquet, write_parquet
 
 #: What identifies one evaluation of one pair (every column but the time and the metrics).
 KEY_COLUMNS = ["alpacaflow_commit", "settings_hash", "prompts_sha256", "judge", "model", "reference", "weights",
@@ -47,7 +47,7 @@ def identity(row: pd.Series) -> str:
 
 def read_history(history: Path) -> pd.DataFrame:
     """The history's rows (none when there is no file yet)."""
-    old = pd.read_parquet(history) if Path(history).exists() else pd.DataFrame(columns=HISTORY_COLUMNS)
+    old = read_parquet(history) if Path(history).exists() else pd.DataFrame(columns=HISTORY_COLUMNS)
     missing = set(HISTORY_COLUMNS) - set(old.columns) - set(LATER_COLUMNS)
     if missing:
         raise AlpacaflowError(f"{history}: not an alpacaflow history (no {sorted(missing)}); move it away")
@@ -69,7 +69,6 @@ def append(history: Path, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     fresh = rows[[i not in first_seen for i in identities]]
     if len(fresh):
         combined = pd.concat([old[HISTORY_COLUMNS], fresh], ignore_index=True) if len(old) else fresh
-        with atomic_path(history) as tmp:
-            combined.to_parquet(tmp, index=False)
+        write_parquet(history, combined)
     current = rows.assign(time=[first_seen.get(i, t) for i, t in zip(identities, rows["time"], strict=True)])
     return fresh, current
