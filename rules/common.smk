@@ -34,6 +34,7 @@ from alpacaflow.errors import AlpacaflowError
 from alpacaflow.formatting import template_sha256
 from alpacaflow.judge_settings import check_judge, judge_gpus, judge_name, settings_hash
 from alpacaflow.judge_settings import template_sha256 as judge_template_sha256
+from alpacaflow.model_context import check_context_lengths
 from alpacaflow.model_paths import check_model_paths
 from alpacaflow.weights import folder_fingerprint
 
@@ -46,6 +47,7 @@ try:
         check_judge(config["arena_hard"]["judge"])
     if config["mt_bench"]["judge"]:
         check_judge(config["mt_bench"]["judge"])
+    check_context_lengths(config)
 except AlpacaflowError as exc:
     raise WorkflowError(str(exc)) from None
 
@@ -448,11 +450,14 @@ def step_command(step, *args, offline=False):
     "params.seed", "wildcards.model", "threads" or "resources.gpu". Its last
     part, underscores as hyphens, is the option, and, as is, the parameter of
     the step's `run` (see alpacaflow.cli), so a rule's keys are the step's
-    arguments. stdout and stderr go to the rule's log; when the step fails,
-    the log's last line (its one-line error) is repeated on stderr and the
-    step's exit status is kept (1 for bad input, 143 after SIGTERM); a step
-    killed by another signal (SIGKILL: out of memory) cannot write its own
-    line, so the shell says which signal it was.
+    arguments. stdout and stderr go to the rule's log (its path in
+    ALPACAFLOW_LOG, which the step's error line names); when the step fails,
+    the log's last line (the step's one-line error: alpacaflow.cli prints one
+    for every exception) is repeated on stderr and the step's exit status is
+    kept (1 for bad input or an engine's error, 143 after SIGTERM); a step
+    killed by another signal cannot write its own line, so the shell names
+    the signal: 9 (SIGKILL: the out-of-memory killer, a scheduler's hard
+    limit), 6 (SIGABRT: native code aborting), or any other by its name.
     `offline` runs it with HF_HUB_OFFLINE=1 (generate, annotate, validate_judge).
     """
     options = " ".join(
@@ -460,8 +465,8 @@ def step_command(step, *args, offline=False):
     )
     env = "HF_HUB_OFFLINE=1 " if offline else ""
     return (
-        f"{env}python -m alpacaflow {step} {options} > {{log:q}} 2>&1"
-        ' || {{ status=$?; if [ $status -gt 128 ] && [ $status -ne 143 ]; then echo "error: killed by signal $((status - 128)) (out of memory or a time limit?); finished work is kept; log: {log}" >&2; else tail -n 1 {log:q} >&2; fi; exit $status; }}'
+        f"{env}ALPACAFLOW_LOG={{log:q}} python -m alpacaflow {step} {options} > {{log:q}} 2>&1"
+        ' || {{ status=$?; if [ $status -gt 128 ] && [ $status -ne 143 ]; then sig=$((status - 128)); case $sig in 9) why="killed by signal 9 (out of memory or a time limit?)";; 6) why="aborted by signal 6 (SIGABRT: native code called abort, e.g. a C++ thread torn down at exit)";; *) why="stopped by signal $sig (SIG$(kill -l $sig))";; esac; echo "error: $why; finished work is kept; log: {log}" >&2; else tail -n 1 {log:q} >&2; fi; exit $status; }}'
     )
 
 

@@ -177,8 +177,8 @@ def test_missing_df_gamed_for_lc(tmp_path):
 def config_run(tmp_path: Path, tiny_models, edit: Callable[[dict], None], *args: str):
     config = {
         "prompts": {"source": str(DEMO_PROMPTS), "df_gamed": str(DEMO_GAMED)},
-        "generation": {"device": "cpu"},
-        "judge": {"method": "weighted", "model": str(tiny_models["chat"]), "device": "cpu"},
+        "generation": {"device": "cpu", "max_model_len": 1024},  # the tiny models have 2,048 positions
+        "judge": {"method": "weighted", "model": str(tiny_models["chat"]), "device": "cpu", "max_model_len": 1024},
         "models": {"m": {"path": str(tiny_models["chat"])}},
     }
     edit(config)
@@ -205,6 +205,13 @@ CONFIG_CASES = [
      "config error at 'models.m.generation.tensor_parallel_size': 2 GPUs need backend vllm and device cuda"),
     ("missing_model_folder", lambda c: c["models"]["m"].update(path="/no/such/model"), (),
      "model folder not found: /no/such/model"),
+    # max_model_len above the model's positions (config.json): one line before any engine, naming the key that set it
+    ("max_model_len_above_positions", lambda c: c["generation"].update(max_model_len=4096), (),
+     "config error at 'generation.max_model_len': model 'm' ("),
+    ("model_max_model_len_above_positions", lambda c: c["models"]["m"].update(generation={"max_model_len": 3000}),
+     (), "config error at 'models.m.generation.max_model_len': model 'm' ("),
+    ("judge_max_model_len_above_positions", lambda c: c["judge"].update(max_model_len=7000), (),
+     "config error at 'judge.max_model_len': the judge ("),
 ]  # fmt: skip
 
 
@@ -216,6 +223,81 @@ def test_bad_config(tmp_path, tiny_models, edit, args, message):
     assert "Traceback" not in text
     assert any(message in line for line in text.splitlines()), text[-3000:]
     assert not (tmp_path / "results").exists()
+
+
+def engine_run(tmp_path: Path, tiny_models, model: Path, **generation) -> tuple[object, str]:
+    """A real (not dry) Snakemake run of model m's generate job: the result and its last stderr line of ours."""
+    config = {
+        "results_dir": "results",
+        "prompts": {"source": str(DEMO_PROMPTS), "df_gamed": str(DEMO_GAMED), "max_instances": 2},
+        "generation": {"device": "cpu", "max_new_tokens": 4, **generation},
+        "judge": {"method": "weighted", "model": str(tiny_models["chat"]), "device": "cpu", "max_model_len": 1024},
+        "models": {"m": {"path": str(model), "prompt_format": "chat"}},
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = run_snakemake("--configfile", "config.yaml", "--cores", "1", "results/m/model_outputs.json", cwd=tmp_path)
+    ours = [line for line in result.stderr.splitlines() if line.startswith(("error: ", "config error"))]
+    return result, ours[-1] if ours else result.stderr[-3000:]
+
+
+def test_any_exception_ends_in_one_line_with_its_type_first_line_and_log(capsys, monkeypatch):
+    """A multi-line exception (pydantic's, as vLLM raises it, ends in a URL) is said by its first line and message."""
+    import pydantic
+    from alpacaflow.cli import run
+
+    class ModelConfig(pydantic.BaseModel):
+        max_model_len: int
+
+        @pydantic.field_validator("max_model_len")
+        @classmethod
+        def fits(cls, value: int) -> int:
+            raise ValueError(f"User-specified max_model_len ({value}) is greater than the derived max_model_len")
+
+    monkeypatch.setenv("ALPACAFLOW_LOG", "results/logs/generate/m.log")
+    assert run(lambda: ModelConfig(max_model_len=4096), {}) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "errors.pydantic.dev" in err  # the whole story in the log
+    assert err.strip().splitlines()[-1] == (
+        "error: ValidationError: 1 validation error for ModelConfig: Value error, User-specified max_model_len "
+        "(4096) is greater than the derived max_model_len; traceback in results/logs/generate/m.log"
+    )
+    assert run(lambda: {}["missing"], {}) == 1  # an exception whose text is only its argument
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: KeyError: 'missing'; traceback in results/logs/generate/m.log"
+    )
+
+
+@pytest.mark.slow
+def test_max_model_len_above_the_models_positions_stops_before_any_job(tmp_path, tiny_models):
+    """vLLM's refusal reached the terminal as pydantic's trailing URL; now the load-time check says it."""
+    result, line = engine_run(tmp_path, tiny_models, tiny_models["chat"], backend="vllm", max_model_len=4096)
+    assert result.returncode != 0
+    assert line == (
+        f"config error at 'generation.max_model_len': model 'm' ({tiny_models['chat']}) allows 2048 positions "
+        "(config.json: max_position_embeddings 2048), but max_model_len is 4096: lower generation.max_model_len to "
+        "2048 or less (or set VLLM_ALLOW_LONG_MAX_MODEL_LEN=1, as vLLM allows, if you know the model extrapolates)"
+    )
+    assert "errors.pydantic.dev" not in result.stderr
+    assert not (tmp_path / "results").exists()  # no job ran
+
+
+@pytest.mark.slow
+def test_an_engines_own_exception_reaches_the_user_as_its_type_first_line_and_log(tmp_path, tiny_models):
+    """Weights the engine cannot read (a truncated download): the traceback stays in the log, whose last line
+    is the one sentence the rule repeats on the terminal."""
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_models["chat"], broken)
+    weights = (broken / "model.safetensors").read_bytes()
+    (broken / "model.safetensors").write_bytes(weights[:8] + b"\xff" * 64)  # a header length past the file's end
+    result, line = engine_run(tmp_path, tiny_models, broken, backend="transformers", max_model_len=1024)
+    log = "results/logs/generate/m.log"
+    assert result.returncode != 0
+    assert line == (
+        "error: SafetensorError: Error while deserializing header: invalid header length; traceback in " + log
+    )
+    text = (tmp_path / log).read_text()
+    assert "Traceback (most recent call last)" in text and text.strip().splitlines()[-1] == line
+    assert not (tmp_path / "results" / "m" / "model_outputs.json").exists()
 
 
 # ----------------------------------------------------------------------------- handled, not fatal

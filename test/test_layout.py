@@ -92,6 +92,17 @@ def test_a_failing_step_keeps_its_exit_status_and_its_error_line(tmp_path):
     assert killed.stderr.strip().splitlines()[-1] == (  # after bash's own "Killed" line
         f"error: killed by signal 9 (out of memory or a time limit?); finished work is kept; log: {log}"
     )
+    # SIGABRT (a native library's abort, e.g. pyarrow's thread pool at exit) is no out-of-memory kill.
+    aborted = run("sh -c 'echo working; kill -6 $$'")
+    assert aborted.returncode == 134
+    line = aborted.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: aborted by signal 6 (SIGABRT: ") and line.endswith(f"; log: {log}")
+    assert "out of memory" not in line
+    other = run("sh -c 'echo working; kill -11 $$'")
+    assert other.returncode == 139
+    assert other.stderr.strip().splitlines()[-1] == (
+        f"error: stopped by signal 11 (SIGSEGV); finished work is kept; log: {log}"
+    )
 
 
 def test_readme_layout_has_one_line_per_step():

@@ -181,3 +181,50 @@ def annotated_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
     validation = [(VALIDATION, OFFICIAL_REFERENCE)] if config["validate_judge"]["enabled"] else []
     mt_bench = [(m, MT_BENCH) for m in mt_bench_models(config)]
     return judged_pairs(config) + validation + arena_pairs(config) + mt_bench
+
+
+def _layers(config: dict[str, Any], model: str, benchmark: str) -> list[str]:
+    """The config sections a model's generation settings on `benchmark` come from, the one that wins first."""
+    own = [f"models.{model}.generation", "generation"]
+    if benchmark == MT_BENCH:
+        return ["mt_bench.generation", *own]
+    if benchmark.startswith(PREFIX):
+        return [f"models.{model}.arena_hard_generation", "arena_hard.generation", *own]
+    return own
+
+
+def _section(config: dict[str, Any], dotted: str) -> dict[str, Any]:
+    node: Any = config
+    for part in dotted.split("."):
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    return node if isinstance(node, dict) else {}
+
+
+def setting_key(config: dict[str, Any], model: str, benchmark: str, name: str) -> str:
+    """The config key that sets a model's generation setting `name` on `benchmark` (default: ``generation.<name>``)."""
+    layer = next((s for s in _layers(config, model, benchmark) if name in _section(config, s)), "generation")
+    return f"{layer}.{name}"
+
+
+def context_settings(config: dict[str, Any]) -> list[tuple[str, str, str | None, int, str]]:
+    """Every engine's context a run configures: (who, model path, revision, max_model_len, the key that sets it).
+
+    Each generated model on each benchmark of the run, then each local (vLLM) judge the run uses.
+    """
+    benchmarks = ["alpaca_eval", *arena_benchmarks(config)] + ([MT_BENCH] if MT_BENCH in config["benchmarks"] else [])
+    found = []
+    for model in config["models"]:
+        for benchmark in benchmarks:
+            settings = benchmark_settings(config, model, benchmark)
+            if "path" in settings:
+                key = setting_key(config, model, benchmark, "max_model_len")
+                found.append((f"model '{model}'", settings["path"], settings["revision"],
+                              settings["generation"]["max_model_len"], key))  # fmt: skip
+    judges = [("judge", config["judge"])]
+    judges += [("arena_hard.judge", config["arena_hard"]["judge"])] if arena_benchmarks(config) else []
+    judges += [("mt_bench.judge", config["mt_bench"]["judge"])] if MT_BENCH in config["benchmarks"] else []
+    for where, judge in judges:
+        if judge and judge["backend"] == "vllm":
+            found.append(("the judge", judge["model"], judge.get("revision"), judge["max_model_len"],
+                          f"{where}.max_model_len"))  # fmt: skip
+    return found

@@ -14,7 +14,11 @@ decides: ``Path``, ``int``, ``str``, ``bool`` (``True``/``False``), ``list[X]`` 
 
 Bad input (`AlpacaflowError`) ends in one ``error: ...`` line on stderr and
 exit status 1; outputs are written atomically, so nothing half-written
-remains. SIGTERM (what SLURM sends at preemption or at the time limit) stops
+remains. Any other exception (an engine's, a library's) prints its traceback,
+then one ``error: <type>: <its own first line>; log: <the rule's log>`` line
+(`failure_line`), so that the log's last line, which the rule repeats on the
+terminal, says what went wrong, never the last line of a multi-line message
+(vLLM's pydantic errors end in a URL). SIGTERM (what SLURM sends at preemption or at the time limit) stops
 a step after it has saved its finished work, with exit status 143. Secrets
 from the environment are redacted from everything the step prints (`secrets`).
 """
@@ -26,8 +30,10 @@ import importlib
 import inspect
 import json
 import logging
+import os
 import signal
 import sys
+import traceback
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -157,8 +163,34 @@ def _close_progress_bars() -> None:
         bar.close()
 
 
+#: The environment variable through which a rule tells its step where its log is (`step_command`).
+LOG_VARIABLE = "ALPACAFLOW_LOG"
+
+
+def _first_line(exc: BaseException) -> str:
+    """What an exception says in one line: its first non-blank line, and a pydantic error's first message."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    errors = getattr(exc, "errors", None)
+    if callable(errors) and type(exc).__name__ == "ValidationError":  # pydantic: "1 validation error for X"
+        try:
+            message = str(errors()[0].get("msg", ""))
+        except (TypeError, IndexError, AttributeError):
+            message = ""
+        first = f"{first}: {message}" if message and message not in first else first
+    return first
+
+
+def failure_line(exc: BaseException) -> str:
+    """The one line for an unexpected exception: its type, its own first line, and the rule's log."""
+    said = _first_line(exc)
+    line = f"{type(exc).__name__}: {said}" if said else type(exc).__name__
+    log = os.environ.get(LOG_VARIABLE)
+    return f"{line}; traceback in {log}" if log else f"{line} (traceback above)"
+
+
 def run(func: Callable[..., Any], kwargs: dict[str, Any]) -> int:
-    """Run one step; bad input becomes one line on stderr and exit status 1."""
+    """Run one step; bad input, or any other exception after its traceback, becomes one line on stderr."""
     try:
         func(**kwargs)
     except AlpacaflowError as exc:
@@ -169,6 +201,12 @@ def run(func: Callable[..., Any], kwargs: dict[str, Any]) -> int:
         _close_progress_bars()
         print(f"error: stopped by {exc}; rerun to start again", file=sys.stderr)
         return SIGTERM_EXIT
+    except Exception as exc:  # an engine's or a library's: the traceback for the log, then the one line
+        _close_progress_bars()
+        traceback.print_exc()
+        sys.stdout.flush()
+        print(f"error: {failure_line(exc)}", file=sys.stderr, flush=True)
+        return 1
     return 0
 
 
