@@ -202,12 +202,17 @@ def run(func: Callable[..., Any], kwargs: dict[str, Any]) -> int:
         print(f"error: stopped by {exc}; rerun to start again", file=sys.stderr)
         return SIGTERM_EXIT
     except Exception as exc:  # an engine's or a library's: the traceback for the log, then the one line
-        _close_progress_bars()
-        traceback.print_exc()
-        sys.stdout.flush()
-        print(f"error: {failure_line(exc)}", file=sys.stderr, flush=True)
-        return 1
+        return _unexpected(exc)
     return 0
+
+
+def _unexpected(exc: Exception) -> int:
+    """Print an unexpected exception's traceback, then its one line (`failure_line`); exit status 1."""
+    _close_progress_bars()
+    traceback.print_exc()
+    sys.stdout.flush()
+    print(f"error: {failure_line(exc)}", file=sys.stderr, flush=True)
+    return 1
 
 
 def _requested_step(argv: list[str]) -> str | None:
@@ -221,7 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     protect_std_streams()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     argv = sys.argv[1:] if argv is None else argv
-    args = vars(build_parser(_requested_step(argv)).parse_args(argv))
+    try:  # building the parser imports the step's module (and what it imports at its top)
+        parser = build_parser(_requested_step(argv))
+    except Exception as exc:
+        return _unexpected(exc)
+    args = vars(parser.parse_args(argv))
     func = args.pop("func")
     args.pop("step")
     signal.signal(signal.SIGTERM, _raise_terminated)
