@@ -78,8 +78,14 @@ def _checkpoint_config(workdir: Path, checkpoint: Path, judge: Path, **entry) ->
     config = {
         "results_dir": "results",
         "prompts": {"source": str(DEMO_PROMPTS), "df_gamed": str(DEMO_GAMED), "max_instances": 4},
-        "generation": {"backend": "transformers", "device": "cpu", "max_new_tokens": 8, "temperature": 0.7},
-        "judge": {"model": str(judge), "device": "cpu"},
+        "generation": {
+            "backend": "transformers",
+            "device": "cpu",
+            "max_new_tokens": 8,
+            "temperature": 0.7,
+            "max_model_len": 1024,
+        },  # the tiny models have 2,048 positions
+        "judge": {"model": str(judge), "device": "cpu", "max_model_len": 1024},
         "models": {"ckpt": {"path": str(checkpoint), "prompt_format": "chat", **entry}},
     }
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))

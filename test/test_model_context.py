@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from alpacaflow.benchmarks import context_settings, setting_key
 from alpacaflow.errors import AlpacaflowError
-from alpacaflow.model_context import check_max_model_len, model_config, positions
+from alpacaflow.model_context import check_downloaded, check_max_model_len, model_config, positions
 from conftest import REPO
 
 LLAMA3_ROPE = {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
@@ -89,6 +89,12 @@ def test_a_hub_model_is_checked_once_its_config_is_in_the_cache(tmp_path, monkey
         check_max_model_len("model 'hub'", "org/model", None, 131072, "generation.max_model_len")
     with pytest.raises(AlpacaflowError, match="allows 40960 positions"):  # by the commit download_model resolved
         check_max_model_len("model 'hub'", "org/model", commit, 131072, "generation.max_model_len")
+    with pytest.raises(AlpacaflowError, match="allows 40960 positions"):  # what a generate or annotate job checks
+        check_downloaded("model 'hub'", "org/model", commit, 131072, "generation.max_model_len")
+
+
+def test_a_job_leaves_a_local_folder_to_the_load_time_check(tiny_models):
+    check_downloaded("model 'm'", str(tiny_models["chat"]), None, 4096, "generation.max_model_len")
 
 
 def test_each_benchmark_names_the_key_that_set_its_context():
@@ -112,7 +118,9 @@ def test_the_demo_checks_every_model_on_every_benchmark_and_its_local_judge():
     import yaml
     from alpacaflow.config import check_config
 
-    config = check_config(yaml.safe_load((REPO / "test" / "demo" / "config.yaml").read_text()))
+    demo = yaml.safe_load((REPO / "test" / "demo" / "config.yaml").read_text())
+    demo.pop("sweeps")  # its checkpoints are built by `make models`, which this test does not need
+    config = check_config(demo)
     checked = {(who, key) for who, _, _, _, key in context_settings(config)}
     assert ("model 'sft'", "generation.max_model_len") in checked
     assert ("model 'sft'", "arena_hard.generation.max_model_len") in checked

@@ -56,8 +56,14 @@ def test_workflow_generates_from_the_cache_with_hub_offline(tmp_path, tiny_model
         "results_dir": "results",
         "hf_home": str(hf_home),
         "prompts": {"source": str(DEMO_PROMPTS), "df_gamed": str(DEMO_GAMED), "max_instances": 3},
-        "generation": {"backend": "transformers", "device": "cpu", "max_new_tokens": 8, "temperature": 0.0},
-        "judge": {"model": str(tiny_models["chat"]), "device": "cpu"},
+        "generation": {
+            "backend": "transformers",
+            "device": "cpu",
+            "max_new_tokens": 8,
+            "temperature": 0.0,
+            "max_model_len": 1024,
+        },  # the tiny models have 2,048 positions
+        "judge": {"model": str(tiny_models["chat"]), "device": "cpu", "max_model_len": 1024},
         "models": {"sft": {"path": "org/tiny-chat", "prompt_format": "chat"}},
     }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))

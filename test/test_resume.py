@@ -85,7 +85,13 @@ def test_sigkilled_workflow_resumes_and_equals_an_uninterrupted_run(tmp_path, ti
         "results_dir": "results",
         "prompts": {"source": str(DEMO_PROMPTS), "df_gamed": str(DEMO_GAMED)},
         "generation": slow_settings(tiny_models, "vllm")["generation"],
-        "judge": {"backend": "vllm", "method": "weighted", "model": str(tiny_models["chat"]), "device": "cpu"},
+        "judge": {
+            "backend": "vllm",
+            "method": "weighted",
+            "model": str(tiny_models["chat"]),
+            "device": "cpu",
+            "max_model_len": 1024,
+        },  # the tiny models have 2,048 positions
         "models": {"sft": {"path": str(tiny_models["chat"]), "prompt_format": "chat"}},
     }
     # Outputs do not depend on batching (per-request seeds; max_num_seqs and checkpoint_every are not in the

@@ -13,7 +13,7 @@ length keys, times the RoPE scaling factor for the rope types whose
 A local folder's ``config.json`` is read from the folder; a hub model's from
 the Hugging Face cache, offline, once ``download_model`` has put it there
 (before that, the check passes and runs again in the generate or annotate
-job, after the download).
+job, after the download: `check_downloaded`).
 """
 
 from __future__ import annotations
@@ -111,4 +111,13 @@ def check_context_lengths(config: dict[str, Any]) -> None:
     from .benchmarks import context_settings
 
     for what, path, revision, max_model_len, key in context_settings(config):
+        check_max_model_len(what, path, revision, max_model_len, key)
+
+
+def check_downloaded(what: str, path: str, revision: str | None, max_model_len: int, key: str) -> None:
+    """`check_max_model_len` in a generate or annotate job, for a hub model (now in the cache) only.
+
+    A local folder was checked when the workflow loaded, with the exact key that set the value.
+    """
+    if not looks_local(path):
         check_max_model_len(what, path, revision, max_model_len, key)

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import AlpacaflowError
 from ..judge_prompts import judge_prompt_ids_many, judge_tokenizer, ranking_template, weighted_template
-from ..model_context import check_max_model_len
+from ..model_context import check_downloaded
 from .vllm_engine import check_engine_prompt, engine_kwargs, shutdown_llm
 
 
@@ -147,10 +147,10 @@ class VLLMRankingJudge:
 def annotator_config(judge: dict[str, Any]) -> tuple[dict[str, Any], str, Any]:
     """(alpaca_eval annotator config, its prompt template text, the decoder) of a vLLM judge.
 
-    Its max_model_len is checked against the judge model's positions first (the workflow checked it at load
-    time where the model's config.json was at hand; a hub judge's is now).
+    A hub judge's max_model_len is checked against its positions first (a local judge's was checked when the
+    workflow loaded).
     """
-    check_max_model_len("the judge", judge["model"], judge.get("revision"), judge["max_model_len"],
+    check_downloaded("the judge", judge["model"], judge.get("revision"), judge["max_model_len"],
                         "judge.max_model_len (or the benchmark's judge section)")  # fmt: skip
     if judge["method"] == "weighted":
         config = {

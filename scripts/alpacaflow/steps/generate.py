@@ -42,7 +42,7 @@ from ..io import (
     write_json,
     write_parquet,
 )
-from ..model_context import check_max_model_len
+from ..model_context import check_downloaded
 from ..stopping import stop_rules
 from ..store import GenerationStore
 from ..template_leaks import leak_summary, leak_warning
@@ -143,7 +143,7 @@ def run_generation(
     weights = weights_identity(settings, manifest)
     print(f"weights: {json.dumps(weights)}", flush=True)
     revision = weights.get("commit", settings.get("revision"))
-    check_max_model_len(f"model '{model}'", settings["path"], revision, generation["max_model_len"],
+    check_downloaded(f"model '{model}'", settings["path"], revision, generation["max_model_len"],
                         "generation.max_model_len (or the model's or benchmark's generation section)")  # fmt: skip
     tokenizer = load_tokenizer(settings["path"], generation["trust_remote_code"], revision)
     fmt = PromptFormat.from_settings(settings)
