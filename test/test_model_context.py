@@ -114,12 +114,17 @@ def test_each_benchmark_names_the_key_that_set_its_context():
     assert setting_key(config, "a", "mt_bench", "max_model_len") == "models.a.generation.max_model_len"
 
 
-def test_the_demo_checks_every_model_on_every_benchmark_and_its_local_judge():
+def test_the_demo_checks_every_model_on_every_benchmark_and_its_local_judge(tiny_models):
     import yaml
     from alpacaflow.config import check_config
 
     demo = yaml.safe_load((REPO / "test" / "demo" / "config.yaml").read_text())
-    demo.pop("sweeps")  # its checkpoints are built by `make models`, which this test does not need
+    demo.pop("sweeps")  # the demo's models are built by `make models`: the tiny models stand in for them
+    demo["models"]["zero_shot"]["path"], demo["models"]["sft"]["path"] = (
+        str(tiny_models["base"]),
+        str(tiny_models["chat"]),
+    )
+    demo["judge"]["model"] = str(tiny_models["chat"])
     config = check_config(demo)
     checked = {(who, key) for who, _, _, _, key in context_settings(config)}
     assert ("model 'sft'", "generation.max_model_len") in checked
