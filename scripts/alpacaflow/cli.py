@@ -15,7 +15,7 @@ decides: ``Path``, ``int``, ``str``, ``bool`` (``True``/``False``), ``list[X]`` 
 Bad input (`AlpacaflowError`) ends in one ``error: ...`` line on stderr and
 exit status 1; outputs are written atomically, so nothing half-written
 remains. Any other exception (an engine's, a library's) prints its traceback,
-then one ``error: <type>: <its own first line>; log: <the rule's log>`` line
+then one ``error: <type>: <its own first line>; traceback in <the rule's log>`` line
 (`failure_line`), so that the log's last line, which the rule repeats on the
 terminal, says what went wrong, never the last line of a multi-line message
 (vLLM's pydantic errors end in a URL). SIGTERM (what SLURM sends at preemption or at the time limit) stops

@@ -151,7 +151,7 @@ def annotator_config(judge: dict[str, Any]) -> tuple[dict[str, Any], str, Any]:
     workflow loaded).
     """
     check_downloaded("the judge", judge["model"], judge.get("revision"), judge["max_model_len"],
-                        "judge.max_model_len (or the benchmark's judge section)")  # fmt: skip
+                     "judge.max_model_len (or the benchmark's judge section)")  # fmt: skip
     if judge["method"] == "weighted":
         config = {
             "fn_completion_parser": "logprob_parser",

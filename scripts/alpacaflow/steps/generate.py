@@ -144,7 +144,7 @@ def run_generation(
     print(f"weights: {json.dumps(weights)}", flush=True)
     revision = weights.get("commit", settings.get("revision"))
     check_downloaded(f"model '{model}'", settings["path"], revision, generation["max_model_len"],
-                        "generation.max_model_len (or the model's or benchmark's generation section)")  # fmt: skip
+                     "generation.max_model_len (or the model's or benchmark's generation section)")  # fmt: skip
     tokenizer = load_tokenizer(settings["path"], generation["trust_remote_code"], revision)
     fmt = PromptFormat.from_settings(settings)
     if settings["prompt_date"]:
