@@ -11,10 +11,13 @@ from alpacaflow.benchmarks import (
     arena_benchmarks,
     benchmark_settings,
     check_benchmarks,
+    model_homes,
+    run_benchmarks,
     split_reference,
     version_of,
 )
 from alpacaflow.config import (
+    ALPACA_EVAL,
     BENCHMARK_PREFIX,
     MT_BENCH,
     OFFICIAL_REFERENCE,
@@ -75,6 +78,14 @@ for _model in config["models"] if DECLARED_GPUS is not None else []:
 
 RESULTS = config["results_dir"]
 MODELS = list(config["models"])
+# The benchmarks the run evaluates, any subset in any order (result folders' names: one per Arena-Hard version).
+# Without alpaca_eval, nothing of the prompt set's (its download, pairs, figures, comparison) is asked for:
+# AE_MODELS, the models with AlpacaEval outputs, is then empty.
+RUN_BENCHMARKS = run_benchmarks(config)
+ALPACA = ALPACA_EVAL in config["benchmarks"]
+AE_MODELS = MODELS if ALPACA else []
+# Each model's first benchmark folder with its answers (its throughput.json stands for the model).
+HOMES = model_homes(config)
 JUDGE = config["judge"]
 # Everything that changes a judgment; secrets are never part of the config.
 JUDGE_JSON = json.dumps(JUDGE, sort_keys=True)
@@ -325,7 +336,7 @@ def annotate_inputs(wildcards):
     """Prompts, the judged models' and the reference models' outputs, the benchmarks' data, the judge's weights."""
     pairs = job_pairs(wildcards)
     return {
-        "prompts": f"{RESULTS}/prompts.parquet",
+        "prompts": if_alpaca(f"{RESULTS}/prompts.parquet"),
         "outputs": [pair_outputs(m, r) for m, r in pairs],
         "reference_models": sorted(
             {
@@ -410,8 +421,24 @@ def prompt_source_inputs(wildcards):
 
 
 def per_model(name):
-    """The file `name` of every configured model, in config order."""
-    return [f"{RESULTS}/{model}/{name}" for model in MODELS]
+    """The AlpacaEval file `name` of every configured model, in config order (none without alpaca_eval)."""
+    return [f"{RESULTS}/{model}/{name}" for model in AE_MODELS]
+
+
+def if_alpaca(path):
+    """[path] when the run evaluates AlpacaEval, else none (a step reads an empty path as None)."""
+    return [path] if ALPACA else []
+
+
+def alpaca_figures():
+    """The plots step's AlpacaEval figures (none without alpaca_eval)."""
+    names = ["win_rates", "lengths", "length_preference", "subsets"] if ALPACA else []
+    return [f"{RESULTS}/figures/{name}.png" for name in names]
+
+
+def home_files(name):
+    """The file `name` in each model's first benchmark folder with its answers (HOMES), in config order."""
+    return [f"{RESULTS}/{model}{home}/{name}" for model, home in HOMES.items()]
 
 
 def official_local_inputs(wildcards):
@@ -476,7 +503,7 @@ def deliverables():
     Targets of the default run, so that a plain run restores any that a killed
     job's cleanup removed (from the generation store and the judge cache).
     """
-    outputs = {model_outputs(m) for m in MODELS} | {
+    outputs = {model_outputs(m) for m in AE_MODELS} | {
         pair_outputs(m, r) for m, r in ANNOTATE_PAIRS
     }
     annotations = {

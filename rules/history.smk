@@ -8,9 +8,9 @@ localrules:
 rule history:
     input:
         leaderboard=f"{RESULTS}/leaderboard.csv",
-        throughputs=per_model("throughput.json"),
+        throughputs=home_files("throughput.json"),
         outputs=per_model("model_outputs.json"),
-        meta=f"{RESULTS}/prompts_meta.json",
+        meta=if_alpaca(f"{RESULTS}/prompts_meta.json"),
         arena_outputs=[
             f"{annotation_folder(RESULTS, m, b)}/model_outputs.json"
             for m, b in ARENA_PAIRS + MT_PAIRS
@@ -30,7 +30,8 @@ rule history:
         "../envs/report.yaml"
     params:
         settings=json.dumps(PAIR_SETTINGS, sort_keys=True),
-        models=MODELS,
+        models=list(HOMES),
+        alpaca_models=AE_MODELS,
         judge=JUDGE_JSON,
         history=f"{RESULTS}/history.parquet",
         arena_pairs=[f"{m}@{b}" for m, b in ARENA_PAIRS + MT_PAIRS],
@@ -41,6 +42,7 @@ rule history:
             "input.leaderboard",
             "params.settings",
             "params.models",
+            "params.alpaca_models",
             "input.throughputs",
             "input.outputs",
             "input.meta",

@@ -1,5 +1,6 @@
-# leaderboard: alpaca_eval's win rate and LC win rate for every (model, reference) pair, and the benchmarks' scores
-# (Arena-Hard-Auto's, MT-Bench's) beside them (no network).
+# leaderboard: every benchmark's numbers (no network): alpaca_eval's win rate and LC win rate for every
+# (model, reference) pair, Arena-Hard-Auto's and MT-Bench's scores; all of them in leaderboard.csv, and one tidy
+# table per benchmark (results/leaderboards/<benchmark>.csv) with only its columns.
 
 
 localrules:
@@ -10,8 +11,8 @@ rule leaderboard:
     input:
         annotations=PAIR_ANNOTATIONS,
         throughputs=per_model("throughput.json"),
-        df_gamed=f"{RESULTS}/df_gamed.csv",
-        prompts=f"{RESULTS}/prompts.parquet",
+        df_gamed=if_alpaca(f"{RESULTS}/df_gamed.csv"),
+        prompts=if_alpaca(f"{RESULTS}/prompts.parquet"),
         arena_annotations=[
             f"{annotation_folder(RESULTS, m, r)}/annotations.json"
             for m, r in ARENA_PAIRS + ARENA_HEADS
@@ -33,6 +34,7 @@ rule leaderboard:
         csv=f"{RESULTS}/leaderboard.csv",
         md=f"{RESULTS}/leaderboard.md",
         turns_csv=f"{RESULTS}/turn_win_rates.csv",
+        boards=expand(f"{RESULTS}/leaderboards/{{name}}.csv", name=RUN_BENCHMARKS),
     log:
         f"{RESULTS}/logs/leaderboard.log",
     benchmark:
@@ -50,6 +52,7 @@ rule leaderboard:
         mt_rounds=config["mt_bench"]["bootstrap_rounds"],
         mt_seed=config["mt_bench"]["seed"],
         ties=config["ties"],
+        benchmarks=RUN_BENCHMARKS,
     shell:
         step_command(
             "leaderboard",
@@ -75,4 +78,6 @@ rule leaderboard:
             "params.ties",
             "input.prompts",
             "output.turns_csv",
+            "params.benchmarks",
+            "output.boards",
         )

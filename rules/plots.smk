@@ -1,4 +1,4 @@
-# plots: the report's figures and the per-subset win rates.
+# plots: the report's figures and the per-subset win rates (AlpacaEval's with alpaca_eval, MT-Bench's with mt_bench).
 
 
 localrules:
@@ -10,27 +10,51 @@ rule plots:
         annotations=per_model("annotations.json"),
         leaderboard=f"{RESULTS}/leaderboard.csv",
     output:
-        win_rates=report(
-            f"{RESULTS}/figures/win_rates.png",
-            caption="captions/win_rates.rst",
-            category="Plots",
+        win_rates=(
+            [
+                report(
+                    f"{RESULTS}/figures/win_rates.png",
+                    caption="captions/win_rates.rst",
+                    category="Plots",
+                )
+            ]
+            if ALPACA
+            else []
         ),
-        lengths=report(
-            f"{RESULTS}/figures/lengths.png",
-            caption="captions/lengths.rst",
-            category="Plots",
+        lengths=(
+            [
+                report(
+                    f"{RESULTS}/figures/lengths.png",
+                    caption="captions/lengths.rst",
+                    category="Plots",
+                )
+            ]
+            if ALPACA
+            else []
         ),
-        length_preference=report(
-            f"{RESULTS}/figures/length_preference.png",
-            caption="captions/length_preference.rst",
-            category="Plots",
+        length_preference=(
+            [
+                report(
+                    f"{RESULTS}/figures/length_preference.png",
+                    caption="captions/length_preference.rst",
+                    category="Plots",
+                )
+            ]
+            if ALPACA
+            else []
         ),
-        subsets=report(
-            f"{RESULTS}/figures/subsets.png",
-            caption="captions/subsets.rst",
-            category="Plots",
+        subsets=(
+            [
+                report(
+                    f"{RESULTS}/figures/subsets.png",
+                    caption="captions/subsets.rst",
+                    category="Plots",
+                )
+            ]
+            if ALPACA
+            else []
         ),
-        subsets_csv=f"{RESULTS}/subset_win_rates.csv",
+        subsets_csv=if_alpaca(f"{RESULTS}/subset_win_rates.csv"),
         mt_bench=(
             [
                 report(
@@ -49,8 +73,8 @@ rule plots:
     conda:
         "../envs/report.yaml"
     params:
-        models=MODELS,
-        out_dir=lambda wildcards, output: str(Path(output.win_rates).parent),
+        models=AE_MODELS,
+        out_dir=lambda wildcards, output: str(Path(output[0]).parent),
         ties=config["ties"],
     shell:
         step_command(

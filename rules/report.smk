@@ -1,4 +1,5 @@
-# report: results/report.md, readable on its own.
+# report: results/report.md, readable on its own: the overview first, then a section per benchmark in the order of
+# `benchmarks`.
 
 
 localrules:
@@ -11,18 +12,16 @@ rule report:
         throughputs=per_model("throughput.json"),
         outputs=per_model("model_outputs.json"),
         error_samples=per_model("error_sample.md"),
-        meta=f"{RESULTS}/prompts_meta.json",
-        prompts=f"{RESULTS}/prompts.parquet",
-        comparison=f"{RESULTS}/paired_comparison.csv",
+        meta=if_alpaca(f"{RESULTS}/prompts_meta.json"),
+        prompts=if_alpaca(f"{RESULTS}/prompts.parquet"),
+        comparison=if_alpaca(f"{RESULTS}/paired_comparison.csv"),
         taxonomies=per_model("error_taxonomy.json"),
-        context=f"{RESULTS}/context_leaderboard.csv",
-        subsets=f"{RESULTS}/subset_win_rates.csv",
-        turns=f"{RESULTS}/turn_win_rates.csv",
-        figures=expand(
-            "{results}/figures/{name}.png",
-            results=RESULTS,
-            name=["win_rates", "lengths", "length_preference", "subsets"],
-        ),
+        context=if_alpaca(f"{RESULTS}/context_leaderboard.csv"),
+        subsets=if_alpaca(f"{RESULTS}/subset_win_rates.csv"),
+        turns=if_alpaca(f"{RESULTS}/turn_win_rates.csv"),
+        figures=alpaca_figures(),
+        overview=f"{RESULTS}/overview.csv",
+        overview_figure=f"{RESULTS}/figures/overview.png",
         validation=validation_agreement(),
         history=f"{RESULTS}/history_appended.json",
         annotations=PAIR_ANNOTATIONS,
@@ -48,7 +47,8 @@ rule report:
     conda:
         "../envs/report.yaml"
     params:
-        models=MODELS,
+        models=AE_MODELS,
+        benchmarks=RUN_BENCHMARKS,
         judge=JUDGE_JSON,
         context_models=json.dumps(config["context"]["models"]),
         validation=lambda wildcards, input: (
@@ -84,4 +84,7 @@ rule report:
             "input.mt_error_samples",
             "params.mt_figure",
             "input.turns",
+            "params.benchmarks",
+            "input.overview",
+            "input.overview_figure",
         )

@@ -8,10 +8,10 @@ localrules:
 rule summary:
     input:
         leaderboard=f"{RESULTS}/leaderboard.csv",
-        comparison=f"{RESULTS}/paired_comparison.csv",
+        comparison=if_alpaca(f"{RESULTS}/paired_comparison.csv"),
         throughputs=per_model("throughput.json"),
-        meta=f"{RESULTS}/prompts_meta.json",
-        prompts=f"{RESULTS}/prompts.parquet",
+        meta=if_alpaca(f"{RESULTS}/prompts_meta.json"),
+        prompts=if_alpaca(f"{RESULTS}/prompts.parquet"),
         arena_protocols=[f"{RESULTS}/{b}/protocol.json" for b in ARENA],
     output:
         summary=f"{RESULTS}/summary.json",
@@ -22,7 +22,7 @@ rule summary:
     conda:
         "../envs/report.yaml"
     params:
-        models=MODELS,
+        models=AE_MODELS,
         judge=JUDGE_JSON,
     shell:
         step_command(

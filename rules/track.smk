@@ -10,11 +10,7 @@ rule track:
     input:
         summary=f"{RESULTS}/summary.json",
         sweep_tables=sweep_outputs("table"),
-        figures=expand(
-            "{results}/figures/{name}.png",
-            results=RESULTS,
-            name=["win_rates", "lengths", "length_preference", "subsets"],
-        ),
+        figures=alpaca_figures(),
         sweep_figures=sweep_outputs("figure"),
     output:
         record=f"{RESULTS}/tracking/wandb.json",

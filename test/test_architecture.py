@@ -132,7 +132,7 @@ def test_the_readmes_map_names_every_module():
         if rel.parts[0] == "steps":
             continue  # the steps are the layout table's, one line each
         assert re.search(rf"\b{re.escape(name)}\b", block), f"the README's map does not name {rel}"
-    for folder in ("steps/", "metrics/", "engines/", "testing/"):
+    for folder in ("steps/", "metrics/", "engines/", "testing/", "benchmarks/"):
         assert folder in block
     named = set(re.findall(r"\b(\w+)\.py\b", block))
     assert named <= {p.stem for p in files}, (

@@ -174,8 +174,15 @@ def test_a_game_without_a_verdict_is_kept_as_null_and_its_question_left_out(tmp_
 
 def test_benchmark_config_checks():
     base = {"models": {"m": {"path": str(REPO)}}, "benchmarks": ["alpaca_eval", "arena_hard"]}
-    with pytest.raises(AlpacaflowError, match="config error at 'benchmarks': alpaca_eval comes first"):
-        check_benchmarks(check_config({**base, "benchmarks": ["arena_hard", "alpaca_eval"]}))
+    # Any subset, any order (the order of the report's sections) ...
+    for subset in (["arena_hard", "alpaca_eval"], ["arena_hard"], ["mt_bench"], ["mt_bench", "alpaca_eval"]):
+        check_benchmarks(check_config({**base, "benchmarks": subset, "judge": {"max_model_len": 32768}}))
+    # ... but what only AlpacaEval's pairs feed needs alpaca_eval.
+    alone = {**base, "benchmarks": ["mt_bench"]}
+    with pytest.raises(AlpacaflowError, match="config error at 'validate_judge.enabled': judge validation re-judges"):
+        check_benchmarks(check_config({**alone, "validate_judge": {"enabled": True}}))
+    with pytest.raises(AlpacaflowError, match="config error at 'sweeps': a sweep's verdict is on AlpacaEval's"):
+        check_benchmarks(check_config({**alone, "sweeps": {"s": {"repo": "org/m", "revisions": ["step-100"]}}}))
     with pytest.raises(AlpacaflowError, match="config error at 'models.arena_hard-v0.1': arena_hard-v0.1 is a"):
         check_benchmarks(check_config({**base, "models": {"arena_hard-v0.1": {"path": str(REPO)}}}))
     small = {**base, "judge": {"device": "cpu", "max_model_len": 4096}}

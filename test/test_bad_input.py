@@ -353,8 +353,8 @@ def test_output_longer_than_the_judge_context_is_cut_and_counted(odd_outputs_jud
 
 
 def leaderboard(folder: Path) -> pd.DataFrame:
+    from alpacaflow.benchmarks.alpaca_eval.report import judging_lines
     from alpacaflow.findings import judging_issues
-    from alpacaflow.steps.report import judging_lines
 
     (folder / "throughput.json").write_text("{}")
     result = run_cli("leaderboard", "--models", "m", "--annotations", str(folder / "annotations.json"),

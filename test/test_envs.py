@@ -112,7 +112,7 @@ def test_every_rule_has_an_env_and_a_step():
     found = rules()
     expected = {"download_prompts", "download_benchmark", "download_mt_bench", "download_model", "generate", "annotate",
                 "export_arena", "export_mt_bench",
-                "leaderboard", "error_sample", "report", "compare", "error_taxonomy", "context", "plots",
+                "leaderboard", "overview", "error_sample", "report", "compare", "error_taxonomy", "context", "plots",
                 "fetch_official", "validate_judge", "sweep", "summary", "history", "track"}  # fmt: skip
     assert set(found) == expected
 

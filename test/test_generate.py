@@ -173,8 +173,8 @@ def test_imported_outputs_keep_the_first_of_a_repeated_instruction(tmp_path, pro
     written = json.loads((out / "model_outputs.json").read_text())
     assert [r["output"] for r in written] == [f"answer {i}" for i in range(N_PROMPTS)]
     assert json.loads((out / "throughput.json").read_text())["duplicates_dropped"] == 1
+    from alpacaflow.benchmarks.alpaca_eval.report import notes_lines
     from alpacaflow.findings import duplicates_dropped
-    from alpacaflow.steps.report import notes_lines
 
     tps = {"mine": json.loads((out / "throughput.json").read_text())}
     assert duplicates_dropped({"duplicates_dropped": 2}, tps) == {

@@ -20,10 +20,10 @@ from http.server import BaseHTTPRequestHandler
 import pandas as pd
 import pytest
 import yaml
+from alpacaflow.benchmarks.alpaca_eval.report import warning_lines
 from alpacaflow.findings import mixed_judges
 from alpacaflow.io import read_parquet
 from alpacaflow.metrics.winrate import model_metrics
-from alpacaflow.steps.report import warning_lines
 from alpacaflow.testing.judge_server import LocalServer
 from conftest import DEMO_GAMED, judge_cache
 from test_judge import annotate_cli, judge_cfg, model_outputs, prompts  # noqa: F401  (fixture)

@@ -320,7 +320,7 @@ def test_an_output_still_thinking_at_max_new_tokens_is_reported(tmp_path, realis
 
 
 def test_the_report_says_where_stop_strings_and_think_blocks_applied():
-    from alpacaflow.steps.report import speed_sentence
+    from alpacaflow.benchmarks.alpaca_eval.report import speed_sentence
 
     tp = {"backend": "vllm", "device": "cuda", "n_examples": 805, "generate_seconds": 80.5, "seconds_per_example": 0.1,
           "examples_per_second": 10.0, "output_tokens_per_second": 900.0, "load_seconds": 20.0,

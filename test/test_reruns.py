@@ -112,6 +112,7 @@ def test_added_model_and_killed_annotate_leave_the_truth(tmp_path, tiny_models):
         *(("error_sample", m) for m in ("zero_shot", "sft", "ckpt", "twin")),
         *(("error_taxonomy", m) for m in ("zero_shot", "sft", "ckpt", "twin")),
         ("leaderboard", ""),
+        ("overview", ""),
         ("compare", ""),
         ("plots", ""),
         ("history", ""),

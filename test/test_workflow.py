@@ -55,7 +55,7 @@ def test_generate_jobs_do_not_depend_on_each_other(tmp_path, tiny_models):
     assert {(d, g) for d in download for g in generate} <= set(edges)
     rules = sorted({label.split("\\n")[0] for label in nodes.values()})
     assert rules == ["all", "annotate", "compare", "context", "download_prompts", "error_sample", "error_taxonomy",
-                     "generate", "history", "leaderboard", "plots", "report", "summary"]  # fmt: skip
+                     "generate", "history", "leaderboard", "overview", "plots", "report", "summary"]  # fmt: skip
 
 
 @pytest.mark.slow
@@ -234,7 +234,8 @@ def _check_demo_run(workdir: Path) -> None:
     leaked = read_leaderboard(results / "leaderboard.csv").set_index("model")["leaked_template"]
     assert leaked["imported"] == 6
     assert report.startswith(
-        "# AlpacaEval 2.0 report\n\n> **Warning: leaked chat template.** imported: 6 of 6 outputs (100.0%) open with "
+        "# Evaluation report: AlpacaEval 2.0, Arena-Hard-Auto v0.1 and MT-Bench\n\n"
+        "> **Warning: leaked chat template.** imported: 6 of 6 outputs (100.0%) open with "
         "chat-template markup (bare role header (special tokens stripped): 'assistant\\n'), e.g. 'assistant\\n\\n"
     )
     assert "Likely cause: the prompt format does not match how the model was trained" in report.split("\n\n")[1]
@@ -319,6 +320,7 @@ def _check_demo_run(workdir: Path) -> None:
         ("export_arena", ""),  # the annotate job rewrites the Arena-Hard judgments too
         ("export_mt_bench", ""),  # and the MT-Bench gradings
         ("leaderboard", ""),
+        ("overview", ""),
         ("compare", ""),
         ("plots", ""),
         ("report", ""),
@@ -437,6 +439,7 @@ def test_slurm_profile_dry_run_on_the_real_config():
             ("generate", "sft"),
             ("annotate", ""),
             ("leaderboard", ""),
+            ("overview", ""),
             ("error_sample", "zero_shot"),
             ("error_sample", "sft"),
             ("error_taxonomy", "zero_shot"),

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from .config import PROMPT_REFERENCE
+from .config import ALPACA_EVAL, BENCHMARK_PREFIX, MT_BENCH, PROMPT_REFERENCE
 from .errors import AlpacaflowError
 
 #: The leaderboard's columns from each model's throughput.json.
@@ -60,6 +60,27 @@ ALL_COLUMNS = [*LEADERBOARD_COLUMNS, *BENCHMARK_COLUMNS]
 COUNT_COLUMNS = ["n_wins", "n_wins_base", "n_draws", "n_total", "ties_excluded", "avg_length", "unparsed",
                  "empty_outputs", "truncated_for_judge", "leaked_template", "think_opening", "battles",
                  "null_games"]  # fmt: skip
+
+
+#: Each benchmark's own table (results/leaderboards/<benchmark>.csv): its rows of leaderboard.csv, these columns.
+#: Arena-Hard-Auto's versions share theirs (``arena_hard-<v>``).
+BOARD_COLUMNS = {
+    ALPACA_EVAL: LEADERBOARD_COLUMNS,
+    BENCHMARK_PREFIX: ["model", "reference", "category", "score", "score_ci_low", "score_ci_high", "style_score",
+                       "style_ci_low", "style_ci_high", "battles", "null_games", "n_total", "judge", "judge_identity",
+                       "truncated_for_judge", *SPEED_COLUMNS],
+    MT_BENCH: ["model", "category", "turn1", "turn2", "average", "average_ci_low", "average_ci_high", "n_total",
+               "unparsed", "judge", "judge_identity", "truncated_for_judge", *SPEED_COLUMNS],
+}  # fmt: skip
+
+
+def benchmark_board(table: pd.DataFrame, benchmark: str) -> pd.DataFrame:
+    """One benchmark's rows of the leaderboard with only its columns (`BOARD_COLUMNS`), counts as whole numbers."""
+    kind = BENCHMARK_PREFIX if benchmark.startswith(BENCHMARK_PREFIX) else benchmark
+    if kind not in BOARD_COLUMNS:
+        raise AlpacaflowError(f"no leaderboard columns for benchmark {benchmark!r} (known: {', '.join(BOARD_COLUMNS)})")
+    rows = table[table["benchmark"] == benchmark]
+    return whole_counts(rows.reindex(columns=BOARD_COLUMNS[kind]).reset_index(drop=True))
 
 
 def whole_counts(table: pd.DataFrame) -> pd.DataFrame:

@@ -54,6 +54,7 @@ STEPS = (
     "export_arena",
     "export_mt_bench",
     "leaderboard",
+    "overview",
     "error_sample",
     "compare",
     "error_taxonomy",

@@ -178,10 +178,22 @@ def looks_local(path: str) -> bool:
 VALIDATION, OFFICIAL_REFERENCE = "validation", "official"
 #: The name of every benchmark beside AlpacaEval starts so (``arena_hard-v0.1``; `benchmarks`).
 BENCHMARK_PREFIX = "arena_hard-"
+#: AlpacaEval 2.0's benchmark name (``benchmarks:``); its pairs and files are the prompt set's (results/<model>/).
+ALPACA_EVAL = "alpaca_eval"
 #: MT-Bench's benchmark name: its folder under results_dir (and each model's), the leaderboard's ``benchmark``.
 MT_BENCH = "mt_bench"
 #: Folders of results_dir that hold something other than a model's results: no model may be named so.
-RESERVED_NAMES = (VALIDATION, "logs", "benchmarks", "figures", "sweeps", "downloads", "tracking", "official")
+RESERVED_NAMES = (
+    VALIDATION,
+    "logs",
+    "benchmarks",
+    "figures",
+    "sweeps",
+    "downloads",
+    "tracking",
+    "official",
+    "leaderboards",
+)
 
 
 def check_models(config: dict[str, Any]) -> None:
@@ -266,8 +278,10 @@ def check_references(config: dict[str, Any]) -> None:
 def judged_pairs(config: dict[str, Any]) -> list[tuple[str, str]]:
     """Every (model, reference) the judge compares: each model against the prompt set, then head to head.
 
-    A model is never judged against itself.
+    A model is never judged against itself; none without alpaca_eval in ``benchmarks``.
     """
+    if ALPACA_EVAL not in config.get("benchmarks", [ALPACA_EVAL]):
+        return []
     models = list(config["models"])
     pairs = [(model, PROMPT_REFERENCE) for model in models]
     for reference in config["references"][1:]:

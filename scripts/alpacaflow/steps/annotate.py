@@ -122,7 +122,7 @@ def run(
     *,
     judge: Annotated[dict[str, Any], JSON],
     model: list[str],
-    prompts: Path,
+    prompts: Path | None,
     outputs: list[Path],
     cache: list[Path],
     annotations: list[Path],
@@ -154,7 +154,8 @@ def run(
     two-turn answers to MT-Bench, each turn graded 1-10 (`mt_judge.judge_mt_bench`; `mt_bench` is the config's
     section, its ``judge`` the judge for them when set). Every pair's outputs are checked
     before a judge starts. `judge_manifest` is download_model's record of a
-    hub judge: the commit it names is loaded and identifies the judge.
+    hub judge: the commit it names is loaded and identifies the judge. `prompts` is AlpacaEval's
+    prompt table (None in a run without alpaca_eval: then no pair is the prompt set's).
     """
     reference = reference or [PROMPT_REFERENCE] * len(model)
     lists = (outputs, cache, annotations, reference)
@@ -168,7 +169,7 @@ def run(
     check_judge_ready(judge, gpu)
     for other in own.values():
         check_judge_ready(other)
-    table = load_prompt_table(prompts)
+    table = load_prompt_table(prompts) if prompts else pd.DataFrame(columns=["index", "instruction"])
     folders = {Path(f).name: Path(f) for f in benchmarks or []}
     heads = reference_records(reference_models or [])
     heads |= {f"{p.parent.name}/vs_{name}": found for p in benchmark_references or []
@@ -286,7 +287,7 @@ def judge_benchmark(questions: pd.DataFrame, name: str, folder: Path, used: Judg
 
 def audit_sample(prompts: pd.DataFrame, n: int, seed: int) -> set[int]:
     """The prompt indices the audit judges in both orders: `n` drawn with `seed`, the same for every pair."""
-    if n <= 0:
+    if n <= 0 or prompts.empty:
         return set()
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(prompts), size=min(n, len(prompts)), replace=False)

@@ -108,10 +108,11 @@ def run(
     models: list[str],
     throughputs: list[Path],
     outputs: list[Path],
-    meta: Path,
+    meta: Path | None,
     judge: Annotated[dict[str, Any], JSON],
     history: Path,
     appended: Path,
+    alpaca_models: list[str] | None = None,
     arena_pairs: list[str] | None = None,
     arena_outputs: list[Path] | None = None,
     benchmarks: list[str] | None = None,
@@ -120,14 +121,17 @@ def run(
     """The history step: append this evaluation's rows to `history`; write the appended rows to `appended`.
 
     `settings` maps each leaderboard row's `row_key` to the hash of its settings;
-    `models`, `throughputs` and `outputs` run in parallel, one per model;
+    `models` and `throughputs` run in parallel, one per model (its first benchmark's throughput.json);
+    `outputs` are the AlpacaEval outputs of `alpaca_models` (default: `models`), with `meta` its prompts_meta.json
+    (none and None in a run without alpaca_eval);
     `arena_pairs` (``model@arena_hard-<v>``) with `arena_outputs` (their
     answers), `benchmarks` with `benchmark_metas` (their questions' prompts_meta.json).
     """
     board = read_leaderboard(leaderboard, None, None)
-    outputs_sha256 = {m: sha256_of(p) for m, p in zip(models, outputs, strict=True)}
+    alpaca_models = models if alpaca_models is None else alpaca_models
+    outputs_sha256 = {m: sha256_of(p) for m, p in zip(alpaca_models, outputs, strict=True)}
     outputs_sha256 |= {k: sha256_of(p) for k, p in zip(arena_pairs or [], arena_outputs or [], strict=True)}
-    prompts_sha256 = {"alpaca_eval": json.loads(Path(meta).read_text(encoding="utf-8"))["sha256"]}
+    prompts_sha256 = {"alpaca_eval": json.loads(Path(meta).read_text(encoding="utf-8"))["sha256"]} if meta else {}
     prompts_sha256 |= {b: json.loads(Path(p).read_text(encoding="utf-8"))["sha256"]
                        for b, p in zip(benchmarks or [], benchmark_metas or [], strict=True)}  # fmt: skip
     rows = new_rows(

@@ -23,6 +23,7 @@ from ..board import (
     LEADERBOARD_COLUMNS,
     SPEED_COLUMNS,
     arena_markdown,
+    benchmark_board,
     head_to_head_rows,
     leaderboard_markdown,
     mt_bench_markdown,
@@ -40,7 +41,7 @@ def build_leaderboard(
     models: list[str],
     annotations: list[Path],
     throughputs: list[Path],
-    df_gamed: Path,
+    df_gamed: Path | None,
     references: list[str] | None = None,
     ties: str = "half",
     *,
@@ -53,6 +54,8 @@ def build_leaderboard(
     file per model, in the order of the models' first appearance; ties count as `ties` says.
     `records`: the annotations already read (one list per file), else they are read here.
     """
+    if not models:  # a run without alpaca_eval
+        return pd.DataFrame(columns=ALL_COLUMNS)
     references = references or [PROMPT_REFERENCE] * len(models)
     speeds = dict(zip(dict.fromkeys(models), map(read_throughput, throughputs), strict=True))
     records = records if records is not None else [read_records(p) for p in annotations]
@@ -169,24 +172,34 @@ def mt_bench_row(ratings: pd.DataFrame, records: list[dict], *, rounds: int, see
 
 
 def write_turn_win_rates(models: list[str], reference: list[str] | None, records: list[list[dict[str, Any]]],
-                         prompts: Path, ties: str, out: Path) -> None:  # fmt: skip
+                         prompts: Path | None, ties: str, out: Path) -> None:  # fmt: skip
     """Each AlpacaEval pair's win rate by number of user turns (`metrics.winrate.turn_win_rates`) as CSV.
 
-    `records`: each pair's annotations, in the order of `models`.
+    `records`: each pair's annotations, in the order of `models` (no pairs, no prompts: the header alone).
     """
-    table = load_prompt_table(prompts)
-    turns = table.set_index("index")["turns"] if "turns" in table.columns else pd.Series(1, index=table["index"])
+    if prompts is None:
+        turns = pd.Series(dtype=int)
+    else:
+        table = load_prompt_table(prompts)
+        turns = table.set_index("index")["turns"] if "turns" in table.columns else pd.Series(1, index=table["index"])
     references = reference or [PROMPT_REFERENCE] * len(models)
     pairs = list(zip(models, references, records, strict=True))
     with atomic_path(out) as tmp:
         turn_win_rates(pairs, turns, ties).to_csv(tmp, index=False)
 
 
-def write_leaderboard(table: pd.DataFrame, csv_path: Path, md_path: Path) -> None:
-    """Write the CSV and the Markdown form: the prompt set's references, one section per model, then the benchmarks."""
+def write_leaderboard(table: pd.DataFrame, csv_path: Path, md_path: Path,
+                      boards: dict[str, Path] | None = None) -> None:  # fmt: skip
+    """Write the CSV and the Markdown form: the prompt set's references, one section per model, then the benchmarks.
+
+    `boards` maps a benchmark to its own table's path (`board.benchmark_board`: its rows and only its columns).
+    """
     table = whole_counts(table)
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, index=False)
+    for name, path in (boards or {}).items():
+        with atomic_path(path) as tmp:
+            benchmark_board(table, name).to_csv(tmp, index=False)
     parts = []
     alpaca = table[table["benchmark"] == "alpaca_eval"]
     for reference, rows in alpaca.groupby("reference", sort=False):
@@ -210,7 +223,7 @@ def run(
     models: list[str],
     annotations: list[Path],
     throughputs: list[Path],
-    df_gamed: Path,
+    df_gamed: Path | None,
     csv: Path,
     md: Path,
     reference: list[str] | None = None,
@@ -229,6 +242,8 @@ def run(
     ties: str = "half",
     prompts: Path | None = None,
     turns_csv: Path | None = None,
+    benchmarks: list[str] | None = None,
+    boards: list[Path] | None = None,
 ) -> None:
     """The leaderboard step: one row per (model, reference) and per (model, Arena-Hard version), as CSV and Markdown.
 
@@ -241,10 +256,12 @@ def run(
     of each version, in order. The `mt_*` lists run in parallel, one entry
     per model with MT-Bench answers (`mt_bench_rows`), with the bootstrap's rounds and seed. Ties count as
     `ties` says; `turns_csv` gets each pair's win rate by number of user turns (`prompts`: the prompt table).
+    `boards` has one path per name in `benchmarks` (the run's, in order): that benchmark's own table.
+    Without AlpacaEval pairs (a run without alpaca_eval) `models` is empty and `df_gamed`, `prompts` None.
     """
     records = [read_records(p) for p in annotations]  # read once, for the win rates and the turns
     table = build_leaderboard(models, annotations, throughputs, df_gamed, reference, ties, records=records)
-    if turns_csv is not None and prompts is not None:
+    if turns_csv is not None:
         write_turn_win_rates(models, reference, records, prompts, ties, turns_csv)
     if arena_models:
         references = arena_references or []
@@ -256,5 +273,5 @@ def run(
     if mt_models:
         mt_bench = mt_bench_rows(mt_models, mt_annotations or [], mt_throughputs or [], rounds=mt_rounds, seed=mt_seed)
         table = pd.concat([table, mt_bench], ignore_index=True)
-    write_leaderboard(table, csv, md)
+    write_leaderboard(table, csv, md, dict(zip(benchmarks or [], boards or [], strict=True)))
     print(table.to_string(index=False))

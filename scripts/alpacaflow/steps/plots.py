@@ -113,21 +113,25 @@ def write_plots(
     leaderboard_csv: Path,
     *,
     out_dir: Path,
-    subsets_csv: Path,
+    subsets_csv: Path | None,
     ties: str = "half",
 ) -> list[Path]:
-    """Draw every figure into `out_dir` and write the per-subset table (ties counted as `ties` says)."""
-    frames = {m: win_frame(read_records(p), ties) for m, p in zip(models, annotations, strict=True)}
-    board = read_leaderboard(leaderboard_csv).set_index("model").loc[models].reset_index()
-    subsets = subset_win_rates(frames)
-    with atomic_path(subsets_csv) as tmp:
-        subsets.to_csv(tmp, index=False)
+    """Draw every figure into `out_dir` and write the per-subset table (ties counted as `ties` says).
+
+    AlpacaEval's figures and table need its `models` (none: none drawn, `subsets_csv` None); MT-Bench's its rows.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {name: out_dir / f"{name}.png" for name in FIGURES}
-    plot_win_rates(board, paths["win_rates"])
-    plot_lengths(frames, paths["lengths"])
-    plot_length_preference(frames, paths["length_preference"])
-    plot_subsets(subsets, paths["subsets"])
+    paths = {name: out_dir / f"{name}.png" for name in FIGURES} if models else {}
+    if models:  # AlpacaEval's pairs (none in a run without alpaca_eval)
+        frames = {m: win_frame(read_records(p), ties) for m, p in zip(models, annotations, strict=True)}
+        board = read_leaderboard(leaderboard_csv).set_index("model").loc[models].reset_index()
+        subsets = subset_win_rates(frames)
+        with atomic_path(subsets_csv) as tmp:
+            subsets.to_csv(tmp, index=False)
+        plot_win_rates(board, paths["win_rates"])
+        plot_lengths(frames, paths["lengths"])
+        plot_length_preference(frames, paths["length_preference"])
+        plot_subsets(subsets, paths["subsets"])
     categories = category_table(read_leaderboard(leaderboard_csv, None, MT_BENCH))
     if not categories.empty:
         paths["mt_bench_categories"] = out_dir / "mt_bench_categories.png"
@@ -135,7 +139,7 @@ def write_plots(
     return list(paths.values())
 
 
-def run(*, models: list[str], annotations: list[Path], leaderboard: Path, out_dir: Path, subsets_csv: Path,
+def run(*, models: list[str], annotations: list[Path], leaderboard: Path, out_dir: Path, subsets_csv: Path | None,
         ties: str = "half") -> None:  # fmt: skip
     """The plots step: every figure into `out_dir`, the per-subset win rates into `subsets_csv`."""
     for path in write_plots(models, annotations, leaderboard, out_dir=out_dir, subsets_csv=subsets_csv, ties=ties):

@@ -128,10 +128,14 @@ def mt_bench_entry(board: pd.DataFrame) -> dict[str, Any] | None:
             "comparable": found["comparable"], "models": models}  # fmt: skip
 
 
-def build_summary(*, models: list[str], board: pd.DataFrame, comparison: pd.DataFrame,
-                  throughputs: dict[str, dict[str, Any]], meta: dict[str, Any], reference: str,
+def build_summary(*, models: list[str], board: pd.DataFrame, comparison: pd.DataFrame | None,
+                  throughputs: dict[str, dict[str, Any]], meta: dict[str, Any] | None, reference: str | None,
                   judge: dict[str, Any], protocols: list[Path] | None = None) -> dict[str, Any]:  # fmt: skip
-    """The whole summary document (`board`: leaderboard.csv, every reference and benchmark)."""
+    """The whole summary document (`board`: leaderboard.csv, every reference and benchmark).
+
+    Without alpaca_eval (no `models`, `meta` None) the AlpacaEval blocks (``prompts``, ``baseline``, ``models``)
+    are left out and ``benchmarks`` holds the run's numbers.
+    """
     alpaca = board[board["benchmark"] == "alpaca_eval"]
     benchmarks = benchmark_entries(board, protocols or [])
     mt_bench = mt_bench_entry(board)
@@ -149,16 +153,22 @@ def build_summary(*, models: list[str], board: pd.DataFrame, comparison: pd.Data
             "identity": judge_identities(alpaca),
             "audit_swap": judge["audit"]["swap"],
         },
-        "prompts": {
-            "source": meta["source"],
-            "revision": meta.get("revision_resolved") or meta.get("revision_requested"),
-            "sha256": meta["sha256"],
-            "df_gamed_sha256": meta.get("df_gamed_sha256"),
-            "n": meta["rows_kept"],
-            "reference": reference,
-        },
-        "baseline": models[0],
-        "models": {m: model_entry(m, alpaca, comparison, throughputs[m], reference) for m in models},
+        **(
+            {
+                "prompts": {
+                    "source": meta["source"],
+                    "revision": meta.get("revision_resolved") or meta.get("revision_requested"),
+                    "sha256": meta["sha256"],
+                    "df_gamed_sha256": meta.get("df_gamed_sha256"),
+                    "n": meta["rows_kept"],
+                    "reference": reference,
+                },
+                "baseline": models[0],
+                "models": {m: model_entry(m, alpaca, comparison, throughputs[m], reference) for m in models},
+            }
+            if models and meta is not None and comparison is not None and reference is not None
+            else {}
+        ),
         **({"benchmarks": benchmarks} if benchmarks else {}),
     }
 
@@ -167,25 +177,26 @@ def run(
     *,
     models: list[str],
     leaderboard: Path,
-    comparison: Path,
+    comparison: Path | None,
     throughputs: list[Path],
-    meta: Path,
-    prompts: Path,
+    meta: Path | None,
+    prompts: Path | None,
     judge: Annotated[dict[str, Any], JSON],
     summary: Path,
     arena_protocols: list[Path] | None = None,
 ) -> None:
     """The summary step: write ``summary.json`` (`arena_protocols`: each Arena-Hard version's protocol.json)."""
-    reference = reference_generators(prompts)
+    reference = reference_generators(prompts) if prompts else None
     document = build_summary(
         models=models,
         board=read_leaderboard(leaderboard, None, None),
-        comparison=pd.read_csv(comparison),
+        comparison=pd.read_csv(comparison) if comparison else None,
         throughputs={m: read_throughput(p) for m, p in zip(models, throughputs, strict=True)},
-        meta=json.loads(Path(meta).read_text(encoding="utf-8")),
+        meta=json.loads(Path(meta).read_text(encoding="utf-8")) if meta else None,
         reference=reference,
         judge=judge,
         protocols=arena_protocols,
     )
     write_json(summary, document)
-    print(f"wrote {summary}: {len(models)} models against {reference}")
+    print(f"wrote {summary}: " + (f"{len(models)} models against {reference}" if models else
+                                   f"{', '.join(document.get('benchmarks', {}))}"))  # fmt: skip

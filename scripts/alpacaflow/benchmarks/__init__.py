@@ -1,8 +1,9 @@
-"""What a run evaluates besides AlpacaEval (``benchmarks:``), and each model's settings there.
+"""What a run evaluates (``benchmarks:``), and each model's settings on each benchmark.
 
-AlpacaEval 2.0 is always evaluated, first: its outputs, annotations and
-numbers keep their paths (``results/<model>/...``). Each Arena-Hard-Auto
-version is one more benchmark, ``arena_hard-<v>``: its data in
+Any subset of AlpacaEval 2.0, Arena-Hard-Auto and MT-Bench runs, in any
+order (the order of the report's sections). AlpacaEval's outputs,
+annotations and numbers keep their paths (``results/<model>/...``). Each
+Arena-Hard-Auto version is one benchmark, ``arena_hard-<v>``: its data in
 ``results/arena_hard-<v>/`` and each model's answers and judgments in
 ``results/<model>/arena_hard-<v>/``. A model's generation settings there are
 its own with ``arena_hard.generation`` over them (the official answer
@@ -15,9 +16,19 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .config import BENCHMARK_PREFIX, MT_BENCH, OFFICIAL_REFERENCE, VALIDATION, judged_pairs, model_settings
-from .errors import AlpacaflowError
+from ..config import (
+    ALPACA_EVAL,
+    BENCHMARK_PREFIX,
+    MT_BENCH,
+    OFFICIAL_REFERENCE,
+    VALIDATION,
+    judged_pairs,
+    model_settings,
+)
+from ..errors import AlpacaflowError
 
+#: Each benchmark's name in titles (the report's), by its name in ``benchmarks``.
+TITLES = {ALPACA_EVAL: "AlpacaEval 2.0", "arena_hard": "Arena-Hard-Auto", MT_BENCH: "MT-Bench"}
 #: Arena-Hard-Auto's versions: alpacaflow's benchmark name -> the official repository's.
 VERSIONS = {"v0.1": "arena-hard-v0.1", "v2.0": "arena-hard-v2.0"}
 PREFIX = BENCHMARK_PREFIX
@@ -46,6 +57,37 @@ def arena_benchmarks(config: dict[str, Any]) -> list[str]:
     return [benchmark_name(v) for v in config["arena_hard"]["versions"]]
 
 
+def run_benchmarks(config: dict[str, Any]) -> list[str]:
+    """The run's benchmarks as result folders' names, in the order of ``benchmarks`` (one per Arena-Hard version)."""
+    found: list[str] = []
+    for name in config["benchmarks"]:
+        found += arena_benchmarks(config) if name == "arena_hard" else [name]
+    return found
+
+
+def answers_to(config: dict[str, Any], model: str, benchmark: str) -> bool:
+    """Whether `model` has answers to `benchmark` (generated, or imported for it)."""
+    if benchmark == ALPACA_EVAL:
+        return ALPACA_EVAL in config["benchmarks"]
+    if benchmark == MT_BENCH:
+        return model in mt_bench_models(config)
+    return model in arena_models(config, benchmark) if benchmark in arena_benchmarks(config) else False
+
+
+def model_homes(config: dict[str, Any]) -> dict[str, str]:
+    """Each model with answers -> its first benchmark's folder under results/<model> ("" for AlpacaEval's).
+
+    The throughput.json there stands for the model (its weights, its prompt
+    date) in the history and the report; a model with no answers at all is left out.
+    """
+    homes = {}
+    for model in config["models"]:
+        first = next((b for b in run_benchmarks(config) if answers_to(config, model, b)), None)
+        if first is not None:
+            homes[model] = "" if first == ALPACA_EVAL else f"/{first}"
+    return homes
+
+
 def judge_decoding(config: dict[str, Any], benchmark: str, official: dict[str, Any]) -> tuple[int, float]:
     """The judge's (max new tokens, temperature) per game: the config's, else the version's official ones."""
     arena = config["arena_hard"]
@@ -55,12 +97,21 @@ def judge_decoding(config: dict[str, Any], benchmark: str, official: dict[str, A
 
 
 def check_benchmarks(config: dict[str, Any]) -> None:
-    """AlpacaEval first; no model named as a benchmark folder; a local judge whose context fits a game's verdict."""
-    if config["benchmarks"][0] != "alpaca_eval":
-        raise AlpacaflowError(
-            "config error at 'benchmarks': alpaca_eval comes first (its leaderboard, report and summary "
-            "hold the others' sections)"
-        )
+    """Any subset in any order; no model named as a benchmark folder; a local judge whose context fits a verdict.
+
+    Without alpaca_eval, what only AlpacaEval's pairs feed (checkpoint sweeps, judge validation) is refused.
+    """
+    if ALPACA_EVAL not in config["benchmarks"]:
+        if config.get("sweeps"):
+            raise AlpacaflowError(
+                "config error at 'sweeps': a sweep's verdict is on AlpacaEval's LC win rate per step; "
+                "add alpaca_eval to benchmarks"
+            )
+        if config["validate_judge"]["enabled"]:
+            raise AlpacaflowError(
+                "config error at 'validate_judge.enabled': judge validation re-judges AlpacaEval's published "
+                "pairs; add alpaca_eval to benchmarks or set it to false"
+            )
     names = arena_benchmarks(config) + ([MT_BENCH] if MT_BENCH in config["benchmarks"] else [])
     clash = sorted(set(names) & set(config["models"]))
     if clash:
@@ -211,7 +262,7 @@ def context_settings(config: dict[str, Any]) -> list[tuple[str, str, str | None,
 
     Each generated model on each benchmark of the run, then each local (vLLM) judge the run uses.
     """
-    benchmarks = ["alpaca_eval", *arena_benchmarks(config)] + ([MT_BENCH] if MT_BENCH in config["benchmarks"] else [])
+    benchmarks = run_benchmarks(config)
     found = []
     for model in config["models"]:
         for benchmark in benchmarks:
