@@ -514,12 +514,13 @@ def deliverables():
 
 
 def all_targets():
-    """The report and summary.json, the W&B record when tracking.wandb.project is set, MT-Bench's FastChat layout,
+    """The report, each model's page and summary.json, the W&B record when tracking.wandb.project is set, MT-Bench's FastChat layout,
     and the deliverables every model's report rests on (`deliverables`)."""
     tracked = [f"{RESULTS}/tracking/wandb.json"] if WANDB["project"] else []
     exported = [f"{RESULTS}/official/data/{MT_BENCH}"] if MT_PAIRS else []
     return [
         f"{RESULTS}/report.md",
+        *(f"{RESULTS}/{m}/report.md" for m in HOMES),
         f"{RESULTS}/summary.json",
         *tracked,
         *exported,

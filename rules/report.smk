@@ -40,6 +40,8 @@ rule report:
         report=report(
             f"{RESULTS}/report.md", caption="captions/report.rst", category="Report"
         ),
+        # Each model's page: its error samples and error-class examples (in report.md too, up to 3 models).
+        pages=[f"{RESULTS}/{m}/report.md" for m in HOMES],
     log:
         f"{RESULTS}/logs/report.log",
     benchmark:
@@ -48,6 +50,7 @@ rule report:
         "../envs/report.yaml"
     params:
         models=AE_MODELS,
+        page_models=list(HOMES),
         benchmarks=RUN_BENCHMARKS,
         judge=JUDGE_JSON,
         context_models=json.dumps(config["context"]["models"]),
@@ -87,4 +90,6 @@ rule report:
             "params.benchmarks",
             "input.overview",
             "input.overview_figure",
+            "params.page_models",
+            "output.pages",
         )

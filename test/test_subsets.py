@@ -27,10 +27,14 @@ from conftest import ARENA_STANDINS, MT_STANDINS, REPO, run_snakemake, write_con
 
 
 def subset_config(workdir: Path, tiny_models: dict[str, Path], o200k: Path, benchmarks: list[str],
-                  base_url: str) -> Path:  # fmt: skip
-    """The test workflow's config with `benchmarks`, both benchmarks' stand-ins judged by the API double."""
+                  base_url: str, copies: int = 0) -> Path:  # fmt: skip
+    """The test workflow's config with `benchmarks`, both benchmarks' stand-ins judged by the API double.
+
+    `copies` more models are sft's weights under other names (their answers come from the generation store).
+    """
     path = write_config(workdir, tiny_models)
     config = yaml.safe_load(path.read_text())
+    config["models"] |= {f"copy{i}": dict(config["models"]["sft"]) for i in range(copies)}
     api = {"backend": "openai", "method": "weighted", "base_url": base_url, "api_max_retries": 1}
     config |= {
         "benchmarks": benchmarks,
@@ -52,7 +56,7 @@ def headings(report: str) -> list[str]:
 def check_overview(results: Path, expected: list[str]) -> pd.DataFrame:
     """overview.csv: one row per model, the expected headlines, each equal to its leaderboard row."""
     overview = pd.read_csv(results / "overview.csv")
-    assert list(overview["model"]) == ["zero_shot", "sft"]
+    assert list(overview["model"][:2]) == ["zero_shot", "sft"]
     assert headline_names(overview) == expected
     board = read_leaderboard(results / "leaderboard.csv", None, None)
     for model in ("zero_shot", "sft"):
@@ -90,7 +94,8 @@ def test_a_subset_of_the_benchmarks_runs_alone_and_writes_its_deliverables(tmp_p
 
     benchmarks, title, expected = SUBSETS[name]
     with StandinJudgeServer(template_of(ARENA_STANDINS / "config" / "arena-hard-v0.1.yaml")) as server:
-        subset_config(tmp_path, tiny_models, o200k, benchmarks, server.base_url)
+        # MT-Bench alone with four models: beyond three, each model's detail is on its own page.
+        subset_config(tmp_path, tiny_models, o200k, benchmarks, server.base_url, copies=2 if name == "mt_bench" else 0)
         run = run_snakemake("--configfile", "config.yaml", "--cores", "2", cwd=tmp_path, env={"OPENAI_API_KEY": "k"})
     assert run.returncode == 0, run.stderr[-3000:]
     results = tmp_path / "results"
@@ -123,6 +128,21 @@ def test_a_subset_of_the_benchmarks_runs_alone_and_writes_its_deliverables(tmp_p
         assert sections.index("## MT-Bench") < sections.index("## AlpacaEval 2.0") < sections.index("## Leaderboard")
         assert sections.index("## Leaderboard") < sections.index("## Generation speed")
         assert summary["baseline"] == "zero_shot" and set(summary["models"]) == {"zero_shot", "sft"}
+    # Each model's page: its error samples on every benchmark; in report.md too up to three models, else linked.
+    models = list(overview["model"])
+    for model in models:
+        page = (results / model / "report.md").read_text(encoding="utf-8")
+        assert page.startswith(f"# {model}: error samples and error classes\n\nBack to the [report](../report.md).")
+        for folder in folders:
+            sample = results / model / ("" if folder == "alpaca_eval" else folder) / "error_sample.md"
+            assert sample.read_text(encoding="utf-8") in page
+            assert (sample.read_text(encoding="utf-8") in report) == (len(models) <= 3)
+    if len(models) > 3:
+        assert (
+            f"With {len(models)} models, each model's error samples and error-class examples are on its own "
+            "page: [zero_shot](zero_shot/report.md), [sft](sft/report.md)" in report
+        )
+        assert len(report.splitlines()) < 80
     again = run_snakemake("--configfile", "config.yaml", "--cores", "2", "-n", cwd=tmp_path)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 

@@ -135,8 +135,8 @@ def comparison_section(comparison: pd.DataFrame) -> list[str]:
     return [*lines, "", *[significance_sentence(row) for _, row in comparison.iterrows()], ""]
 
 
-def taxonomy_section(taxonomies: list[dict[str, Any]]) -> list[str]:
-    """Counts and rates of each error class over all losses, with one example each."""
+def taxonomy_section(taxonomies: list[dict[str, Any]], examples: bool = True) -> list[str]:
+    """Counts and rates of each error class over all losses, with one example each (`examples`: here)."""
     settings = taxonomies[0]["settings"]
     table = taxonomy_table(taxonomies)
     losses = ", ".join(f"{t['model']} {t['n_losses']} of {t['n_judged']}" for t in taxonomies)
@@ -153,16 +153,21 @@ def taxonomy_section(taxonomies: list[dict[str, Any]]) -> list[str]:
         *["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)],
         "",
     ]
-    for t in taxonomies:
-        lines += [f"Examples for {t['model']}:", ""]
-        for c, cat in t["categories"].items():
-            ex = cat["example"]
-            if ex:
-                snippet = code(" ".join(ex["output"].split())[:160]) if ex["output"].strip() else "(empty)"
-                lines.append(f"- {c}: prompt {ex['prompt_index']} “{' '.join(ex['instruction'].split())[:80]}” → "
-                             f"{snippet} ({len(ex['output'])} chars; reference {ex['reference_chars']})")  # fmt: skip
-        lines.append("")
+    for t in taxonomies if examples else []:
+        lines += taxonomy_examples(t)
     return lines
+
+
+def taxonomy_examples(taxonomy: dict[str, Any]) -> list[str]:
+    """One model's example of each error class (the report's, or the model's page)."""
+    lines = [f"Examples for {taxonomy['model']}:", ""]
+    for c, cat in taxonomy["categories"].items():
+        ex = cat["example"]
+        if ex:
+            snippet = code(" ".join(ex["output"].split())[:160]) if ex["output"].strip() else "(empty)"
+            lines.append(f"- {c}: prompt {ex['prompt_index']} “{' '.join(ex['instruction'].split())[:80]}” → "
+                         f"{snippet} ({len(ex['output'])} chars; reference {ex['reference_chars']})")  # fmt: skip
+    return [*lines, ""]
 
 
 def context_section(context: pd.DataFrame, names: list[str], our_judge: str) -> list[str]:

@@ -14,6 +14,7 @@ how runs compare are `findings`; the numbers are `metrics`'.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,6 +35,7 @@ from ..markdown import (
     audit_section,
     figure,
     mt_bench_section,
+    taxonomy_examples,
     validation_markdown,
 )
 from ..metrics.audit import audit_summary
@@ -90,6 +92,47 @@ def overview_parts(overview: Path, figure_path: Path | None, report: Path) -> li
     return [*lines, figure(report, figure_path, "overview"), ""] if figure_path else lines
 
 
+#: Up to this many models the report holds every model's detail (error samples, error-class examples); beyond,
+#: that detail is on each model's page (``<model>/report.md``, always written) and the report links the pages.
+INLINE_MODELS = 3
+
+
+def model_page(model: str, page: Path, report: Path, samples: list[Path], taxonomy: dict[str, Any] | None) -> str:
+    """One model's page: its error samples on every benchmark and its error-class examples, linked to the report."""
+    parts = [f"# {model}: error samples and error classes", "",
+             f"Back to the [report]({os.path.relpath(report, page.parent)}).", ""]  # fmt: skip
+    for sample in samples:
+        benchmark = sample.parent.name if sample.parent.name != model else ALPACA_EVAL
+        parts += [f"## {report_title([benchmark])}", "", sample.read_text(encoding="utf-8")]
+    if taxonomy is not None:
+        parts += ["## Error classes (AlpacaEval 2.0)", "", *taxonomy_examples(taxonomy)]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def write_pages(page_models: list[str], pages: list[Path], report: Path, samples: list[Path],
+                taxonomies: list[Path]) -> None:  # fmt: skip
+    """Each model's page (`model_page`): the samples under its folder, its taxonomy."""
+    found = {t["model"]: t for t in (json.loads(Path(p).read_text(encoding="utf-8")) for p in taxonomies)}
+    for model, page in zip(page_models, pages, strict=True):
+        own = [Path(s) for s in samples if sample_model(Path(s), page_models) == model]
+        write_text(page, model_page(model, page, report, own, found.get(model)))
+
+
+def sample_model(sample: Path, models: list[str]) -> str | None:
+    """The model an error_sample.md belongs to: its folder's, or (on a benchmark) its folder's parent's."""
+    for folder in (sample.parent.name, sample.parent.parent.name):
+        if folder in models:
+            return folder
+    return None
+
+
+def pages_line(page_models: list[str], pages: list[Path], report: Path) -> list[str]:
+    """The links to each model's page, where the report leaves their detail out."""
+    links = ", ".join(f"[{m}]({os.path.relpath(p, report.parent)})" for m, p in zip(page_models, pages, strict=True))
+    return [f"With {len(page_models)} models, each model's error samples and error-class examples are on its own "
+            f"page: {links}.", ""]  # fmt: skip
+
+
 def run(
     *,
     models: list[str],
@@ -121,6 +164,8 @@ def run(
     benchmarks: list[str] | None = None,
     overview: Path | None = None,
     overview_figure: Path | None = None,
+    page_models: list[str] | None = None,
+    pages: list[Path] | None = None,
 ) -> None:
     """The report step: assemble ``report.md`` from the outputs of every other step.
 
@@ -134,11 +179,18 @@ def run(
     `validation` is validate_judge's agreement.json, or None when it is not enabled;
     `sweep_*` are the sweep step's outputs, one per sweep (none without sweeps);
     `mt_*` are MT-Bench's error samples and figure (none without MT-Bench);
-    `turns` is the leaderboard's win rate by number of turns.
+    `turns` is the leaderboard's win rate by number of turns; `pages` has each of `page_models`' page
+    (`model_page`), which the report links instead of holding the detail beyond `INLINE_MODELS` models.
     """
     benchmarks = benchmarks or [ALPACA_EVAL]
     tps = {m: read_throughput(p) for m, p in zip(models, throughputs, strict=True)}
     every_benchmark = read_leaderboard(leaderboard, None, None)
+    page_models, pages = page_models or [], pages or []
+    inline = len(page_models) <= INLINE_MODELS
+    write_pages(page_models, pages, report, [*error_samples, *(arena_error_samples or []), *(mt_error_samples or [])],
+                taxonomies)  # fmt: skip
+    if not inline:
+        error_samples, arena_error_samples, mt_error_samples = [], [], []
     parts = [f"# Evaluation report: {report_title(benchmarks)}", ""]
     if ALPACA_EVAL in benchmarks:
         parts += alpaca_eval.warning_lines(models, outputs, prompts, read_leaderboard(leaderboard, None))
@@ -156,13 +208,15 @@ def run(
         parts += alpaca_eval.details(
             models=models, board=read_leaderboard(leaderboard), tps=tps, report=report, turns=turns, figures=figures,
             subsets=subsets, comparison=comparison, taxonomies=taxonomies, context=context,
-            context_models=context_models, judge=judge, sweeps=sweeps,
+            context_models=context_models, judge=judge, sweeps=sweeps, examples=inline,
         )  # fmt: skip
         agreement = json.loads(validation.read_text()) if validation else None
         parts += ["## Judge validation", "", *validation_markdown(agreement)]
         parts += audit_section(judge["audit"]["swap"], audit_of(judge, annotations, agreement))
     parts += history_section(history)
-    if ALPACA_EVAL in benchmarks:
+    if not inline:
+        parts += ["## Error samples", "", *pages_line(page_models, pages, report)]
+    elif ALPACA_EVAL in benchmarks:
         parts += ["## Error samples", "", "Random losses to the reference, for error analysis.", ""]
         parts += [Path(p).read_text(encoding="utf-8") for p in error_samples]
     write_text(report, "\n".join(parts).rstrip() + "\n")

@@ -239,7 +239,7 @@ def opening(
 def details(
     *, models: list[str], board: pd.DataFrame, tps: dict[str, dict[str, Any]], report: Path, turns: Path | None,
     figures: list[Path], subsets: Path, comparison: Path, taxonomies: list[Path], context: Path,
-    context_models: list[str], judge: dict[str, Any], sweeps: list[tuple[Path, Path, Path]],
+    context_models: list[str], judge: dict[str, Any], sweeps: list[tuple[Path, Path, Path]], examples: bool = True,
 ) -> list[str]:  # fmt: skip
     """AlpacaEval's detail: speed, the comparison with the first model, sweeps, turns, plots, taxonomy, context."""
     parts = ["## Generation speed", "", *[speed_sentence(m, tps[m]) for m in models], ""]
@@ -251,6 +251,6 @@ def details(
     parts += turns_section(pd.read_csv(turns, dtype={"turns": str})) if turns else []
     parts += plots_section(report, figures, pd.read_csv(subsets))
     parts += comparison_section(pd.read_csv(comparison))
-    parts += taxonomy_section([json.loads(Path(p).read_text(encoding="utf-8")) for p in taxonomies])
+    parts += taxonomy_section([json.loads(Path(p).read_text(encoding="utf-8")) for p in taxonomies], examples)
     parts += context_section(pd.read_csv(context), context_models, judge_name(judge))
     return parts
