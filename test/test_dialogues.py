@@ -295,7 +295,7 @@ def test_the_dialogue_demo_judges_the_last_turn_against_references_and_sft(tmp_p
 
 
 def test_readme_documents_rows_the_judges_view_ties_and_the_dpo_example():
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("### Conversations")[1].split("\n## ")[0]
+    readme = (REPO / "docs" / "dialogues.md").read_text()
+    section = readme.split("## Conversations")[1].split("\n## ")[0]
     for needle in ("messages", CONVERSATION_HEADER, "ties: exclude", "df_gamed: null", "references: [prompts, sft]"):
         assert needle in section, needle

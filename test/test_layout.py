@@ -1,10 +1,10 @@
-"""One name per step, one declaration of its arguments, and the README's layout table.
+"""One name per step, one declaration of its arguments, and the layout table (docs/layout.md).
 
 Read from the code, not run: each rule in ``rules/<rule>.smk`` runs
 ``step_command("<rule>", ...)``; the module ``scripts/alpacaflow/steps/<rule>.py``
 has a keyword-only ``run`` whose parameters are the arguments the rule
 passes (each required one passed, none unknown); the CLI lists exactly the
-rules; the README's layout table has one line per step: rule → module.
+rules; docs/layout.md's table has one line per step: rule → module.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def test_a_failing_step_keeps_its_exit_status_and_its_error_line(tmp_path):
 
 
 def test_readme_layout_has_one_line_per_step():
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "layout.md").read_text()
     lines = re.findall(r"^\| `(\w+)` → `steps/(\w+)\.py` \|", readme, re.M)
     assert [rule for rule, _ in lines] == list(STEPS)
     assert all(rule == module for rule, module in lines)
