@@ -2,7 +2,7 @@ r"""Arena-Hard-Auto's scores: judge labels to battles, and the bootstrapped head
 
 As the official pipeline computes them (github.com/lmarena/arena-hard-auto,
 show_result.py and utils/math_utils.py at the pinned revision; the protocol
-is described in the README's Arena-Hard section):
+is described in docs/arena_hard.md):
 
 * `parse_label`: the judgment upper-cased, each pattern in turn
   (``\[\[([AB<>=]+)\]\]``, then ``\[([AB<>=]+)\]``); the first pattern
