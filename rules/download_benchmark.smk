@@ -24,6 +24,7 @@ rule download_benchmark:
         source=config["arena_hard"]["source"],
         repo=config["arena_hard"]["repo"],
         revision=config["arena_hard"]["revision"],
+        max_instances=config["arena_hard"]["max_instances"] or 0,
         encoding_source=config["arena_hard"]["encoding"] or "",
     shell:
         step_command(
@@ -37,4 +38,5 @@ rule download_benchmark:
             "output.meta",
             "output.protocol",
             "output.encoding",
+            "params.max_instances",
         )

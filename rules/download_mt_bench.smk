@@ -23,6 +23,7 @@ rule download_mt_bench:
         source=config["mt_bench"]["source"],
         repo=config["mt_bench"]["repo"],
         revision=config["mt_bench"]["revision"],
+        max_instances=config["mt_bench"]["max_instances"] or 0,
         reference_model=config["mt_bench"]["reference_model"],
     shell:
         step_command(
@@ -34,4 +35,5 @@ rule download_mt_bench:
             "output.prompts",
             "output.meta",
             "output.protocol",
+            "params.max_instances",
         )

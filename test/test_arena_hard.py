@@ -31,12 +31,34 @@ TEMPLATE = template_of(STANDINS / "config" / "arena-hard-v0.1.yaml")
 ARENA = {"judge_max_new_tokens": None, "judge_temperature": None}
 
 
-def download(tmp_path: Path, o200k: Path, source: Path = STANDINS, version: str = "v0.1") -> Path:
+def download(tmp_path: Path, o200k: Path, source: Path = STANDINS, version: str = "v0.1", max_instances: int = 0,
+             ) -> Path:  # fmt: skip
     out = tmp_path / f"arena_hard-{version}"
     download_benchmark.run(benchmark=out.name, source=str(source), repo="r", revision="x", encoding_source=str(o200k),
                            prompts=out / "prompts.parquet", meta=out / "prompts_meta.json",
-                           protocol=out / "protocol.json", encoding=out / "tiktoken" / ENCODING_CACHE_NAME)  # fmt: skip
+                           protocol=out / "protocol.json", encoding=out / "tiktoken" / ENCODING_CACHE_NAME,
+                           max_instances=max_instances)  # fmt: skip
     return out
+
+
+def test_max_instances_keeps_the_questions_whose_uid_hashes_lowest_in_file_order(tmp_path, o200k):
+    """arena_hard.max_instances: a deterministic subset that does not depend on file order and grows by adding."""
+    import hashlib
+
+    full = load_prompt_table(download(tmp_path / "all", o200k, version="v2.0") / "prompts.parquet")
+    lowest = sorted(full["uid"], key=lambda u: hashlib.sha256(u.encode()).hexdigest())
+    kept = {}
+    for n in (2, 4):
+        out = download(tmp_path / str(n), o200k, version="v2.0", max_instances=n)
+        kept[n] = load_prompt_table(out / "prompts.parquet")
+        assert set(kept[n]["uid"]) == set(lowest[:n]) and len(kept[n]) == n
+        assert kept[n]["index"].is_monotonic_increasing  # file order, each question's index in the full set
+        assert full.set_index("uid").loc[kept[n]["uid"], "index"].tolist() == kept[n]["index"].tolist()
+        meta = json.loads((out / "prompts_meta.json").read_text())
+        assert (meta["rows_in_source"], meta["rows_kept"], meta["max_instances"]) == (len(full), n, n)
+    assert set(kept[2]["uid"]) < set(kept[4]["uid"])
+    everything = download(tmp_path / "many", o200k, version="v2.0", max_instances=len(full) + 5)
+    assert load_prompt_table(everything / "prompts.parquet")["uid"].tolist() == full["uid"].tolist()
 
 
 def test_the_questions_become_a_prompt_table_with_the_baselines_as_references(tmp_path, o200k):
@@ -302,6 +324,15 @@ def test_an_official_answer_file_is_imported_per_version(tmp_path, o200k):
             generate.run(settings=settings, prompts=out / "prompts.parquet", meta=out / "prompts_meta.json",
                          out_dir=target)  # fmt: skip
         assert "\n" not in str(info.value) and not (target / "model_outputs.json").exists()
+    # On a max_instances subset, a whole version's answer file is read for the questions kept.
+    small = download(tmp_path / "small", o200k, max_instances=2)
+    official_answer_file(answers, questions)
+    generate.run(settings=settings, prompts=small / "prompts.parquet", meta=small / "prompts_meta.json",
+                 out_dir=tmp_path / "small_pub")  # fmt: skip
+    kept = load_prompt_table(small / "prompts.parquet")
+    by_uid = {u: f"A{n}: {q}" for n, (u, q) in enumerate(questions)}
+    assert [o["output"] for o in read_records(tmp_path / "small_pub" / "model_outputs.json")] == [
+        by_uid[u] for u in kept["uid"]]  # fmt: skip
     with pytest.raises(AlpacaflowError, match=r"'models.pub.arena_hard_outputs.v0.1': file not found: /nowhere"):
         check_config({"models": {"pub": {"outputs": str(alpaca), "arena_hard_outputs": {"v0.1": "/nowhere"}}}})
 

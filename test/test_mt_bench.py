@@ -22,12 +22,29 @@ from conftest import REPO, resolved_settings
 STANDINS = REPO / "test" / "demo" / "mt_bench"
 
 
-def download(tmp_path: Path, source: Path = STANDINS) -> Path:
+def download(tmp_path: Path, source: Path = STANDINS, max_instances: int = 0) -> Path:
     out = tmp_path / "mt_bench"
     download_mt_bench.run(source=str(source), repo="r", revision="x", reference_model="gpt-4",
                           prompts=out / "prompts.parquet", meta=out / "prompts_meta.json",
-                          protocol=out / "protocol.json")  # fmt: skip
+                          protocol=out / "protocol.json", max_instances=max_instances)  # fmt: skip
     return out
+
+
+def test_max_instances_keeps_the_questions_whose_id_hashes_lowest_in_file_order(tmp_path):
+    """mt_bench.max_instances: the N question_ids with the lowest SHA-256, both turns and references kept."""
+    import hashlib
+
+    full = load_prompt_table(download(tmp_path / "all") / "prompts.parquet")
+    lowest = sorted(full["question_id"], key=lambda q: hashlib.sha256(str(q).encode()).hexdigest())
+    out = download(tmp_path / "three", max_instances=3)
+    kept = load_prompt_table(out / "prompts.parquet")
+    assert sorted(kept["question_id"]) == sorted(lowest[:3]) and kept["question_id"].is_monotonic_increasing
+    assert kept.to_dict("records") == full.set_index("question_id", drop=False).loc[kept["question_id"]].to_dict(
+        "records")  # fmt: skip
+    meta = json.loads((out / "prompts_meta.json").read_text())
+    assert (meta["rows_in_source"], meta["rows_kept"], meta["max_instances"]) == (8, 3, 3)
+    assert set(kept["question_id"]) < set(load_prompt_table(download(tmp_path / "five", max_instances=5)
+                                                             / "prompts.parquet")["question_id"])  # fmt: skip
 
 
 def test_the_questions_become_a_prompt_table_with_both_turns_and_references(tmp_path):

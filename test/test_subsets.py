@@ -22,16 +22,20 @@ import pytest
 import yaml
 from alpacaflow.board import BOARD_COLUMNS, benchmark_board, read_leaderboard
 from alpacaflow.headlines import headline_names, overview_markdown, overview_table
+from alpacaflow.io import load_prompt_table, read_records
 from alpacaflow.steps.report import report_title
 from conftest import ARENA_STANDINS, MT_STANDINS, REPO, run_snakemake, write_config
 
 
 def subset_config(workdir: Path, tiny_models: dict[str, Path], o200k: Path, benchmarks: list[str],
-                  base_url: str, copies: int = 0) -> Path:  # fmt: skip
+                  base_url: str, copies: int = 0, max_instances: dict[str, int] | None = None,
+                  ) -> Path:  # fmt: skip
     """The test workflow's config with `benchmarks`, both benchmarks' stand-ins judged by the API double.
 
-    `copies` more models are sft's weights under other names (their answers come from the generation store).
+    `copies` more models are sft's weights under other names (their answers come from the generation store);
+    `max_instances` a benchmark's subset size.
     """
+    max_instances = max_instances or {}
     path = write_config(workdir, tiny_models)
     config = yaml.safe_load(path.read_text())
     config["models"] |= {f"copy{i}": dict(config["models"]["sft"]) for i in range(copies)}
@@ -45,6 +49,8 @@ def subset_config(workdir: Path, tiny_models: dict[str, Path], o200k: Path, benc
         "mt_bench": {"source": str(MT_STANDINS), "generation": {"max_new_tokens": 16},
                      "judge": {**api, "openai_model": "gpt-4"}, "judge_max_new_tokens": 64},
     }  # fmt: skip
+    config["arena_hard"]["max_instances"] = max_instances.get("arena_hard")
+    config["mt_bench"]["max_instances"] = max_instances.get("mt_bench")
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
@@ -87,6 +93,10 @@ SUBSETS = {
 }  # fmt: skip
 
 
+#: max_instances of a benchmark that runs alone (of the 6 Arena-Hard and 8 MT-Bench stand-in questions).
+SUBSET_SIZES = {"arena_hard": 4, "mt_bench": 5}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(SUBSETS))
 def test_a_subset_of_the_benchmarks_runs_alone_and_writes_its_deliverables(tmp_path, tiny_models, o200k, name):
@@ -95,7 +105,9 @@ def test_a_subset_of_the_benchmarks_runs_alone_and_writes_its_deliverables(tmp_p
     benchmarks, title, expected = SUBSETS[name]
     with StandinJudgeServer(template_of(ARENA_STANDINS / "config" / "arena-hard-v0.1.yaml")) as server:
         # MT-Bench alone with four models: beyond three, each model's detail is on its own page.
-        subset_config(tmp_path, tiny_models, o200k, benchmarks, server.base_url, copies=2 if name == "mt_bench" else 0)
+        # Alone, each runs on a max_instances subset of its stand-in questions (6 on Arena-Hard, 8 on MT-Bench).
+        subset_config(tmp_path, tiny_models, o200k, benchmarks, server.base_url, copies=2 if name == "mt_bench" else 0,
+                      max_instances=SUBSET_SIZES if len(benchmarks) == 1 else None)  # fmt: skip
         run = run_snakemake("--configfile", "config.yaml", "--cores", "2", cwd=tmp_path, env={"OPENAI_API_KEY": "k"})
     assert run.returncode == 0, run.stderr[-3000:]
     results = tmp_path / "results"
@@ -114,6 +126,14 @@ def test_a_subset_of_the_benchmarks_runs_alone_and_writes_its_deliverables(tmp_p
         assert len(own) == (board["benchmark"] == folder).sum() > 0
         assert set(own.columns) < set(board.columns) and "benchmark" not in own.columns
     assert set(board["benchmark"]) == set(folders)
+    for folder in folders:
+        if folder != "alpaca_eval":  # a benchmark's questions, each model's answers: the subset, or all
+            kept = load_prompt_table(results / folder / "prompts.parquet")
+            meta = json.loads((results / folder / "prompts_meta.json").read_text())
+            size = SUBSET_SIZES[folder.split("-")[0]] if len(benchmarks) == 1 else meta["rows_in_source"]
+            assert len(kept) == meta["rows_kept"] == size <= meta["rows_in_source"]
+            assert meta["max_instances"] == (size if len(benchmarks) == 1 else None)
+            assert len(read_records(results / "sft" / folder / "model_outputs.json")) == size
     summary = json.loads((results / "summary.json").read_text())
     jsonschema.validate(summary, yaml.safe_load((REPO / "schemas" / "summary.schema.yaml").read_text()))
     assert set(summary.get("benchmarks", {})) == set(folders) - {"alpaca_eval"}

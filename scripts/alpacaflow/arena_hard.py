@@ -99,11 +99,13 @@ def answer_text(record: dict[str, Any]) -> str:
     return answer if isinstance(answer, str) else ""
 
 
-def official_answers(records: list[dict[str, Any]], where: str, questions: pd.DataFrame) -> list[str]:
+def official_answers(records: list[dict[str, Any]], where: str, questions: pd.DataFrame,
+                     subset: bool = False) -> list[str]:  # fmt: skip
     """The answers of an official ``model_answer`` file, in the question table's order (matched by ``uid``).
 
     A question without an answer, or an answer to a question not in the table
-    (another version's file), is an error naming one.
+    (another version's file), is an error naming one; on a `subset` of the
+    version's questions (``max_instances``) the other questions' answers are left out.
     """
     by_uid = {r.get("uid"): answer_text(r) for r in records}
     missing = [u for u in questions["uid"] if u not in by_uid]
@@ -111,7 +113,7 @@ def official_answers(records: list[dict[str, Any]], where: str, questions: pd.Da
         raise AlpacaflowError(f"{where}: {len(missing)} question(s) have no answer, e.g. uid {missing[0]}; "
                               "is it this version's answer file?")  # fmt: skip
     extra = sorted(set(by_uid) - set(questions["uid"]), key=str)
-    if extra:
+    if extra and not subset:
         raise AlpacaflowError(f"{where}: {len(extra)} answer(s) to questions not in this version, e.g. uid {extra[0]}")
     return [by_uid[u] for u in questions["uid"]]
 

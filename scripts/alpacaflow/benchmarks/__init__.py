@@ -14,7 +14,8 @@ those, so that the same weights, prompt format and stop rules answer every bench
 from __future__ import annotations
 
 import copy
-from typing import Any
+import hashlib
+from typing import TYPE_CHECKING, Any
 
 from ..config import (
     ALPACA_EVAL,
@@ -26,6 +27,9 @@ from ..config import (
     model_settings,
 )
 from ..errors import AlpacaflowError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Each benchmark's name in titles (the report's), by its name in ``benchmarks``.
 TITLES = {ALPACA_EVAL: "AlpacaEval 2.0", "arena_hard": "Arena-Hard-Auto", MT_BENCH: "MT-Bench"}
@@ -48,6 +52,21 @@ def version_of(benchmark: str) -> str:
     if not benchmark.startswith(PREFIX) or version not in VERSIONS:
         raise AlpacaflowError(f"unknown Arena-Hard version in {benchmark!r} (known: {', '.join(VERSIONS)})")
     return version
+
+
+def keep_instances(table: pd.DataFrame, n: int, key: str) -> pd.DataFrame:
+    """A benchmark's `max_instances`: the `n` rows whose `key` has the lowest SHA-256, in the table's order.
+
+    Deterministic and independent of the file's row order; a larger `n` keeps
+    every row a smaller one kept (so raising it only adds work), and the rows
+    keep their ``index`` in the full set. ``n`` of 0 (or at least the table's
+    length) keeps every row.
+    """
+    if not n or n >= len(table):
+        return table
+    digests = table[key].map(lambda v: hashlib.sha256(str(v).encode("utf-8")).hexdigest())
+    kept = sorted(digests.sort_values(kind="stable").index[:n])
+    return table.loc[kept].reset_index(drop=True)
 
 
 def arena_benchmarks(config: dict[str, Any]) -> list[str]:

@@ -15,6 +15,9 @@ local copy of it (`arena_hard.fetch`), checks them, and writes into
   name (`arena_hard.fetch_encoding`; from `encoding`, a URL or a local file,
   default tiktoken's own URL), which the style metadata's token counts need.
 
+With ``max_instances`` N (`arena_hard.max_instances`), only N questions are kept
+(`benchmarks.keep_instances`: the N with the lowest SHA-256 of their uid).
+
 No later step needs the network.
 """
 
@@ -32,14 +35,14 @@ from ..arena_hard import (
     question_table,
     read_config,
 )
-from ..benchmarks import VERSIONS, version_of
+from ..benchmarks import VERSIONS, keep_instances, version_of
 from ..hub import repository_file
 from ..io import read_jsonl, write_bytes, write_json, write_parquet
 
 
 def run(
     *, benchmark: str, source: str, repo: str, revision: str, encoding_source: str, prompts: Path, meta: Path,
-    protocol: Path, encoding: Path,
+    protocol: Path, encoding: Path, max_instances: int = 0,
 ) -> None:  # fmt: skip
     """The download_benchmark step: `benchmark` is ``arena_hard-v0.1`` or ``arena_hard-v2.0``."""
     bench = VERSIONS[version_of(benchmark)]
@@ -58,7 +61,7 @@ def run(
     for baseline in sorted({settings[c]["baseline"] for c in categories}):
         path = f"data/{bench}/model_answer/{baseline}.jsonl"
         baselines[baseline] = {r.get("uid"): r for r in read_jsonl(get(path), path)}
-    table = question_table(questions, baselines, settings, question_path)
+    table = keep_instances(question_table(questions, baselines, settings, question_path), max_instances, "uid")
     config_path = f"config/{bench}.yaml"
     found = judge_protocol(read_config(get(config_path), config_path), settings, categories)
     tokens, where = fetch_encoding(encoding_source or ENCODING_URL)
@@ -69,6 +72,7 @@ def run(
     write_json(meta, {"benchmark": benchmark, "source": source if source != "github" else f"github:{repo}",
                       "revision_resolved": revision if source == "github" else None, "files": files,
                       "sha256": files[question_path]["sha256"], "rows_in_source": len(questions),
-                      "rows_kept": len(table), "duplicates": "error"})  # fmt: skip
+                      "rows_kept": len(table), "max_instances": max_instances or None,
+                      "duplicates": "error"})  # fmt: skip
     print(json.dumps({"benchmark": benchmark, "questions": len(table), "categories": categories,
                       "baselines": sorted(baselines)}))  # fmt: skip

@@ -11,6 +11,8 @@ it (`mt_bench`), checks them, and writes into ``results/mt_bench/``:
 
 A question with other than two turns, or a category that needs a reference
 answer without one, is one line naming the question, and nothing is written.
+With ``max_instances`` N (`mt_bench.max_instances`), only N questions are kept
+(`benchmarks.keep_instances`: the N with the lowest SHA-256 of their question_id).
 No later step needs the network.
 """
 
@@ -20,6 +22,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from ..benchmarks import keep_instances
 from ..hub import repository_file
 from ..io import read_jsonl, write_json, write_parquet
 from ..mt_bench import JUDGE_PROMPTS, NEED_REF_CATS, QUESTIONS, judge_prompts, question_table, reference_answers
@@ -30,7 +33,7 @@ OFFICIAL_JUDGE = {"judge_model": "gpt-4", "max_tokens": 2048, "temperature": 0.0
 
 
 def run(*, source: str, repo: str, revision: str, reference_model: str, prompts: Path, meta: Path,
-        protocol: Path) -> None:  # fmt: skip
+        protocol: Path, max_instances: int = 0) -> None:  # fmt: skip
     """The download_mt_bench step: the benchmark's files into `prompts`, `meta` and `protocol`."""
     files: dict[str, dict[str, str]] = {}
 
@@ -41,7 +44,8 @@ def run(*, source: str, repo: str, revision: str, reference_model: str, prompts:
 
     questions = get(QUESTIONS)
     references = reference_answers(get(reference_file(reference_model)), reference_file(reference_model))
-    table = question_table(questions, references, reference_model, QUESTIONS)
+    table = keep_instances(question_table(questions, references, reference_model, QUESTIONS), max_instances,
+                           "question_id")  # fmt: skip
     graders = judge_prompts(get(JUDGE_PROMPTS), JUDGE_PROMPTS)
     write_parquet(prompts, table)
     write_json(protocol, {"benchmark": "mt_bench", **OFFICIAL_JUDGE, "reference_model": reference_model,
@@ -49,6 +53,7 @@ def run(*, source: str, repo: str, revision: str, reference_model: str, prompts:
     write_json(meta, {"benchmark": "mt_bench", "source": source if source != "github" else f"github:{repo}",
                       "revision_resolved": revision if source == "github" else None, "files": files,
                       "sha256": files[QUESTIONS]["sha256"], "rows_in_source": len(questions),
-                      "rows_kept": len(table), "duplicates": "error"})  # fmt: skip
+                      "rows_kept": len(table), "max_instances": max_instances or None,
+                      "duplicates": "error"})  # fmt: skip
     counts = table["dataset"].value_counts().sort_index()
     print(json.dumps({"benchmark": "mt_bench", "questions": len(table), "categories": counts.to_dict()}))

@@ -208,7 +208,7 @@ def import_outputs(settings: dict[str, Any], prompts_path: Path, meta: dict[str,
     records = read_records(source)
     keep_first = meta.get("duplicates") == "first"
     if "uid" in prompts.columns and records and "messages" in records[0]:  # Arena-Hard's official model_answer
-        outputs, dropped = official_answers(records, source, prompts), 0
+        outputs, dropped = official_answers(records, source, prompts, subset), 0
     else:
         outputs, dropped = _match_outputs(records, source, prompts, subset, keep_first)
     if dropped:
