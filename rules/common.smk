@@ -4,7 +4,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from alpacaflow.arena_hard import ENCODING_CACHE_NAME
+from alpacaflow.benchmarks.arena_hard.data import ENCODING_CACHE_NAME
 from alpacaflow.benchmarks import (
     VERSIONS,
     annotated_pairs,

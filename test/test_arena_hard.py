@@ -14,8 +14,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from alpacaflow.arena_hard import ENCODING_CACHE_NAME, judge_settings
 from alpacaflow.benchmarks import benchmark_settings, check_benchmarks
+from alpacaflow.benchmarks.arena_hard.data import ENCODING_CACHE_NAME, judge_settings
 from alpacaflow.config import check_config
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.io import jsonl, load_prompt_table, read_jsonl, read_records

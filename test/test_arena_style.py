@@ -41,7 +41,7 @@ def judgments(folder: Path = OFFICIAL) -> dict[str, list[dict]]:
 
 @pytest.fixture(scope="module")
 def encoder(o200k, tmp_path_factory):
-    from alpacaflow.arena_hard import ENCODING_CACHE_NAME
+    from alpacaflow.benchmarks.arena_hard.data import ENCODING_CACHE_NAME
 
     cache = tmp_path_factory.mktemp("tiktoken")
     (cache / ENCODING_CACHE_NAME).write_bytes(o200k.read_bytes())
@@ -150,7 +150,7 @@ def test_scores_agree_with_the_official_show_result():
 def test_export_refuses_answers_missing_questions_and_mixed_judges(tmp_path, o200k):
     import sys
 
-    from alpacaflow.arena_hard import ENCODING_CACHE_NAME
+    from alpacaflow.benchmarks.arena_hard.data import ENCODING_CACHE_NAME
     from alpacaflow.steps import export_arena
 
     sys.path.insert(0, str(FIXTURE))

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from alpacaflow.benchmarks.mt_bench.data import QUESTIONS, grading_messages, prompt_name, temperature
 from alpacaflow.errors import AlpacaflowError
 from alpacaflow.io import load_prompt_table
 from alpacaflow.metrics.mt_bench import UNPARSED, average_interval, parse_rating, scores
-from alpacaflow.mt_bench import QUESTIONS, grading_messages, prompt_name, temperature
 from alpacaflow.steps import download_mt_bench
 from conftest import REPO, resolved_settings
 
@@ -484,7 +484,7 @@ def test_annotate_grades_both_turns_through_the_api_judge_cached_and_counts_unpa
 
 
 def test_a_local_judge_gets_the_answers_cut_to_fit_its_context(tmp_path, tiny_models):
-    from alpacaflow.mt_judge import fit_answers
+    from alpacaflow.benchmarks.mt_bench.judge import fit_answers
     from test_judge import judge_cfg
 
     out = download(tmp_path)

@@ -7,7 +7,7 @@ model's prompt format over the whole conversation
 engine (`generation.Decoding`): a job killed between the turns finds every
 first answer in the store and generates only second turns; killed inside a
 turn, it loses at most one group. Each question is answered at its
-category's temperature (`mt_bench.temperature`; 0 = greedy). The second
+category's temperature (`benchmarks.mt_bench.data.temperature`; 0 = greedy). The second
 turn's prompts get the same BOS, stop and length checks as the first's
 (`generation.answer`): a second-turn prompt that leaves no room for its
 answer in the model's context is one line naming the question, before any
@@ -20,9 +20,9 @@ from typing import Any
 
 import pandas as pd
 
+from .benchmarks.mt_bench.data import temperature
 from .formatting import PromptFormat, format_conversation, user_turn
 from .generation import Decoding, answer
-from .mt_bench import temperature
 
 #: Where the MT-Bench answers' max_new_tokens is set (over the model's own), for the length check's advice.
 SETTING = "mt_bench.generation"

@@ -84,7 +84,7 @@ def inputs(root: Path) -> tuple[Path, list[str], list[Path], list[Path]]:
 
 def export(work: Path, encoding: Path, folder: Path) -> Path:
     """The fixture's files: alpacaflow's export_arena step run on `inputs` (encoding: an o200k_base.tiktoken)."""
-    from alpacaflow.arena_hard import ENCODING_CACHE_NAME
+    from alpacaflow.benchmarks.arena_hard.data import ENCODING_CACHE_NAME
     from alpacaflow.io import write_bytes
     from alpacaflow.steps import export_arena
 

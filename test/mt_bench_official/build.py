@@ -60,9 +60,9 @@ def judgment(rng: np.random.Generator, quality: float) -> str:
 
 def build(out: Path, folder: Path) -> dict[str, Path]:
     """Write the synthetic run into `out` and export it into `folder`; each model's annotations.json."""
+    from alpacaflow.benchmarks.mt_bench.data import question_table, reference_answers
     from alpacaflow.io import read_jsonl, write_json
     from alpacaflow.metrics.mt_bench import parse_rating
-    from alpacaflow.mt_bench import question_table, reference_answers
     from alpacaflow.steps import export_mt_bench
 
     asked = questions()

@@ -36,16 +36,16 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 
-from ..arena_hard import load_protocol
-from ..arena_judge import arena_judge_name, judge_arena
 from ..benchmarks import judge_decoding, split_reference
+from ..benchmarks.arena_hard.data import load_protocol
+from ..benchmarks.arena_hard.judge import arena_judge_name, judge_arena
+from ..benchmarks.mt_bench.data import answer_table
+from ..benchmarks.mt_bench.judge import judge_mt_bench
 from ..config import BENCHMARK_PREFIX, MT_BENCH, OFFICIAL_REFERENCE, PROMPT_REFERENCE, is_benchmark
 from ..errors import AlpacaflowError, Stopped, Terminated, saved_work
 from ..io import JSON, covering_outputs, is_blank, load_prompt_table, read_records, write_json
 from ..judge import audit_pairs, cached_count, check_judge_ready, close_decoder, judge_decoder, judge_pairs
 from ..judge_settings import cache_file, cache_key, identity_label, judge_identity, judge_name
-from ..mt_bench import answer_table
-from ..mt_judge import judge_mt_bench
 from ..official import official_pairs, validation_pairs
 
 
@@ -147,12 +147,12 @@ def run(
     validation), or ``arena_hard-<v>``: the model's answers to that
     Arena-Hard version against its baseline, whose questions and protocol are
     in the folder of that name among `benchmarks` (two games per question,
-    `arena_judge.judge_arena`; `arena_hard` is the config's section, its
+    `benchmarks.arena_hard.judge.judge_arena`; `arena_hard` is the config's section, its
     ``judge`` the judge for them when set), or ``arena_hard-<v>/vs_<model>``:
     head to head against that model's answers to the version, among
     `benchmark_references` (``results/<model>/arena_hard-<v>/model_outputs.json``), or ``mt_bench``: the model's
-    two-turn answers to MT-Bench, each turn graded 1-10 (`mt_judge.judge_mt_bench`; `mt_bench` is the config's
-    section, its ``judge`` the judge for them when set). Every pair's outputs are checked
+    two-turn answers to MT-Bench, each turn graded 1-10 (`benchmarks.mt_bench.judge.judge_mt_bench`;
+    `mt_bench` is the config's section, its ``judge`` the judge for them when set). Every pair's outputs are checked
     before a judge starts. `judge_manifest` is download_model's record of a
     hub judge: the commit it names is loaded and identifies the judge. `prompts` is AlpacaEval's
     prompt table (None in a run without alpaca_eval: then no pair is the prompt set's).
@@ -256,7 +256,7 @@ def _benchmark_questions(folders: dict[str, Path], benchmark: str) -> pd.DataFra
 
 def judge_mt(table: pd.DataFrame, name: str, folder: Path, used: Judge, cache_path: Path,
              mt_bench: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
-    """One model's MT-Bench answers, each turn graded (`mt_judge.judge_mt_bench`)."""
+    """One model's MT-Bench answers, each turn graded (`benchmarks.mt_bench.judge.judge_mt_bench`)."""
     return judge_mt_bench(table, name, load_protocol(folder / "protocol.json"), used.loaded, cache_path=cache_path,
                           decoder=used.decoder, identity=used.identity, max_tokens=mt_bench["judge_max_new_tokens"],
                           temperature=mt_bench["judge_temperature"])  # fmt: skip
@@ -278,7 +278,7 @@ def judge_alpaca_eval(pair: pd.DataFrame, ref: str, used: Judge, folder: Path, c
 
 def judge_benchmark(questions: pd.DataFrame, name: str, folder: Path, used: Judge, cache_path: Path,
                     arena_hard: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
-    """One model's Arena-Hard answers, two games per question (`arena_judge.judge_arena`)."""
+    """One model's Arena-Hard answers, two games per question (`benchmarks.arena_hard.judge.judge_arena`)."""
     protocol = load_protocol(folder / "protocol.json")
     tokens, temperature = judge_decoding({"arena_hard": arena_hard}, folder.name, protocol)
     return judge_arena(questions, name, protocol, used.loaded, cache_path=cache_path, decoder=used.decoder,

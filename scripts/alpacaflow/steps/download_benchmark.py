@@ -2,7 +2,7 @@
 
 A local rule (like download_prompts, it may use the network): it reads the
 version's files from the official repository at the pinned revision, or a
-local copy of it (`arena_hard.fetch`), checks them, and writes into
+local copy of it (`arena_hard.source`), checks them, and writes into
 ``results/arena_hard-<v>/``:
 
 * ``prompts.parquet``: the questions as a prompt table, each category's
@@ -12,7 +12,7 @@ local copy of it (`arena_hard.fetch`), checks them, and writes into
 * ``protocol.json``: the official judge, its decoding, the label patterns,
   the user-prompt template and each category's baseline and system prompt;
 * ``tiktoken/<name>``: tiktoken's o200k_base encoding under tiktoken's cache
-  name (`arena_hard.fetch_encoding`; from `encoding`, a URL or a local file,
+  name (`benchmarks.arena_hard.data.fetch_encoding`; from `encoding`, a URL or a local file,
   default tiktoken's own URL), which the style metadata's token counts need.
 
 With ``max_instances`` N (`arena_hard.max_instances`), only N questions are kept
@@ -27,7 +27,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..arena_hard import (
+from ..benchmarks import VERSIONS, keep_instances, version_of
+from ..benchmarks.arena_hard.data import (
     ENCODING_URL,
     fetch_encoding,
     judge_protocol,
@@ -35,7 +36,6 @@ from ..arena_hard import (
     question_table,
     read_config,
 )
-from ..benchmarks import VERSIONS, keep_instances, version_of
 from ..hub import repository_file
 from ..io import read_jsonl, write_bytes, write_json, write_parquet
 

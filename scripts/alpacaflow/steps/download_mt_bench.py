@@ -2,9 +2,9 @@
 
 A local rule (like download_prompts, it may use the network): it reads the
 files from FastChat's repository at the pinned revision, or a local copy of
-it (`mt_bench`), checks them, and writes into ``results/mt_bench/``:
+it (`mt_bench.source`), checks them, and writes into ``results/mt_bench/``:
 
-* ``prompts.parquet``: the questions as a prompt table (`mt_bench.question_table`);
+* ``prompts.parquet``: the questions as a prompt table (`benchmarks.mt_bench.data.question_table`);
 * ``prompts_meta.json``: where each file came from and its SHA-256;
 * ``protocol.json``: the four single-answer grading prompts, whose
   reference answers the judge sees, and the official judge and its decoding.
@@ -23,10 +23,17 @@ import json
 from pathlib import Path
 
 from ..benchmarks import keep_instances
+from ..benchmarks.mt_bench.data import (
+    JUDGE_PROMPTS,
+    NEED_REF_CATS,
+    QUESTIONS,
+    judge_prompts,
+    question_table,
+    reference_answers,
+)
+from ..benchmarks.mt_bench.data import references_path as reference_file
 from ..hub import repository_file
 from ..io import read_jsonl, write_json, write_parquet
-from ..mt_bench import JUDGE_PROMPTS, NEED_REF_CATS, QUESTIONS, judge_prompts, question_table, reference_answers
-from ..mt_bench import references_path as reference_file
 
 #: The official judge and its decoding (FastChat gen_judgment.py ``--judge-model`` default; common.py run_judge_single).
 OFFICIAL_JUDGE = {"judge_model": "gpt-4", "max_tokens": 2048, "temperature": 0.0}

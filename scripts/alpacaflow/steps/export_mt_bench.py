@@ -25,9 +25,9 @@ from typing import Any
 
 import pandas as pd
 
+from ..benchmarks.mt_bench.data import answer_table
 from ..errors import AlpacaflowError
 from ..io import jsonl, load_prompt_table, read_records, write_folder
-from ..mt_bench import answer_table
 
 #: The keys of FastChat's judgment line (annotations add alpacaflow's own).
 JUDGMENT_KEYS = ("question_id", "model", "judge", "user_prompt", "judgment", "score", "turn")

@@ -27,7 +27,7 @@ from typing import Annotated, Any
 import pandas as pd
 
 from .. import __version__
-from ..arena_hard import official_answers
+from ..benchmarks.arena_hard.data import official_answers
 from ..conversations import conversation_records, two_turns
 from ..errors import AlpacaflowError
 from ..formatting import PromptFormat, template_sha256

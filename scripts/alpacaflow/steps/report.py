@@ -5,7 +5,7 @@ that names the run's benchmarks, AlpacaEval's warnings, the overview (each
 benchmark's headline number per model), then a section per benchmark in the
 order of ``benchmarks`` (AlpacaEval's from `benchmarks.alpaca_eval.report`,
 Arena-Hard-Auto's from `benchmarks.arena_hard.report`, MT-Bench's from
-`markdown`), AlpacaEval's detail (speed, sweeps, plots, paired comparison,
+`benchmarks.mt_bench.report`), AlpacaEval's detail (speed, sweeps, plots, paired comparison,
 error taxonomy, context, judge validation, judge audit), the history and
 AlpacaEval's error samples. It decides nothing: warnings, what applies and
 how runs compare are `findings`; the numbers are `metrics`'.
@@ -23,6 +23,7 @@ import pandas as pd
 from ..benchmarks import TITLES
 from ..benchmarks.alpaca_eval import report as alpaca_eval
 from ..benchmarks.arena_hard import report as arena_hard
+from ..benchmarks.mt_bench import report as mt_bench
 from ..board import read_leaderboard
 from ..config import ALPACA_EVAL, MT_BENCH
 from ..findings import (
@@ -34,7 +35,6 @@ from ..io import JSON, read_records, read_throughput, write_text
 from ..markdown import (
     audit_section,
     figure,
-    mt_bench_section,
     taxonomy_examples,
     validation_markdown,
 )
@@ -200,7 +200,7 @@ def run(
         if name == ALPACA_EVAL:
             parts += alpaca_eval.opening(leaderboard=leaderboard, tps=tps, meta=meta, prompts=prompts, judge=judge)
         elif name == MT_BENCH:
-            parts += mt_bench_section(mt_bench_findings(every_benchmark), mt_error_samples or [], report, mt_figure)
+            parts += mt_bench.sections(mt_bench_findings(every_benchmark), mt_error_samples or [], report, mt_figure)
         else:
             parts += arena_hard.sections(leaderboard, arena_protocols or [], arena_error_samples or [])
     if ALPACA_EVAL in benchmarks:

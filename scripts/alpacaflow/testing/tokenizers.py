@@ -208,7 +208,7 @@ def o200k_base_file(out: Path) -> Path:
     """Tiktoken's ``o200k_base.tiktoken`` at `out`, rebuilt from the pinned wheel and checked by its SHA-256."""
     from importlib.metadata import PackageNotFoundError, distribution
 
-    from ..arena_hard import ENCODING_SHA256
+    from ..benchmarks.arena_hard.data import ENCODING_SHA256
     from ..io import write_bytes
 
     out = Path(out)

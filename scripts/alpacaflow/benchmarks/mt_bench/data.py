@@ -24,8 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import AlpacaflowError
-from .io import PROMPT_COLUMNS
+from ...errors import AlpacaflowError
+from ...io import PROMPT_COLUMNS
 
 #: Where FastChat keeps the benchmark's files (paths in its repository).
 DATA = "fastchat/llm_judge/data"

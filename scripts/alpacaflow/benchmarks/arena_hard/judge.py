@@ -28,12 +28,12 @@ from typing import Any
 
 import pandas as pd
 
-from .engines import judge_engine
-from .errors import Stopped, Terminated, saved_work, stopped_by_signal
-from .io import write_json
-from .judge_prompts import fit_texts
-from .judge_settings import identity_label
-from .metrics.arena import parse_label
+from ...engines import judge_engine
+from ...errors import Stopped, Terminated, saved_work, stopped_by_signal
+from ...io import write_json
+from ...judge_prompts import fit_texts
+from ...judge_settings import identity_label
+from ...metrics.arena import parse_label
 
 
 def arena_judge_name(judge: dict[str, Any]) -> str:

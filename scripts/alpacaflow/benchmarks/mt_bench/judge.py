@@ -14,7 +14,7 @@ recorded with score -1, counted, and left out of the scores, as FastChat's
 A local judge whose context cannot hold a grading's prompt and its
 ``max_tokens`` gets the answers it shows cut to fit (on turn 2 the longer of
 the two first; `fit_answers`), and the grading is flagged
-``truncated_for_judge`` and counted. Gradings are cached as Arena-Hard's games are (`arena_judge.play`): in the
+``truncated_for_judge`` and counted. Gradings are cached as Arena-Hard's games are (`arena_hard.judge.play`): in the
 pair's ``judge_cache/mt_bench-<judge>-<key>.json``, keyed by the messages and
 decoding; a rerun grades only what is not cached.
 """
@@ -26,11 +26,11 @@ from typing import Any
 
 import pandas as pd
 
-from .arena_judge import arena_judge_name, play
-from .judge_prompts import fit_texts
-from .judge_settings import identity_label
-from .metrics.mt_bench import UNPARSED, parse_rating
-from .mt_bench import grading_messages, prompt_name
+from ...judge_prompts import fit_texts
+from ...judge_settings import identity_label
+from ...metrics.mt_bench import UNPARSED, parse_rating
+from ..arena_hard.judge import arena_judge_name, play
+from .data import grading_messages, prompt_name
 
 
 def fit_answers(row: Any, turn: int, answers: tuple[str, str], judge: dict[str, Any], prompts: dict[str, Any],

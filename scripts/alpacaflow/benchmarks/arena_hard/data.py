@@ -38,9 +38,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .errors import AlpacaflowError
-from .hub import read_source
-from .io import PROMPT_COLUMNS
+from ...errors import AlpacaflowError
+from ...hub import read_source
+from ...io import PROMPT_COLUMNS
 
 #: tiktoken's o200k_base (``encoding_for_model("gpt-4o")``): where tiktoken fetches it, and the SHA-256 it expects.
 ENCODING_URL = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
