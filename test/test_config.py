@@ -278,3 +278,24 @@ def test_config_yaml_writes_out_the_schema_defaults():
 def test_an_old_analysis_section_says_where_its_keys_went():
     with pytest.raises(AlpacaflowError, match="config error at 'analysis': its keys moved to `compare`"):
         validate_config({"analysis": {"seed": 1}, "models": {"m": {"path": "org/m"}}})
+
+
+def test_every_benchmark_section_reads_the_same_through_shared_defs():
+    """A benchmark's subset, source, judge override and generation override are one $def each, shared."""
+    schema = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())
+    shared = {"max_instances": "max_instances", "source": "benchmark_source", "judge": "judge_override",
+              "generation": "generation"}  # fmt: skip
+    for section in ("arena_hard", "mt_bench"):
+        props = schema["properties"][section]["properties"]
+        for key, definition in shared.items():
+            assert props[key]["$ref"] == f"#/$defs/{definition}", f"{section}.{key}"
+    assert schema["properties"]["prompts"]["properties"]["max_instances"]["$ref"] == "#/$defs/max_instances"
+    config = check_config({"models": {"m": {"path": str(REPO)}}, "arena_hard": {"max_instances": 3},
+                           "mt_bench": {"judge": {"backend": "openai", "method": "weighted"}}})  # fmt: skip
+    assert config["arena_hard"]["max_instances"] == 3 and config["mt_bench"]["max_instances"] is None
+    assert config["arena_hard"]["judge"] is None and config["mt_bench"]["judge"]["backend"] == "openai"
+    bad_sections = [("mt_bench", {"max_instances": 0}, "mt_bench.max_instances"),
+                    ("arena_hard", {"judge": {"backend": "nope"}}, "arena_hard.judge.backend")]  # fmt: skip
+    for section, bad, where in bad_sections:
+        with pytest.raises(AlpacaflowError, match=f"config error at '{re.escape(where)}'"):
+            check_config({"models": {"m": {"path": str(REPO)}}, section: bad})
