@@ -202,3 +202,25 @@ def test_killed_judge_resumes_with_the_same_preferences(tmp_path, tiny_models):
 
     # Weighted preferences are log-probability ratios: batching changes fp32 rounding (measured: up to 5e-7).
     assert preferences(killed) == pytest.approx(preferences(tmp_path / "whole"), abs=1e-5)
+
+
+def test_sigterm_is_not_swallowed_by_alpaca_evals_completion_parser():
+    """alpaca_eval's parse loop logs and drops any Exception; SIGTERM raised there must still stop the job.
+
+    (Once it was an Exception: a SIGTERM that landed while a completion was parsed was logged as a parse error
+    and the job judged on to the end, exit 0.)
+    """
+    from types import SimpleNamespace
+
+    from alpaca_eval.annotators.base import SingleAnnotator
+    from alpacaflow.errors import Terminated
+
+    def parser(completion: str) -> list[int]:
+        raise Terminated("SIGTERM")
+
+    annotator = SimpleNamespace(fn_completion_parser=parser, batch_size=1)
+    with pytest.raises(Terminated):
+        SingleAnnotator._parse_completions(annotator, ["[[1]]"])
+    # An ordinary parse error is still the library's to drop, as before.
+    annotator.fn_completion_parser = lambda completion: int("x")
+    assert SingleAnnotator._parse_completions(annotator, ["x"]) == ([None], ["x"])

@@ -14,8 +14,12 @@ class AlpacaflowError(Exception):
     exit_status = 1
 
 
-class Terminated(Exception):  # noqa: N818  (named after the signal's effect)
-    """Raised in the main thread when the process receives SIGTERM (preemption, time limit)."""
+class Terminated(BaseException):  # noqa: N818  (named after the signal's effect)
+    """Raised in the main thread when the process receives SIGTERM (preemption, time limit).
+
+    A BaseException, as KeyboardInterrupt is: a library's ``except Exception`` (alpaca_eval's completion
+    parser logs and swallows any) must not eat the signal and let the job run on as if it had not come.
+    """
 
 
 class Stopped(AlpacaflowError):
